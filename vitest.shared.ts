@@ -5,7 +5,7 @@
  * `@dfm/<pkg>` and `@dfm/<pkg>/<sub>` resolve to the workspace sources, so tests never need a build.
  */
 import { fileURLToPath } from 'node:url';
-import { defineProject } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -15,7 +15,7 @@ export const dfmAliases = [
 ];
 
 export function packageProject(name: string) {
-  return defineProject({
+  return defineConfig({
     resolve: { alias: dfmAliases },
     test: {
       name,
