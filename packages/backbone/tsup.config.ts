@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // set-backend.ts resolves the optional native packages from import.meta.url, also in the CJS build.
+  shims: true,
 });

@@ -1,0 +1,324 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/linalg';
+import { architectureOf, type BackboneName } from './architectures';
+import { writeFileAtomic } from './write-file-atomic';
+
+/**
+ * Where weights come from: a local path, an http(s) URL, a Hugging Face hub id (`owner/repo`,
+ * e.g. `timm/resnet18.tv_in1k`), `'imagenet'` (the `timm/<arch>.tv_in1k` hub id), the bytes of a
+ * safetensors file, or `null` for a seeded random initialisation.
+ */
+export type WeightsSpec = string | Uint8Array | null;
+
+/** Progress of a download, reported about ten times a second and once at the end. */
+export interface DownloadProgress {
+  url: string;
+  receivedBytes: number;
+  /** From Content-Length; undefined when the server does not send it. */
+  totalBytes: number | undefined;
+  done: boolean;
+}
+
+export interface ResolveWeightsOptions {
+  /** Architecture, needed to resolve `'imagenet'`. */
+  architecture?: BackboneName;
+  /** Cache folder. Default `$DFM_CACHE_DIR`, else `~/.cache/dfm`. */
+  cacheDir?: string;
+  /** Hub base URL. Default `$DFM_HUB_ENDPOINT`, else `$HF_ENDPOINT`, else `https://huggingface.co`. */
+  hubEndpoint?: string;
+  /** Expected sha256 (hex) of the file; a mismatch throws CorruptFileError and keeps nothing. */
+  sha256?: string;
+  /** Seed recorded in the id of random weights (`random:<seed>`). Default 0. */
+  seed?: number;
+  /** Download progress. Default: a progress bar on stderr when it is a TTY, else nothing. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Abort a download that receives nothing for this long. Default 60 000 ms. */
+  timeoutMs?: number;
+  /** Environment to read DFM_CACHE_DIR / DFM_HUB_ENDPOINT / HF_ENDPOINT from. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface ResolveWeightsResult {
+  /** A local safetensors file, or null for random weights and in-memory bytes. */
+  path: string | null;
+  /** What the weights are: file basename, URL, hub id, `bytes:<sha256 prefix>` or `random:<seed>`. */
+  id: string;
+  /** sha256 (hex) of the file's bytes; null for random weights. */
+  sha256: string | null;
+}
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+const MAX_REDIRECTS = 5;
+
+/** The hub id that `'imagenet'` stands for: torchvision's ImageNet-1k weights on the timm hub. */
+export function imagenetHubId(architecture: BackboneName): string {
+  return `timm/${architecture}.tv_in1k`;
+}
+
+/** The URL of a hub id's `model.safetensors`. */
+export function hubUrl(id: string, endpoint = 'https://huggingface.co'): string {
+  return `${endpoint.replace(/\/+$/, '')}/${id}/resolve/main/model.safetensors`;
+}
+
+/** The cache folder: `options.cacheDir`, `$DFM_CACHE_DIR`, else `~/.cache/dfm`. */
+export function cacheDirectory(options: { cacheDir?: string; env?: Record<string, string | undefined> } = {}): string {
+  const env = options.env ?? process.env;
+  const fromEnv = env.DFM_CACHE_DIR;
+  return resolve(options.cacheDir ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(homedir(), '.cache', 'dfm')));
+}
+
+/**
+ * Turns a weights spec into a local file (downloading into the cache when needed), an id to record
+ * in model files, and the file's sha256.
+ *
+ * Downloads go to `<cache>/hub/<owner>--<repo>/model.safetensors` or `<cache>/url/<hash>/<name>`
+ * through a temporary `.part` file that is renamed only once complete (length checked against
+ * Content-Length); the sha256 is recorded beside it (`<file>.sha256`) and checked on every later
+ * use, so a failed or partial download never leaves a file that looks valid.
+ *
+ * @example
+ * const { path, id, sha256 } = await resolveWeights('imagenet', { architecture: 'resnet18' });
+ * // id 'timm/resnet18.tv_in1k', path ~/.cache/dfm/hub/timm--resnet18.tv_in1k/model.safetensors
+ */
+export async function resolveWeights(
+  spec: WeightsSpec,
+  options: ResolveWeightsOptions = {},
+): Promise<ResolveWeightsResult> {
+  const env = options.env ?? process.env;
+  if (spec === null) {
+    const seed = options.seed ?? 0;
+    return { path: null, id: `random:${seed}`, sha256: null };
+  }
+  if (spec instanceof Uint8Array) {
+    const digest = createHash('sha256').update(spec).digest('hex');
+    checkExpected(digest, options.sha256, '<bytes>');
+    return { path: null, id: `bytes:${digest.slice(0, 16)}`, sha256: digest };
+  }
+  if (typeof spec !== 'string' || spec === '') {
+    throw new InvalidArgumentError(
+      `resolveWeights(): weights must be a path, URL, hub id, 'imagenet', bytes or null — got ${spec === '' ? 'an empty string' : typeof spec}. Pass one of those.`,
+    );
+  }
+  const endpoint = options.hubEndpoint ?? env.DFM_HUB_ENDPOINT ?? env.HF_ENDPOINT ?? 'https://huggingface.co';
+  const cacheDir = cacheDirectory({ cacheDir: options.cacheDir, env });
+
+  if (spec === 'imagenet') {
+    if (options.architecture === undefined) {
+      throw new InvalidArgumentError(
+        "resolveWeights('imagenet'): needs options.architecture to choose the file — got none. Pass { architecture: 'resnet18' } (or use createBackbone).",
+      );
+    }
+    const id = imagenetHubId(architectureOf(options.architecture, 'resolveWeights()').name);
+    return downloadCached(hubUrl(id, endpoint), id, join(cacheDir, 'hub', id.replace('/', '--'), 'model.safetensors'), options);
+  }
+  if (/^https?:\/\//i.test(spec)) {
+    const urlHash = createHash('sha256').update(spec).digest('hex').slice(0, 16);
+    const name = safeFileName(new URL(spec).pathname);
+    return downloadCached(spec, spec, join(cacheDir, 'url', urlHash, name), options);
+  }
+  if (existsSync(spec)) {
+    const path = resolve(spec);
+    if (!statSync(path).isFile()) {
+      throw new InvalidArgumentError(`resolveWeights(): weights must be a file — ${path} is a folder. Pass the .safetensors file inside it.`);
+    }
+    const digest = sha256File(path);
+    checkExpected(digest, options.sha256, path);
+    return { path, id: basename(path), sha256: digest };
+  }
+  if (HUB_ID.test(spec)) {
+    return downloadCached(hubUrl(spec, endpoint), spec, join(cacheDir, 'hub', spec.replace('/', '--'), 'model.safetensors'), options);
+  }
+  throw new InvalidArgumentError(
+    `resolveWeights(): weights must be an existing file, an http(s) URL, a hub id like timm/resnet18.tv_in1k, 'imagenet' or null — got ${JSON.stringify(spec)}, which is none of these (no such file). Check the path.`,
+  );
+}
+
+function safeFileName(pathname: string): string {
+  const last = decodeURIComponent(pathname.split('/').filter(Boolean).pop() ?? '');
+  const clean = last.replace(/[^\w.-]/g, '_');
+  return clean === '' || clean.startsWith('.') ? 'weights.safetensors' : clean;
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function checkExpected(digest: string, expected: string | undefined, file: string): void {
+  if (expected !== undefined && digest !== expected.toLowerCase()) {
+    throw new CorruptFileError(
+      `resolveWeights(): ${file} must have sha256 ${expected} — got ${digest}. Delete it and download it again, or fix the expected hash.`,
+      { file },
+    );
+  }
+}
+
+/** Reads `<file>.sha256` (first hex word), or undefined. */
+function readRecordedSha(file: string): string | undefined {
+  try {
+    const word = readFileSync(`${file}.sha256`, 'utf8').trim().split(/\s+/)[0];
+    return word !== undefined && /^[0-9a-f]{64}$/.test(word) ? word : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function downloadCached(
+  url: string,
+  id: string,
+  target: string,
+  options: ResolveWeightsOptions,
+): Promise<ResolveWeightsResult> {
+  if (existsSync(target)) {
+    const recorded = readRecordedSha(target);
+    if (recorded !== undefined) {
+      const actual = sha256File(target);
+      const expectedOk = options.sha256 === undefined || options.sha256.toLowerCase() === actual;
+      if (actual === recorded && expectedOk) return { path: target, id, sha256: actual };
+    }
+    // Unrecorded, altered or not the expected file: fetch it again.
+    rmSync(target, { force: true });
+    rmSync(`${target}.sha256`, { force: true });
+  }
+  const digest = await download(url, target, options);
+  return { path: target, id, sha256: digest };
+}
+
+/** Downloads `url` to `target` via a `.part` file; returns the sha256. Nothing is left on failure. */
+async function download(url: string, target: string, options: ResolveWeightsOptions): Promise<string> {
+  const folder = resolve(target, '..');
+  mkdirSync(folder, { recursive: true });
+  const part = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
+  const onProgress = options.onProgress ?? defaultProgress();
+  const fd = openSync(part, 'wx');
+  let closed = false;
+  try {
+    const hash = createHash('sha256');
+    await fetchTo(url, options.timeoutMs ?? 60_000, (chunk) => {
+      hash.update(chunk);
+      let written = 0;
+      while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
+    }, onProgress);
+    fsyncSync(fd);
+    closeSync(fd);
+    closed = true;
+    const digest = hash.digest('hex');
+    checkExpected(digest, options.sha256, url);
+    renameSync(part, target);
+    writeFileAtomic(`${target}.sha256`, `${digest}  ${basename(target)}\n`);
+    return digest;
+  } catch (error) {
+    if (!closed) closeSync(fd);
+    rmSync(part, { force: true });
+    throw error;
+  }
+}
+
+function fetchTo(
+  url: string,
+  timeoutMs: number,
+  write: (chunk: Buffer) => void,
+  onProgress: ((progress: DownloadProgress) => void) | undefined,
+  redirects = 0,
+): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const failure = (fault: string, cause?: unknown) =>
+      new DfmError(`resolveWeights(): downloading ${url} must succeed — ${fault}. Check the URL and the network, then retry.`, {
+        cause,
+      });
+    let client: typeof http | typeof https;
+    try {
+      client = new URL(url).protocol === 'https:' ? https : http;
+    } catch (cause) {
+      reject(failure('the URL is invalid', cause));
+      return;
+    }
+    const request = client.get(url, { headers: { 'user-agent': 'dfm-backbone' } }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400 && response.headers.location !== undefined) {
+        response.resume();
+        if (redirects >= MAX_REDIRECTS) {
+          reject(failure(`more than ${MAX_REDIRECTS} redirects`));
+          return;
+        }
+        const next = new URL(response.headers.location, url).toString();
+        fetchTo(next, timeoutMs, write, onProgress, redirects + 1).then(resolvePromise, reject);
+        return;
+      }
+      if (status !== 200) {
+        response.resume();
+        reject(failure(`the server answered HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`));
+        return;
+      }
+      const lengthHeader = response.headers['content-length'];
+      const totalBytes = lengthHeader !== undefined ? Number(lengthHeader) : undefined;
+      let receivedBytes = 0;
+      let lastReport = 0;
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (error) {
+          response.destroy();
+          reject(error);
+        } else resolvePromise();
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        try {
+          write(chunk);
+        } catch (cause) {
+          settle(failure('writing to the cache failed', cause));
+          return;
+        }
+        receivedBytes += chunk.length;
+        const now = Date.now();
+        if (onProgress && now - lastReport >= 100) {
+          lastReport = now;
+          onProgress({ url, receivedBytes, totalBytes, done: false });
+        }
+      });
+      response.on('end', () => {
+        if (!response.complete) {
+          settle(failure(`the connection closed after ${receivedBytes} bytes, before the end of the file`));
+        } else if (totalBytes !== undefined && receivedBytes !== totalBytes) {
+          settle(failure(`received ${receivedBytes} bytes of the ${totalBytes} announced`));
+        } else {
+          onProgress?.({ url, receivedBytes, totalBytes, done: true });
+          settle();
+        }
+      });
+      response.on('error', (cause) =>
+        settle(failure(`the connection failed after ${receivedBytes} bytes (${cause.message})`, cause)),
+      );
+      response.on('close', () => {
+        if (!settled) settle(failure(`the connection closed after ${receivedBytes} bytes, before the end of the file`));
+      });
+    });
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no data for ${timeoutMs} ms`)));
+    request.on('error', (cause) => reject(failure(`the request failed (${cause.message})`, cause)));
+  });
+}
+
+/** A one-line progress bar on stderr when it is a TTY; undefined otherwise. */
+function defaultProgress(): ((progress: DownloadProgress) => void) | undefined {
+  const stream = process.stderr;
+  if (!stream.isTTY) return undefined;
+  return ({ url, receivedBytes, totalBytes, done }) => {
+    const megabytes = (n: number) => (n / 1e6).toFixed(1);
+    const width = 30;
+    let line: string;
+    if (totalBytes !== undefined && totalBytes > 0) {
+      const fraction = Math.min(1, receivedBytes / totalBytes);
+      const filled = Math.round(fraction * width);
+      line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${megabytes(receivedBytes)}/${megabytes(totalBytes)} MB`;
+    } else {
+      line = `${megabytes(receivedBytes)} MB`;
+    }
+    stream.write(`\rdfm: downloading ${basename(new URL(url).pathname)} ${line}${done ? '\n' : ''}`);
+  };
+}
