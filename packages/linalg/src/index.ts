@@ -1,3 +1,4 @@
+export { type EighOptions, type EighResult, eigh } from './eigh';
 export {
   CorruptFileError,
   DfmError,
@@ -7,4 +8,22 @@ export {
   ShapeMismatchError,
   UnknownBackboneError,
 } from './errors';
+export {
+  createMatrix64,
+  isMatrix64,
+  type Matrix64,
+  type MatrixLike,
+  matrix64ToArray,
+  multiplyMatrix64,
+  toMatrix64,
+  transposeMatrix64,
+} from './matrix64';
+export { PCA, type PCAJSON, type PCAOptions, type PCAState, ZERO_EIGENVALUE_TOLERANCE } from './pca';
+export {
+  SingleClassGaussian,
+  type SingleClassGaussianJSON,
+  type SingleClassGaussianOptions,
+  type SingleClassGaussianState,
+} from './single-class-gaussian';
+export { type SvdOptions, type SvdResult, svd } from './svd';
 export { VERSION } from './version';

@@ -1,0 +1,529 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { centredProducts } from './centred-products';
+import { eighSymmetricInPlace } from './eigh';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from './errors';
+import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
+
+/** Options of {@link PCA}. */
+export type PCAOptions = {
+  /**
+   * In `(0, 1)`: keep the smallest k whose cumulative explained-variance ratio exceeds this level
+   * (sklearn's count: `searchsorted(cumsum, level, side='right') + 1`).
+   * `1` (or `1.0`): keep every non-zero component (the numerical rank of the centred data).
+   * An integer ≥ 2: keep exactly that many (at most `min(nSamples, nFeatures)`).
+   * JavaScript cannot tell `1` from `1.0`, so `1` always means the level; for exactly one component pass
+   * a tiny level such as `1e-9` (the first component always exceeds it).
+   */
+  nComponents: number;
+};
+
+/**
+ * Everything a fitted {@link PCA} holds, as typed arrays (for binary model files). `k` = kept components.
+ */
+export type PCAState = {
+  /** The `nComponents` option the model was built with. */
+  nComponents: number;
+  /** D, the number of features. */
+  nFeatures: number;
+  /** The number of kept components. */
+  k: number;
+  /** `[D]` feature means. */
+  mean: Float32Array;
+  /** `[D, k]` row-major; column j is the j-th principal axis (unit length). */
+  components: Float32Array;
+  /** `[k]` singular values of the centred data, descending. */
+  singularValues: Float64Array;
+  /** `[k]` each kept component's share of the total variance. */
+  explainedVarianceRatio: Float64Array;
+  /** `[k]` each kept component's variance, `singularValue² / (nSamples − 1)`. */
+  explainedVariance: Float64Array;
+  /** N, the number of samples fitted. */
+  nSamples: number;
+};
+
+/** {@link PCAState} with plain number arrays, safe for `JSON.stringify`. */
+export type PCAJSON = {
+  format: 'dfm-linalg/pca';
+  version: 1;
+  nComponents: number;
+  nFeatures: number;
+  k: number;
+  nSamples: number;
+  mean: number[];
+  components: number[];
+  singularValues: number[];
+  explainedVarianceRatio: number[];
+  explainedVariance: number[];
+};
+
+/**
+ * Eigenvalues at or below this fraction of the largest count as zero (for `nComponents: 1`). The products
+ * run in float32 on the backend, so an exactly rank-deficient input shows eigenvalues up to ~3e-7 of the
+ * largest where it has none; this threshold sits above that noise floor. In singular values: directions
+ * below 1e-3 × the largest are treated as absent at level 1.0 (an integer nComponents still keeps them).
+ */
+export const ZERO_EIGENVALUE_TOLERANCE = 1e-6;
+
+/** Gram-route components are re-orthonormalised when a kept eigenvalue is below this fraction of the largest. */
+const REORTHONORMALISE_BELOW = 1e-4;
+
+type Fitted = {
+  state: PCAState;
+  mean: tf.Tensor1D;
+  components: tf.Tensor2D;
+  componentsTransposed: tf.Tensor2D;
+};
+
+/**
+ * Principal component analysis of `[nSamples, nFeatures]` float32 features, exact to float64 reference
+ * precision. The solver works on the smaller of the Gram matrix `Xc Xcᵀ` (`[N, N]`, when N < D) and the
+ * covariance `Xcᵀ Xc` (`[D, D]`): the products run on the active tfjs backend in float32 chunks summed in
+ * float64, the eigenproblem ({@link eigh}) in float64. Inputs are never modified; the features are centred
+ * on a copy (anomalib's PCA centres its input in place).
+ *
+ * Component signs: the largest-magnitude entry of each component is positive.
+ * Ownership: a fitted PCA owns `mean` and `components` (the getters return those tensors: do not dispose
+ * them; call {@link PCA.dispose}). Tensors returned by `transform`, `inverseTransform`, `residual` and
+ * `fitTransform` belong to the caller.
+ *
+ * @example
+ * const pca = new PCA({ nComponents: 0.97 }).fit(features);    // features: [N, D]
+ * const z = pca.transform(features);                            // [N, k]
+ * const fre = pca.residual(features).square().sum(1);           // [N] feature reconstruction error
+ */
+export class PCA {
+  /** The `nComponents` option. */
+  readonly nComponentsOption: number;
+  private fitted: Fitted | undefined;
+
+  constructor(options: PCAOptions) {
+    const nComponents = (options as Partial<PCAOptions> | undefined)?.nComponents;
+    checkNComponents(nComponents, 'new PCA()');
+    this.nComponentsOption = nComponents;
+  }
+
+  /** Whether {@link PCA.fit} (or `fromState`/`fromJSON`) has run and {@link PCA.dispose} has not. */
+  get isFitted(): boolean {
+    return this.fitted !== undefined;
+  }
+
+  /**
+   * Fits the model on `x` `[nSamples, nFeatures]` (N ≥ 2, finite). Replaces (and frees) a previous fit.
+   * @returns `this`.
+   */
+  fit(x: tf.Tensor2D): this {
+    const caller = 'PCA.fit()';
+    assertFeatures(x, caller);
+    assertEnoughSamples(x, caller);
+    const [n, d] = x.shape;
+    const level = this.nComponentsOption;
+    const largest = Math.min(n, d);
+    if (isCount(level) && level > largest) {
+      throw new InvalidArgumentError(
+        `${caller}: nComponents must be at most min(nSamples, nFeatures) = ${largest} — got ${level} for features ${formatShape(x.shape)}. Lower nComponents or pass a level in (0, 1].`,
+      );
+    }
+    const values = readFiniteValues(x, caller);
+    const products = centredProducts(values, n, d);
+    const size = products.size;
+    const { values: eigenvalues, vectors } = eighSymmetricInPlace(products.product, size);
+    // Centred data has rank ≤ N − 1: eigenvalues past that are rounding noise.
+    const rank = Math.min(n - 1, d);
+    const lambda = new Float64Array(size);
+    for (let j = 0; j < size; j++) lambda[j] = j < rank ? Math.max(0, eigenvalues[j]!) : 0;
+    let total = 0;
+    for (let j = 0; j < size; j++) total += lambda[j]!;
+    if (!(total > 0)) {
+      throw new InvalidArgumentError(
+        `${caller}: features must vary across samples — got ${formatShape(x.shape)} with zero total variance (all samples identical). Fit on varied samples.`,
+      );
+    }
+    let nonZero = 0;
+    while (nonZero < size && lambda[nonZero]! > ZERO_EIGENVALUE_TOLERANCE * lambda[0]!) nonZero++;
+    const k = chooseK(level, lambda, total, nonZero);
+
+    const components = new Float64Array(d * k);
+    if (products.kind === 'covariance') {
+      for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) components[i * k + j] = vectors.data[i * size + j]!;
+    } else {
+      // V = Xcᵀ U Λ^(−1/2), on the backend; zero-variance columns are completed below.
+      const weights = new Float32Array(n * k);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < Math.min(k, nonZero); j++) weights[i * k + j] = vectors.data[i * size + j]! / Math.sqrt(lambda[j]!);
+      }
+      const padded = products.paddedFeatures!;
+      const product = tf.tidy(() =>
+        tf.matMul(tf.tensor2d(products.centredTransposed!, [padded, n]), tf.tensor2d(weights, [n, k])),
+      );
+      const raw = product.dataSync();
+      product.dispose();
+      for (let i = 0; i < d * k; i++) components[i] = raw[i]!;
+    }
+    const computed = products.kind === 'gram' ? Math.min(k, nonZero) : k;
+    // Xcᵀ U Λ^(−1/2) amplifies the float32 error of the Gram by 1/√(λᵢλⱼ): restore orthonormality when
+    // small eigenvalues are kept (leading directions are unchanged by the triangular correction).
+    if (products.kind === 'gram' && computed > 1 && lambda[computed - 1]! < REORTHONORMALISE_BELOW * lambda[0]!) {
+      choleskyOrthonormalise(components, d, k, computed);
+    }
+    completeOrthonormal(components, d, k, computed);
+    flipSigns(components, d, k);
+
+    const state: PCAState = {
+      nComponents: level,
+      nFeatures: d,
+      k,
+      mean: Float32Array.from(products.mean),
+      components: Float32Array.from(components),
+      singularValues: lambda.slice(0, k).map(Math.sqrt),
+      explainedVarianceRatio: lambda.slice(0, k).map((value) => value / total),
+      explainedVariance: lambda.slice(0, k).map((value) => value / (n - 1)),
+      nSamples: n,
+    };
+    this.install(state);
+    return this;
+  }
+
+  /** Projects `x` `[B, D]` onto the components: `(x − mean) · components` → `[B, k]` (caller owns it). */
+  transform(x: tf.Tensor2D): tf.Tensor2D {
+    const fitted = this.require('PCA.transform()');
+    assertFeatures(x, 'PCA.transform()', fitted.state.nFeatures);
+    return tf.tidy(() => tf.matMul(tf.sub(x, fitted.mean), fitted.components));
+  }
+
+  /** Maps `z` `[B, k]` back to feature space, mean included: `z · componentsᵀ + mean` → `[B, D]`. */
+  inverseTransform(z: tf.Tensor2D): tf.Tensor2D {
+    const caller = 'PCA.inverseTransform()';
+    const fitted = this.require(caller);
+    if (!(z instanceof tf.Tensor) || z.rank !== 2 || z.shape[1] !== fitted.state.k) {
+      throw new ShapeMismatchError(
+        `${caller}: projections must be [B, k] = [B, ${fitted.state.k}] — got ${z instanceof tf.Tensor ? formatShape(z.shape) : typeof z}. Pass the output of transform().`,
+      );
+    }
+    return tf.tidy(() => tf.add(tf.matMul(z, fitted.componentsTransposed), fitted.mean));
+  }
+
+  /**
+   * The reconstruction residual `x − x̂` `[B, D]`, computed as `(x − μ) − ((x − μ)V)Vᵀ` so the large mean
+   * never cancels in float32. `residual(x).square().sum(1)` is DFM's feature reconstruction error (FRE).
+   */
+  residual(x: tf.Tensor2D): tf.Tensor2D {
+    const fitted = this.require('PCA.residual()');
+    assertFeatures(x, 'PCA.residual()', fitted.state.nFeatures);
+    return tf.tidy(() => {
+      const centred = tf.sub(x, fitted.mean);
+      const projected = tf.matMul(tf.matMul(centred, fitted.components), fitted.componentsTransposed);
+      return tf.sub(centred, projected);
+    });
+  }
+
+  /** `fit(x)` then `transform(x)`. */
+  fitTransform(x: tf.Tensor2D): tf.Tensor2D {
+    return this.fit(x).transform(x);
+  }
+
+  /** k, the number of kept components. */
+  get numComponents(): number {
+    return this.require('PCA.numComponents').state.k;
+  }
+
+  /** `[D]` feature means (owned by the PCA: do not dispose). */
+  get mean(): tf.Tensor1D {
+    return this.require('PCA.mean').mean;
+  }
+
+  /** `[D, k]` principal axes as columns (owned by the PCA: do not dispose). */
+  get components(): tf.Tensor2D {
+    return this.require('PCA.components').components;
+  }
+
+  /** `[k]` singular values of the centred training data (a copy). */
+  get singularValues(): Float64Array {
+    return this.require('PCA.singularValues').state.singularValues.slice();
+  }
+
+  /** `[k]` explained-variance ratios of the kept components (a copy). */
+  get explainedVarianceRatio(): Float64Array {
+    return this.require('PCA.explainedVarianceRatio').state.explainedVarianceRatio.slice();
+  }
+
+  /** `[k]` explained variances `s² / (N − 1)` of the kept components (a copy). */
+  get explainedVariance(): Float64Array {
+    return this.require('PCA.explainedVariance').state.explainedVariance.slice();
+  }
+
+  /** Frees the owned tensors; the PCA is unfitted afterwards. Safe to call twice. */
+  dispose(): void {
+    if (this.fitted === undefined) return;
+    tf.dispose([this.fitted.mean, this.fitted.components, this.fitted.componentsTransposed]);
+    this.fitted = undefined;
+  }
+
+  /** A copy of the fitted state as typed arrays. */
+  getState(): PCAState {
+    const { state } = this.require('PCA.getState()');
+    return {
+      ...state,
+      mean: state.mean.slice(),
+      components: state.components.slice(),
+      singularValues: state.singularValues.slice(),
+      explainedVarianceRatio: state.explainedVarianceRatio.slice(),
+      explainedVariance: state.explainedVariance.slice(),
+    };
+  }
+
+  /** Rebuilds a fitted PCA from {@link PCA.getState}'s output (copied, validated). */
+  static fromState(state: PCAState): PCA {
+    const pca = new PCA({ nComponents: state.nComponents });
+    pca.install(checkState(state, 'PCA.fromState()'));
+    return pca;
+  }
+
+  /** The fitted state as plain JSON-safe numbers. */
+  toJSON(): PCAJSON {
+    const state = this.require('PCA.toJSON()').state;
+    return {
+      format: 'dfm-linalg/pca',
+      version: 1,
+      nComponents: state.nComponents,
+      nFeatures: state.nFeatures,
+      k: state.k,
+      nSamples: state.nSamples,
+      mean: Array.from(state.mean),
+      components: Array.from(state.components),
+      singularValues: Array.from(state.singularValues),
+      explainedVarianceRatio: Array.from(state.explainedVarianceRatio),
+      explainedVariance: Array.from(state.explainedVariance),
+    };
+  }
+
+  /** Rebuilds a fitted PCA from {@link PCA.toJSON}'s output. */
+  static fromJSON(json: PCAJSON): PCA {
+    const caller = 'PCA.fromJSON()';
+    if (typeof json !== 'object' || json === null || json.format !== 'dfm-linalg/pca' || json.version !== 1) {
+      throw new InvalidArgumentError(
+        `${caller}: expected an object from PCA.toJSON() (format 'dfm-linalg/pca', version 1) — got ${describeFormat(json)}. Pass the JSON written by this package.`,
+      );
+    }
+    return PCA.fromState({
+      nComponents: json.nComponents,
+      nFeatures: json.nFeatures,
+      k: json.k,
+      nSamples: json.nSamples,
+      mean: Float32Array.from(json.mean ?? []),
+      components: Float32Array.from(json.components ?? []),
+      singularValues: Float64Array.from(json.singularValues ?? []),
+      explainedVarianceRatio: Float64Array.from(json.explainedVarianceRatio ?? []),
+      explainedVariance: Float64Array.from(json.explainedVariance ?? []),
+    });
+  }
+
+  private install(state: PCAState): void {
+    const { nFeatures: d, k } = state;
+    const components = tf.tensor2d(state.components, [d, k]);
+    const fitted: Fitted = {
+      state,
+      mean: tf.tensor1d(state.mean),
+      components,
+      // Stored transposed as well: on wasm, matMul with transposeB is ~10× slower than a plain product.
+      componentsTransposed: tf.tidy(() => tf.transpose(components)),
+    };
+    this.dispose();
+    this.fitted = fitted;
+  }
+
+  private require(caller: string): Fitted {
+    if (this.fitted === undefined) {
+      throw new NotFittedError(
+        `${caller}: the PCA must be fitted first — got an unfitted (or disposed) PCA. Call fit(features), PCA.fromState() or PCA.fromJSON().`,
+      );
+    }
+    return this.fitted;
+  }
+}
+
+function isCount(nComponents: number): boolean {
+  return Number.isInteger(nComponents) && nComponents >= 2;
+}
+
+function checkNComponents(nComponents: unknown, caller: string): asserts nComponents is number {
+  if (
+    typeof nComponents !== 'number' ||
+    !Number.isFinite(nComponents) ||
+    nComponents <= 0 ||
+    (nComponents > 1 && !Number.isInteger(nComponents))
+  ) {
+    throw new InvalidArgumentError(
+      `${caller}: nComponents must be a variance level in (0, 1] or an integer count ≥ 2 — got ${String(nComponents)}. Pass e.g. 0.97 or 16.`,
+    );
+  }
+}
+
+/** The number of components for `level` given the descending eigenvalues (sklearn's rule, see {@link PCAOptions}). */
+function chooseK(level: number, lambda: Float64Array, total: number, nonZero: number): number {
+  if (isCount(level)) return level;
+  if (level >= 1) return Math.max(1, nonZero);
+  let cumulative = 0;
+  let below = 0;
+  for (let j = 0; j < lambda.length; j++) {
+    cumulative += lambda[j]! / total;
+    if (cumulative <= level) below++;
+    else break;
+  }
+  return Math.max(1, Math.min(below + 1, nonZero));
+}
+
+/**
+ * Makes columns `from…k−1` of the `[d, k]` row-major float64 `basis` orthonormal to the previous ones
+ * (classical Gram–Schmidt, twice), starting from canonical unit vectors. Columns `< from` are kept.
+ */
+function completeOrthonormal(basis: Float64Array, d: number, k: number, from: number): void {
+  const column = new Float64Array(d);
+  const best = new Float64Array(d);
+  for (let j = from; j < k; j++) {
+    // The first canonical vector with a large part outside the span so far, else the largest one.
+    let bestNorm = 0;
+    for (let candidate = 0; candidate < d && bestNorm <= 0.5; candidate++) {
+      column.fill(0);
+      column[candidate] = 1;
+      for (let pass = 0; pass < 2; pass++) {
+        for (let q = 0; q < j; q++) {
+          let dot = 0;
+          for (let i = 0; i < d; i++) dot += basis[i * k + q]! * column[i]!;
+          for (let i = 0; i < d; i++) column[i] = column[i]! - dot * basis[i * k + q]!;
+        }
+      }
+      let norm = 0;
+      for (let i = 0; i < d; i++) norm += column[i]! * column[i]!;
+      norm = Math.sqrt(norm);
+      if (norm > bestNorm) {
+        bestNorm = norm;
+        best.set(column);
+      }
+    }
+    for (let i = 0; i < d; i++) basis[i * k + j] = best[i]! / bestNorm;
+  }
+}
+
+/**
+ * Cholesky QR of the first `count` columns of the `[d, k]` float64 `basis`, in place: `B ← B R⁻¹` with
+ * `BᵀB = RᵀR`. The products run on the tfjs backend; the Cholesky factor in float64.
+ */
+function choleskyOrthonormalise(basis: Float64Array, d: number, k: number, count: number): void {
+  const columns = new Float32Array(d * count);
+  const rows = new Float32Array(count * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < count; j++) {
+      const value = basis[i * k + j]!;
+      columns[i * count + j] = value;
+      rows[j * d + i] = value;
+    }
+  }
+  const gramTensor = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [count, d]), tf.tensor2d(columns, [d, count])));
+  const gram = Float64Array.from(gramTensor.dataSync());
+  gramTensor.dispose();
+  // Upper-triangular R with gram = RᵀR.
+  const r = new Float64Array(count * count);
+  for (let j = 0; j < count; j++) {
+    for (let i = 0; i <= j; i++) {
+      let sum = gram[i * count + j]!;
+      for (let p = 0; p < i; p++) sum -= r[p * count + i]! * r[p * count + j]!;
+      if (i === j) {
+        if (!(sum > 0)) return; // not positive definite: leave the basis as computed
+        r[i * count + i] = Math.sqrt(sum);
+      } else {
+        r[i * count + j] = sum / r[i * count + i]!;
+      }
+    }
+  }
+  // R⁻¹, upper triangular.
+  const inverse = new Float64Array(count * count);
+  for (let j = 0; j < count; j++) {
+    inverse[j * count + j] = 1 / r[j * count + j]!;
+    for (let i = j - 1; i >= 0; i--) {
+      let sum = 0;
+      for (let p = i + 1; p <= j; p++) sum += r[i * count + p]! * inverse[p * count + j]!;
+      inverse[i * count + j] = -sum / r[i * count + i]!;
+    }
+  }
+  const product = tf.tidy(() =>
+    tf.matMul(tf.tensor2d(columns, [d, count]), tf.tensor2d(Float32Array.from(inverse), [count, count])),
+  );
+  const values = product.dataSync();
+  product.dispose();
+  for (let i = 0; i < d; i++) for (let j = 0; j < count; j++) basis[i * k + j] = values[i * count + j]!;
+}
+
+/** Flips each column of the `[d, k]` basis so its largest-magnitude entry is positive (row-major passes). */
+function flipSigns(basis: Float64Array, d: number, k: number): void {
+  const largest = new Float64Array(k);
+  for (let i = 0; i < d; i++) {
+    const offset = i * k;
+    for (let j = 0; j < k; j++) {
+      const value = basis[offset + j]!;
+      if (Math.abs(value) > Math.abs(largest[j]!)) largest[j] = value;
+    }
+  }
+  const signs = largest.map((value) => (value < 0 ? -1 : 1));
+  if (signs.every((sign) => sign === 1)) return;
+  for (let i = 0; i < d; i++) {
+    const offset = i * k;
+    for (let j = 0; j < k; j++) basis[offset + j] = basis[offset + j]! * signs[j]!;
+  }
+}
+
+function checkState(state: PCAState, caller: string): PCAState {
+  if (typeof state !== 'object' || state === null) {
+    throw new InvalidArgumentError(`${caller}: state must be an object from getState() — got ${String(state)}. Pass a PCAState.`);
+  }
+  checkNComponents(state.nComponents, caller);
+  const { nFeatures: d, k, nSamples } = state;
+  for (const [name, value] of [
+    ['nFeatures', d],
+    ['k', k],
+    ['nSamples', nSamples],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new InvalidArgumentError(`${caller}: state.${name} must be a positive integer — got ${String(value)}. Pass a PCAState from getState().`);
+    }
+  }
+  const expect = (name: string, actual: number | undefined, expected: number) => {
+    if (actual !== expected) {
+      throw new ShapeMismatchError(
+        `${caller}: state.${name} must have ${expected} entries for nFeatures = ${d}, k = ${k} — got ${String(actual)}. The state is truncated or mixed up.`,
+      );
+    }
+  };
+  expect('mean', state.mean?.length, d);
+  expect('components', state.components?.length, d * k);
+  expect('singularValues', state.singularValues?.length, k);
+  expect('explainedVarianceRatio', state.explainedVarianceRatio?.length, k);
+  expect('explainedVariance', state.explainedVariance?.length, k);
+  for (const [name, array] of [
+    ['mean', state.mean],
+    ['components', state.components],
+    ['singularValues', state.singularValues],
+  ] as const) {
+    for (let i = 0; i < array.length; i++) {
+      if (!Number.isFinite(array[i]!)) {
+        throw new InvalidArgumentError(`${caller}: state.${name} must be finite — got ${array[i]} at index ${i}. The state is corrupt.`);
+      }
+    }
+  }
+  return {
+    nComponents: state.nComponents,
+    nFeatures: d,
+    k,
+    nSamples,
+    mean: Float32Array.from(state.mean),
+    components: Float32Array.from(state.components),
+    singularValues: Float64Array.from(state.singularValues),
+    explainedVarianceRatio: Float64Array.from(state.explainedVarianceRatio),
+    explainedVariance: Float64Array.from(state.explainedVariance),
+  };
+}
+
+function describeFormat(json: unknown): string {
+  if (typeof json !== 'object' || json === null) return String(json);
+  const { format, version } = json as { format?: unknown; version?: unknown };
+  return `format ${String(format)}, version ${String(version)}`;
+}

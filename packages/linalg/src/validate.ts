@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { InvalidArgumentError, ShapeMismatchError, formatShape } from './errors';
+
+/** Internal argument checks shared by {@link PCA} and {@link SingleClassGaussian}. */
+
+/** Throws unless `x` is a rank-2 tensor `[nSamples, nFeatures]` (optionally with a required column count). */
+export function assertFeatures(x: unknown, caller: string, expectedFeatures?: number): asserts x is tf.Tensor2D {
+  if (!(x instanceof tf.Tensor)) {
+    throw new InvalidArgumentError(
+      `${caller}: features must be a tf.Tensor2D [nSamples, nFeatures] — got ${x === null ? 'null' : typeof x}. Wrap the data with tf.tensor2d().`,
+    );
+  }
+  if (x.isDisposed) {
+    throw new InvalidArgumentError(`${caller}: features must be a live tensor — got a disposed one. Do not dispose it before the call.`);
+  }
+  if (x.rank !== 2) {
+    throw new ShapeMismatchError(
+      `${caller}: features must be rank 2 [nSamples, nFeatures] — got ${formatShape(x.shape)}. Flatten first, e.g. x.reshape([x.shape[0], -1]).`,
+    );
+  }
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') {
+    throw new InvalidArgumentError(`${caller}: features must be float32 — got dtype ${x.dtype}. Cast with x.toFloat().`);
+  }
+  if (expectedFeatures !== undefined && x.shape[1] !== expectedFeatures) {
+    throw new ShapeMismatchError(
+      `${caller}: features must have ${expectedFeatures} columns (the fitted nFeatures) — got ${formatShape(x.shape)}. Pass features from the same extractor as fit().`,
+    );
+  }
+}
+
+/** Reads a rank-2 tensor's values as float32, throwing on NaN or ±Infinity. */
+export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
+  const raw = x.dataSync();
+  const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
+  const cols = x.shape[1];
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value - value !== 0) {
+      throw new InvalidArgumentError(
+        `${caller}: features must be finite — got ${value} at sample ${Math.floor(i / cols)}, feature ${i % cols}. Remove or impute NaN/Infinity first.`,
+      );
+    }
+  }
+  return values;
+}
+
+/** Throws unless there are at least two samples and one feature. */
+export function assertEnoughSamples(x: tf.Tensor2D, caller: string): void {
+  const [nSamples, nFeatures] = x.shape;
+  if (nSamples === 0 || nFeatures === 0) {
+    throw new InvalidArgumentError(
+      `${caller}: features must not be empty — got ${formatShape(x.shape)}. Pass at least 2 samples with 1 feature.`,
+    );
+  }
+  if (nSamples < 2) {
+    throw new InvalidArgumentError(
+      `${caller}: at least 2 samples are needed to estimate a variance — got ${formatShape(x.shape)}. Fit on more samples.`,
+    );
+  }
+}
