@@ -1,0 +1,273 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeSafetensors, randomResnetWeights, setBackend } from '@dfm/backbone';
+import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/linalg';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DFMModel } from './dfm-model';
+import { IncompatibleModelError } from './errors';
+
+const SIZE = 64;
+const dir = mkdtempSync(join(tmpdir(), 'dfm-core-'));
+
+/** Deterministic pseudo-images: smooth patterns with per-image variation, normalised-ish. */
+function images(count: number, offset = 0, size = SIZE): tf.Tensor4D {
+  return tf.tidy(() => {
+    const y = tf.reshape(tf.linspace(0, 1, size), [1, size, 1, 1]);
+    const x = tf.reshape(tf.linspace(0, 1, size), [1, 1, size, 1]);
+    const k = tf.reshape(tf.range(offset, offset + count, 1, 'float32'), [count, 1, 1, 1]);
+    const channels = [0, 1, 2].map((c) =>
+      tf.sin(tf.add(tf.mul(tf.add(x, tf.mul(y, c + 1)), tf.add(3, tf.mul(k, 0.05))), tf.mul(k, 0.3 + c))),
+    );
+    return tf.concat(channels, 3) as tf.Tensor4D;
+  });
+}
+
+async function* batches(count: number, batchSize: number, offset = 0): AsyncGenerator<tf.Tensor4D> {
+  for (let start = 0; start < count; start += batchSize) {
+    const batch = images(Math.min(batchSize, count - start), offset + start);
+    try {
+      yield batch;
+    } finally {
+      batch.dispose();
+    }
+  }
+}
+
+const options = { backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 7 } as const;
+
+beforeAll(async () => {
+  await setBackend('wasm');
+});
+
+describe('DFMModel options', () => {
+  it('rejects bad options with the expected values in the message', () => {
+    expect(() => new DFMModel({ ...options, layer: 'layer9' as never })).toThrow(
+      /new DFMModel\(\): layer must be one of layer1, layer2, layer3, layer4, avgpool — got "layer9"/,
+    );
+    expect(() => new DFMModel({ ...options, poolingKernelSize: 0 })).toThrow(/poolingKernelSize must be an integer ≥ 1 — got 0/);
+    expect(() => new DFMModel({ ...options, nComps: 1.5 })).toThrow(/nComps must be a ratio in \(0, 1\] or an integer ≥ 1 — got 1.5/);
+    expect(() => new DFMModel({ ...options, scoreType: 'l2' as never })).toThrow(/scoreType must be 'fre' or 'nll' — got "l2"/);
+    expect(() => new DFMModel({ ...options, nComps: 0 })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('DFMModel with a random-init resnet18 (64×64, layer2, pool 4)', () => {
+  const model = new DFMModel(options);
+  afterAll(() => model.dispose());
+
+  it('getFeatures gives [B, h·w·c] and the pooled shape', async () => {
+    const batch = images(3);
+    const { features, featureShape } = await model.getFeatures(batch);
+    expect(featureShape).toEqual([2, 2, 128]);
+    expect(features.shape).toEqual([3, 512]);
+    tf.dispose([batch, features]);
+  });
+
+  it('is not usable before fit', () => {
+    const features = tf.zeros([2, 512]) as tf.Tensor2D;
+    expect(() => model.score(features, [2, 2, 128])).toThrow(NotFittedError);
+    expect(() => model.score(features, [2, 2, 128])).toThrow(/not fitted\. Call await model\.fit/);
+    features.dispose();
+  });
+
+  it('fits batch by batch (N < D) exactly like on the feature matrix', async () => {
+    const progress: number[] = [];
+    const fromBatches = await model.fit(batches(24, 5), { onBatch: (p) => progress.push(p.samples) });
+    expect(progress).toEqual([5, 10, 15, 20, 24]);
+    expect(fromBatches).toMatchObject({ nSamples: 24, nFeatures: 512, featureShape: [2, 2, 128], imageSize: [64, 64] });
+    const all = images(24);
+    const { features } = await model.getFeatures(all);
+    const direct = new DFMModel(options);
+    const fromMatrix = await direct.fit(features, { featureShape: [2, 2, 128] });
+    expect(fromMatrix.nComponents).toBe(fromBatches.nComponents);
+    const test = images(4, 100);
+    const a = await model.predict(test);
+    const b = await direct.predict(test);
+    const sa = a.predScore.arraySync();
+    const sb = b.predScore.arraySync();
+    sa.forEach((v, i) => expect(Math.abs(v - (sb[i] as number))).toBeLessThanOrEqual(1e-4 * Math.abs(v)));
+    tf.dispose([all, features, test, a.predScore, a.anomalyMap as tf.Tensor, b.predScore, b.anomalyMap as tf.Tensor]);
+    direct.dispose();
+  });
+
+  it('FRE: the feature-resolution map sums to the image score; predict upsamples to the input size', async () => {
+    const test = images(3, 200);
+    const { features, featureShape } = await model.getFeatures(test);
+    const { predScore, anomalyMap } = model.score(features, featureShape);
+    expect(anomalyMap?.shape).toEqual([3, 2, 2, 1]);
+    const sums = tf.tidy(() => tf.sum(anomalyMap as tf.Tensor4D, [1, 2, 3]).arraySync() as number[]);
+    predScore.arraySync().forEach((v, i) => expect(sums[i]).toBeCloseTo(v, 2));
+    const inference = await model.predict(test);
+    expect(inference.predScore.shape).toEqual([3]);
+    expect(inference.anomalyMap?.shape).toEqual([3, 64, 64]);
+    expect(Array.from(inference.anomalyMap?.dataSync() ?? []).every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    const noMap = model.score(features, featureShape, { map: false });
+    expect(noMap.anomalyMap).toBeUndefined();
+    tf.dispose([test, features, predScore, anomalyMap as tf.Tensor, inference.predScore, inference.anomalyMap as tf.Tensor, noMap.predScore]);
+  });
+
+  it('scores out-of-distribution images higher than held-out normal ones', async () => {
+    const normal = images(4, 30);
+    const odd = tf.tidy(() => tf.mul(tf.randomUniform([4, SIZE, SIZE, 3], -2, 2, 'float32', 3), 1) as tf.Tensor4D);
+    const a = await model.predict(normal, { map: false });
+    const b = await model.predict(odd, { map: false });
+    expect(Math.min(...b.predScore.arraySync())).toBeGreaterThan(Math.max(...a.predScore.arraySync()));
+    tf.dispose([normal, odd, a.predScore, b.predScore]);
+  });
+
+  it('rejects images of another size than the fitted ones, naming both', async () => {
+    const other = images(1, 0, 96);
+    await expect(model.predict(other)).rejects.toThrow(ShapeMismatchError);
+    await expect(model.predict(other)).rejects.toThrow(/fitted on 512 features per sample \(\[2,2,128\]\) — got 1152/);
+    other.dispose();
+  });
+
+  it('leaks no tensors over 50 predict calls', async () => {
+    const test = images(2, 300);
+    const warm = await model.predict(test);
+    tf.dispose([warm.predScore, warm.anomalyMap as tf.Tensor]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i += 1) {
+      const { predScore, anomalyMap } = await model.predict(test);
+      tf.dispose([predScore, anomalyMap as tf.Tensor]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    test.dispose();
+  });
+});
+
+describe('DFMModel fit validation', () => {
+  it('fails clearly on N < 2, on an empty iterable and on non-finite features naming the batch', async () => {
+    const model = new DFMModel(options);
+    const one = tf.ones([1, 512]) as tf.Tensor2D;
+    await expect(model.fit(one)).rejects.toThrow(/needs at least 2 normal samples — got 1/);
+    await expect(model.fit([])).rejects.toThrow(/the batch iterable was empty/);
+    async function* withNaN() {
+      yield images(2);
+      yield tf.fill([2, SIZE, SIZE, 3], Number.NaN) as tf.Tensor4D;
+    }
+    await expect(model.fit(withNaN())).rejects.toThrow(/batch 2 holds NaN or Infinity pixel values/);
+    const nan = tf.tensor2d([1, 2, Number.NaN, 4], [2, 2]);
+    await expect(model.fit(nan)).rejects.toThrow(/NaN or Infinity/);
+    await expect(model.fit(tf.ones([2, 3, 4]) as never)).rejects.toThrow(/rank 2 \[nSamples, nFeatures\] — got \[2,3,4\]/);
+    tf.dispose([one, nan]);
+    model.dispose();
+  });
+
+  it('fits when N ≥ D (covariance route) as well', async () => {
+    const model = new DFMModel({ ...options, layer: 'layer3', poolingKernelSize: 4 }); // 64 px → layer3 4×4×256 → pool 4 → 256
+    const fit = await model.fit(batches(12, 6));
+    expect(fit.nFeatures).toBe(256);
+    const features = tf.randomNormal([300, 256], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const big = await model.fit(features);
+    expect(big.nSamples).toBeGreaterThan(big.nFeatures);
+    expect(big.nComponents).toBeGreaterThan(0);
+    features.dispose();
+    model.dispose();
+  });
+});
+
+describe('NLL', () => {
+  it('has image scores only; asking for a map says to use fre', async () => {
+    const model = new DFMModel({ ...options, scoreType: 'nll' });
+    await model.fit(batches(16, 8));
+    const test = images(2, 50);
+    const result = await model.predict(test);
+    expect(result.anomalyMap).toBeUndefined();
+    expect(result.predScore.arraySync().every(Number.isFinite)).toBe(true);
+    await expect(model.predict(test, { map: true })).rejects.toThrow(/scoreType 'nll' gives image scores only, no anomaly map\. Use scoreType: 'fre'/);
+    tf.dispose([test, result.predScore]);
+    model.dispose();
+  });
+});
+
+describe('model file (.dfm)', () => {
+  const weightsA = join(dir, 'weights-a.safetensors');
+  const weightsB = join(dir, 'weights-b.safetensors');
+
+  beforeAll(() => {
+    for (const [path, seed] of [[weightsA, 1], [weightsB, 2]] as const) {
+      const tensors = Object.fromEntries(randomResnetWeights('resnet18', { seed, stages: 2 }));
+      writeFileSync(path, encodeSafetensors(tensors));
+    }
+  });
+
+  for (const scoreType of ['fre', 'nll'] as const) {
+    it(`save → load → predict gives identical ${scoreType} scores (1e-6 relative)`, async () => {
+      const model = new DFMModel({ ...options, scoreType, weights: weightsA });
+      await model.fit(batches(20, 10));
+      model.metadata = { thresholds: { image: 1.5 } };
+      const path = join(dir, `model-${scoreType}.dfm`);
+      await model.save(path);
+      const loaded = await DFMModel.load(path);
+      expect(loaded.config).toEqual(model.config);
+      expect(loaded.metadata).toEqual({ thresholds: { image: 1.5 } });
+      expect(loaded.numComponents).toBe(model.numComponents);
+      const test = images(4, 70);
+      const a = await model.predict(test);
+      const b = await loaded.predict(test);
+      const sa = a.predScore.arraySync();
+      b.predScore.arraySync().forEach((v, i) => expect(Math.abs(v - (sa[i] as number))).toBeLessThanOrEqual(1e-6 * Math.abs(sa[i] as number)));
+      tf.dispose([test, a.predScore, b.predScore, a.anomalyMap ?? [], b.anomalyMap ?? []].flat());
+      model.dispose();
+      loaded.dispose();
+    });
+  }
+
+  it('a truncated file gives CorruptFileError naming it; another format version and other weights say what differs', async () => {
+    const model = new DFMModel({ ...options, weights: weightsA });
+    await model.fit(batches(10, 10));
+    const path = join(dir, 'good.dfm');
+    await model.save(path);
+    const bytes = readFileSync(path);
+    const truncated = join(dir, 'truncated.dfm');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    await expect(DFMModel.load(truncated)).rejects.toThrow(CorruptFileError);
+    await expect(DFMModel.load(truncated)).rejects.toThrow(/truncated\.dfm/);
+    await expect(DFMModel.load(path, { weights: weightsB })).rejects.toThrow(IncompatibleModelError);
+    await expect(DFMModel.load(path, { weights: weightsB })).rejects.toThrow(/was fitted with resnet18 weights .* \(sha256 [0-9a-f]{64}\) — the weights given are .* \(sha256 [0-9a-f]{64}\)/);
+    const text = bytes.toString('latin1').replace('"format_version":"1"', '"format_version":"9"');
+    const future = join(dir, 'future.dfm');
+    writeFileSync(future, Buffer.from(text, 'latin1'));
+    await expect(DFMModel.load(future)).rejects.toThrow(/model format version 9 .* reading format 1/);
+    const plain = join(dir, 'plain.safetensors');
+    copyFileSync(weightsA, plain);
+    await expect(DFMModel.load(plain)).rejects.toThrow(/not a \.dfm model/);
+    model.dispose();
+  });
+
+  it('an interrupted save (SIGKILL mid-write, 6 times) always leaves a complete, loadable model', async () => {
+    const model = new DFMModel({ ...options, weights: weightsA, poolingKernelSize: 1 }); // D = 8·8·128: a larger file
+    await model.fit(batches(16, 8));
+    const payloadA = join(dir, 'payload-a.dfm');
+    const payloadB = join(dir, 'payload-b.dfm');
+    await model.save(payloadA);
+    model.metadata = { generation: 'b' };
+    await model.save(payloadB);
+    const target = join(dir, 'target.dfm');
+    copyFileSync(payloadA, target);
+    const child = fileURLToPath(new URL('../test/atomic-save-child.ts', import.meta.url));
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const test = images(2, 90);
+    const expected = (await model.predict(test, { map: false })).predScore;
+    for (let round = 0; round < 6; round += 1) {
+      const proc = spawn(process.execPath, ['--import', 'tsx', child, target, payloadA, payloadB], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => proc.stdout.once('data', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 20 + round * 37));
+      proc.kill('SIGKILL');
+      await new Promise((resolve) => proc.once('exit', resolve));
+      const loaded = await DFMModel.load(target);
+      expect(['a', 'b']).toContain(loaded.metadata.generation ?? 'a');
+      const got = (await loaded.predict(test, { map: false })).predScore;
+      expect(got.arraySync()).toEqual(expected.arraySync());
+      got.dispose();
+      loaded.dispose();
+    }
+    tf.dispose([test, expected]);
+    model.dispose();
+  }, 120_000);
+});

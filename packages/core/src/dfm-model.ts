@@ -1,0 +1,553 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type Backbone,
+  type BackboneName,
+  createBackbone,
+  type LayerName,
+  type WeightsSpec,
+} from '@dfm/backbone';
+import {
+  InvalidArgumentError,
+  NotFittedError,
+  PCA,
+  ShapeMismatchError,
+  SingleClassGaussian,
+  formatShape,
+} from '@dfm/linalg';
+import { residualToMap, upsampleMap } from './anomaly-map';
+import { type FeatureShape, poolAndFlatten } from './feature-pooling';
+import { type LoadModelOptions, loadModel, saveModel } from './model-file';
+
+/** How an image is scored: feature reconstruction error (with a map) or Gaussian NLL (no map). */
+export type ScoreType = 'fre' | 'nll';
+
+/** Options of {@link DFMModel}; names and defaults follow anomalib's `DFMModel`. */
+export interface DFMModelOptions {
+  /** Backbone architecture. */
+  backbone: BackboneName;
+  /** Backbone layer whose output is the feature map (`layer3` in the reference recipe). */
+  layer: LayerName;
+  /** Use pretrained weights (default `true`: `weights` defaults to `'imagenet'`); `false` = seeded random init. */
+  preTrained?: boolean;
+  /** Average-pooling kernel = stride on the feature map (default 4; 1 = none). */
+  poolingKernelSize?: number;
+  /** PCA level: in (0, 1] a cumulative explained-variance ratio, an integer ≥ 1 a component count (default 0.97). */
+  nComps?: number;
+  /** Default `'fre'`. */
+  scoreType?: ScoreType;
+  /** Weights for the backbone (a path, URL, hub id, `'imagenet'` or bytes); overrides `preTrained`. */
+  weights?: WeightsSpec;
+  /** Seed of the random init when `preTrained` is false (default 0). */
+  seed?: number;
+  /** A backbone already created with the same name and layer, shared instead of loading another. */
+  backboneInstance?: Backbone;
+}
+
+/** The resolved configuration of a model (what the model file records). */
+export interface DFMModelConfig {
+  backbone: BackboneName;
+  layer: LayerName;
+  preTrained: boolean;
+  poolingKernelSize: number;
+  nComps: number;
+  scoreType: ScoreType;
+  seed: number;
+}
+
+/** Features of a batch, ready for the memory bank or for {@link DFMModel.score}. */
+export interface FeatureResult {
+  /** `[B, D]` with D = h·w·c. Owned by the caller. */
+  features: tf.Tensor2D;
+  /** `[h, w, c]` of the pooled feature map. */
+  featureShape: FeatureShape;
+}
+
+/** The scores of a batch of feature vectors (a named result, never a tuple). */
+export interface ScoreResult {
+  /** `[B]` image scores (FRE or NLL). Owned by the caller. */
+  predScore: tf.Tensor1D;
+  /** `[B, h, w, 1]` FRE map at feature resolution; only for `scoreType: 'fre'`. Owned by the caller. */
+  anomalyMap?: tf.Tensor4D;
+}
+
+/** The output of {@link DFMModel.predict}. */
+export interface InferenceBatch {
+  /** `[B]` image scores. Owned by the caller. */
+  predScore: tf.Tensor1D;
+  /** `[B, H, W]` anomaly map at the input size (FRE only). Owned by the caller. */
+  anomalyMap?: tf.Tensor3D;
+}
+
+/** What {@link DFMModel.fit} learned. */
+export interface FitResult {
+  nSamples: number;
+  nFeatures: number;
+  nComponents: number;
+  /** Gaussian components dropped for a (near-)zero σ (NLL only; 0 otherwise). */
+  droppedComponents: number;
+  featureShape: FeatureShape | null;
+  imageSize: [number, number] | null;
+}
+
+/** Progress of a batch-by-batch fit. */
+export interface FitProgress {
+  batch: number;
+  samples: number;
+}
+
+/** Options of {@link DFMModel.fit}. */
+export interface FitOptions {
+  /** Called after each batch of an iterable is added to the memory bank. */
+  onBatch?: (progress: FitProgress) => void;
+  /** Feature shape, when `fit` is given features rather than images (needed for maps). */
+  featureShape?: FeatureShape;
+  /** `[H, W]` of the images the features came from, when `fit` is given features (recorded in the model file). */
+  imageSize?: [number, number];
+}
+
+/** Anything `fit` accepts: a feature matrix, or batches of normalised NHWC images. */
+export type FitInput = tf.Tensor2D | AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>;
+
+/** Internal state a model file restores. */
+export interface DFMModelState {
+  pca: PCA;
+  gaussian: SingleClassGaussian | null;
+  featureShape: FeatureShape | null;
+  imageSize: [number, number] | null;
+  nSamples: number;
+}
+
+const LAYERS: readonly LayerName[] = ['layer1', 'layer2', 'layer3', 'layer4', 'avgpool'];
+
+/**
+ * DFM: deep features of a pretrained CNN, average-pooled and flattened, modelled by PCA (FRE score
+ * and anomaly map) or by a Gaussian on the PCA projection (NLL score).
+ *
+ * Training mode is {@link getFeatures} (features for the memory bank) then {@link fit};
+ * inference mode is {@link predict} (scores and maps at the input size). The backbone loads on
+ * first use (or call {@link ready}).
+ *
+ * @example
+ * const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', weights: 'resnet18.safetensors' });
+ * await model.fit(trainBatches);            // AsyncIterable<Tensor4D> of normalised [B,256,256,3]
+ * const { predScore, anomalyMap } = await model.predict(testBatch);
+ */
+export class DFMModel {
+  readonly config: DFMModelConfig;
+  private readonly weights: WeightsSpec;
+  private backboneInstance: Backbone | undefined;
+  private backbonePromise: Promise<Backbone> | undefined;
+  private readonly ownsBackbone: boolean;
+  private state: DFMModelState | undefined;
+  /**
+   * Free JSON saved with the model and restored by {@link DFMModel.load} (the Engine keeps
+   * thresholds and normalisation statistics here).
+   */
+  metadata: Record<string, unknown> = {};
+
+  constructor(options: DFMModelOptions) {
+    const {
+      backbone,
+      layer,
+      preTrained = true,
+      poolingKernelSize = 4,
+      nComps = 0.97,
+      scoreType = 'fre',
+      weights,
+      seed = 0,
+      backboneInstance,
+    } = options ?? ({} as DFMModelOptions);
+    if (typeof backbone !== 'string' || backbone.length === 0) {
+      throw new InvalidArgumentError(
+        `new DFMModel(): backbone must be a name such as 'resnet18' — got ${JSON.stringify(backbone)}. Pass { backbone: 'resnet18', layer: 'layer3' }.`,
+      );
+    }
+    if (!LAYERS.includes(layer)) {
+      throw new InvalidArgumentError(
+        `new DFMModel(): layer must be one of ${LAYERS.join(', ')} — got ${JSON.stringify(layer)}.`,
+      );
+    }
+    if (!Number.isInteger(poolingKernelSize) || poolingKernelSize < 1) {
+      throw new InvalidArgumentError(
+        `new DFMModel(): poolingKernelSize must be an integer ≥ 1 — got ${poolingKernelSize}. Use 4 (the default) or 1 for no pooling.`,
+      );
+    }
+    if (!(typeof nComps === 'number' && Number.isFinite(nComps) && nComps > 0 && (nComps <= 1 || Number.isInteger(nComps)))) {
+      throw new InvalidArgumentError(
+        `new DFMModel(): nComps must be a ratio in (0, 1] or an integer ≥ 1 — got ${nComps}. Use 0.97 (the default).`,
+      );
+    }
+    if (scoreType !== 'fre' && scoreType !== 'nll') {
+      throw new InvalidArgumentError(
+        `new DFMModel(): scoreType must be 'fre' or 'nll' — got ${JSON.stringify(scoreType)}.`,
+      );
+    }
+    if (backboneInstance !== undefined && (backboneInstance.name !== backbone || !backboneInstance.layers.includes(layer))) {
+      throw new InvalidArgumentError(
+        `new DFMModel(): backboneInstance is ${backboneInstance.name} with layers ${backboneInstance.layers.join(',')}, but the model asks for ${backbone}/${layer}. Create the backbone with the same name and layer.`,
+      );
+    }
+    this.config = { backbone, layer, preTrained, poolingKernelSize, nComps, scoreType, seed };
+    this.weights = weights !== undefined ? weights : preTrained ? 'imagenet' : null;
+    this.backboneInstance = backboneInstance;
+    this.ownsBackbone = backboneInstance === undefined;
+  }
+
+  /** Loads the backbone (once) and resolves to it. */
+  async ready(): Promise<Backbone> {
+    if (this.backboneInstance !== undefined) return this.backboneInstance;
+    this.backbonePromise ??= createBackbone(this.config.backbone, {
+      weights: this.weights,
+      layers: [this.config.layer],
+      seed: this.config.seed,
+    }).then((backbone) => {
+      this.backboneInstance = backbone;
+      return backbone;
+    });
+    return this.backbonePromise;
+  }
+
+  /** True once {@link fit} (or {@link DFMModel.load}) has given the model its PCA. */
+  get isFitted(): boolean {
+    return this.state !== undefined;
+  }
+
+  /** Number of PCA components kept (throws before fit). */
+  get numComponents(): number {
+    return this.fitted('numComponents').pca.numComponents;
+  }
+
+  /** `[h, w, c]` of the fitted features, when known. */
+  get featureShape(): FeatureShape | null {
+    return this.state?.featureShape ?? null;
+  }
+
+  /** `[H, W]` of the images the model was fitted on, when fitted from images. */
+  get imageSize(): [number, number] | null {
+    return this.state?.imageSize ?? null;
+  }
+
+  /** The fitted PCA (owned by the model). */
+  get pca(): PCA {
+    return this.fitted('pca').pca;
+  }
+
+  /** The fitted Gaussian (NLL only; owned by the model). */
+  get gaussian(): SingleClassGaussian | null {
+    return this.fitted('gaussian').gaussian;
+  }
+
+  /** The backbone, once loaded. */
+  get backbone(): Backbone | undefined {
+    return this.backboneInstance;
+  }
+
+  /**
+   * Training mode: pooled, flattened features of a batch of normalised images.
+   *
+   * @param batch `[B, H, W, 3]` float32, ImageNet-normalised, NHWC.
+   */
+  async getFeatures(batch: tf.Tensor4D): Promise<FeatureResult> {
+    const backbone = await this.ready();
+    checkImageBatch('DFMModel.getFeatures()', batch);
+    // Some backends' ReLU turns NaN into 0, so bad pixels would pass silently: refuse them here.
+    checkFinite('DFMModel.getFeatures()', batch, 'the image batch');
+    const outputs = backbone.extract(batch);
+    try {
+      const output = outputs[this.config.layer];
+      if (output === undefined) {
+        throw new InvalidArgumentError(
+          `DFMModel.getFeatures(): the backbone did not return ${this.config.layer}. Create it with layers: ['${this.config.layer}'].`,
+        );
+      }
+      const map = output.rank === 2 ? (tf.reshape(output, [output.shape[0], 1, 1, output.shape[1] as number]) as tf.Tensor4D) : (output as tf.Tensor4D);
+      try {
+        const kernel = output.rank === 2 ? 1 : this.config.poolingKernelSize;
+        return poolAndFlatten(map, kernel);
+      } finally {
+        if (map !== output) map.dispose();
+      }
+    } finally {
+      for (const tensor of Object.values(outputs)) tensor?.dispose();
+    }
+  }
+
+  /**
+   * Fits PCA (and, for NLL, the Gaussian) on a memory bank: either a feature matrix `[N, D]` or
+   * batches of normalised images, whose features are collected batch by batch. Inputs are not
+   * disposed. Refits from scratch when called again.
+   */
+  async fit(data: FitInput, options: FitOptions = {}): Promise<FitResult> {
+    let bank: tf.Tensor2D;
+    let featureShape: FeatureShape | null = options.featureShape ?? null;
+    let imageSize: [number, number] | null = options.imageSize ?? null;
+    if (data instanceof tf.Tensor) {
+      if (data.rank !== 2) {
+        throw new ShapeMismatchError(
+          `DFMModel.fit(): features must be rank 2 [nSamples, nFeatures] — got ${formatShape(data.shape)}. Use getFeatures() to get them, or pass batches of images.`,
+        );
+      }
+      checkFinite('DFMModel.fit()', data, 'the feature matrix');
+      bank = data.clone();
+    } else if (isIterable(data)) {
+      const collected = await this.collectBank(data, options.onBatch);
+      bank = collected.bank;
+      featureShape = collected.featureShape;
+      imageSize = collected.imageSize;
+    } else {
+      throw new InvalidArgumentError(
+        'DFMModel.fit(): expected a Tensor2D of features or an (async) iterable of image batches — got ' +
+          `${Object.prototype.toString.call(data)}. Pass model.getFeatures(batch).features or your batches.`,
+      );
+    }
+    try {
+      const [nSamples, nFeatures] = bank.shape;
+      if (nSamples < 2) {
+        throw new InvalidArgumentError(
+          `DFMModel.fit(): needs at least 2 normal samples — got ${nSamples}. Add more training images.`,
+        );
+      }
+      if (featureShape !== null && featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
+        throw new ShapeMismatchError(
+          `DFMModel.fit(): featureShape ${formatShape(featureShape)} has ${featureShape[0] * featureShape[1] * featureShape[2]} elements — the features have ${nFeatures}. Pass the featureShape getFeatures() returned.`,
+        );
+      }
+      const pca = new PCA({ nComponents: this.config.nComps }).fit(bank);
+      let gaussian: SingleClassGaussian | null = null;
+      if (this.config.scoreType === 'nll') {
+        const projected = pca.transform(bank);
+        try {
+          gaussian = new SingleClassGaussian().fit(projected);
+        } finally {
+          projected.dispose();
+        }
+      }
+      this.replaceState({ pca, gaussian, featureShape, imageSize, nSamples });
+      return {
+        nSamples,
+        nFeatures,
+        nComponents: pca.numComponents,
+        droppedComponents: gaussian?.droppedComponents ?? 0,
+        featureShape,
+        imageSize,
+      };
+    } finally {
+      bank.dispose();
+    }
+  }
+
+  /**
+   * Scores feature vectors. With `scoreType: 'fre'` the result also has the anomaly map at feature
+   * resolution (unless `{ map: false }`); `'nll'` has no map, and asking for one is an error.
+   *
+   * @param features `[B, D]` from {@link getFeatures}.
+   * @param featureShape `[h, w, c]` from {@link getFeatures} (used for the map).
+   */
+  score(features: tf.Tensor2D, featureShape: FeatureShape, options: { map?: boolean } = {}): ScoreResult {
+    const state = this.fitted('score');
+    const wantMap = options.map ?? this.config.scoreType === 'fre';
+    if (wantMap && this.config.scoreType !== 'fre') {
+      throw new InvalidArgumentError(
+        "DFMModel.score(): scoreType 'nll' gives image scores only, no anomaly map. Use scoreType: 'fre' for maps, or pass { map: false }.",
+      );
+    }
+    if (!(features instanceof tf.Tensor) || features.rank !== 2) {
+      throw new ShapeMismatchError(
+        `DFMModel.score(): features must be rank 2 [nSamples, nFeatures] — got ${features instanceof tf.Tensor ? formatShape(features.shape) : typeof features}. Use getFeatures().`,
+      );
+    }
+    const nFeatures = state.pca.mean.shape[0];
+    if (features.shape[1] !== nFeatures) {
+      throw new ShapeMismatchError(
+        `DFMModel.score(): the model was fitted on ${nFeatures} features per sample${state.featureShape ? ` (${formatShape(state.featureShape)})` : ''} — got ${features.shape[1]}. Use the same backbone, layer, pooling and image size as at fit.`,
+      );
+    }
+    if (wantMap && featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
+      throw new ShapeMismatchError(
+        `DFMModel.score(): featureShape ${formatShape(featureShape)} does not hold ${nFeatures} features. Pass the featureShape getFeatures() returned.`,
+      );
+    }
+    if (this.config.scoreType === 'nll') {
+      const gaussian = state.gaussian as SingleClassGaussian;
+      const projected = state.pca.transform(features);
+      try {
+        return { predScore: gaussian.scoreSamples(projected) };
+      } finally {
+        projected.dispose();
+      }
+    }
+    const residual = state.pca.residual(features);
+    try {
+      const predScore = tf.tidy(() => tf.sum(tf.square(residual), 1) as tf.Tensor1D);
+      if (!wantMap) return { predScore };
+      return { predScore, anomalyMap: residualToMap(residual, featureShape) };
+    } finally {
+      residual.dispose();
+    }
+  }
+
+  /**
+   * Inference mode: image scores and (FRE) anomaly maps upsampled bilinearly to the input size.
+   *
+   * @param batch `[B, H, W, 3]` float32, ImageNet-normalised, NHWC.
+   */
+  async predict(batch: tf.Tensor4D, options: { map?: boolean } = {}): Promise<InferenceBatch> {
+    this.fitted('predict');
+    const { features, featureShape } = await this.getFeatures(batch);
+    try {
+      const { predScore, anomalyMap } = this.score(features, featureShape, options);
+      if (anomalyMap === undefined) return { predScore };
+      try {
+        return { predScore, anomalyMap: upsampleMap(anomalyMap, batch.shape[1], batch.shape[2]) };
+      } finally {
+        anomalyMap.dispose();
+      }
+    } finally {
+      features.dispose();
+    }
+  }
+
+  /**
+   * Writes the fitted model to a `.dfm` file atomically (temp file + rename): an interrupted save
+   * leaves any earlier file at `path` intact. The backbone weights are recorded by id and sha256,
+   * not copied.
+   */
+  async save(path: string): Promise<void> {
+    await saveModel(this, path, this.metadata);
+  }
+
+  /**
+   * Reads a `.dfm` file written by {@link save}, loads its backbone and checks that the weights
+   * are the ones it was fitted with. Fails with `CorruptFileError` for a damaged file and
+   * `IncompatibleModelError` for another format version or other weights, saying what differs.
+   */
+  static async load(path: string, options: LoadModelOptions = {}): Promise<DFMModel> {
+    const { model, metadata } = await loadModel(path, options);
+    model.metadata = metadata.user;
+    return model;
+  }
+
+  /** Frees the PCA, the Gaussian and (if this model created it) the backbone. */
+  dispose(): void {
+    this.replaceState(undefined);
+    if (this.ownsBackbone) this.backboneInstance?.dispose();
+    this.backboneInstance = undefined;
+    this.backbonePromise = undefined;
+  }
+
+  /** @internal Used by the model file reader. */
+  restoreState(state: DFMModelState): void {
+    this.replaceState(state);
+  }
+
+  /** @internal Used by the model file writer. */
+  exportState(): DFMModelState {
+    return this.fitted('save');
+  }
+
+  /** @internal The weights spec this model resolves its backbone from. */
+  get weightsSpec(): WeightsSpec {
+    return this.weights;
+  }
+
+  private replaceState(state: DFMModelState | undefined): void {
+    if (this.state !== undefined && this.state !== state) {
+      this.state.pca.dispose();
+      this.state.gaussian?.dispose();
+    }
+    this.state = state;
+  }
+
+  private fitted(what: string): DFMModelState {
+    if (this.state === undefined) {
+      throw new NotFittedError(
+        `DFMModel.${what.replace(/\(\)$/, '')}: the model is not fitted. Call await model.fit(...) or DFMModel.load(path) first.`,
+      );
+    }
+    return this.state;
+  }
+
+  private async collectBank(
+    batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>,
+    onBatch: FitOptions['onBatch'],
+  ): Promise<{ bank: tf.Tensor2D; featureShape: FeatureShape; imageSize: [number, number] }> {
+    const chunks: Float32Array[] = [];
+    let featureShape: FeatureShape | undefined;
+    let imageSize: [number, number] | undefined;
+    let samples = 0;
+    let index = 0;
+    for await (const batch of batches) {
+      index += 1;
+      if (imageSize === undefined) imageSize = [batch.shape[1], batch.shape[2]];
+      else if (batch.shape[1] !== imageSize[0] || batch.shape[2] !== imageSize[1]) {
+        throw new ShapeMismatchError(
+          `DFMModel.fit(): batch ${index} has images of ${batch.shape[1]}×${batch.shape[2]} — earlier batches had ${imageSize[0]}×${imageSize[1]}. Resize every image to one size.`,
+        );
+      }
+      let result: FeatureResult;
+      try {
+        result = await this.getFeatures(batch);
+      } catch (error) {
+        if (error instanceof InvalidArgumentError && /NaN or Infinity/.test(error.message)) {
+          throw new InvalidArgumentError(
+            `DFMModel.fit(): batch ${index} holds NaN or Infinity pixel values. Check that its images decoded correctly.`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      try {
+        featureShape ??= result.featureShape;
+        const values = (await result.features.data()) as Float32Array;
+        for (let i = 0; i < values.length; i += 1) {
+          if (!Number.isFinite(values[i] as number)) {
+            throw new InvalidArgumentError(
+              `DFMModel.fit(): batch ${index} gives non-finite features (at sample ${samples + Math.floor(i / result.features.shape[1])}). Check that its images are valid and normalised.`,
+            );
+          }
+        }
+        chunks.push(values);
+        samples += result.features.shape[0];
+      } finally {
+        result.features.dispose();
+      }
+      onBatch?.({ batch: index, samples });
+    }
+    if (featureShape === undefined || imageSize === undefined) {
+      throw new InvalidArgumentError(
+        'DFMModel.fit(): the batch iterable was empty — got 0 images. Point the data at a folder with normal training images.',
+      );
+    }
+    const nFeatures = featureShape[0] * featureShape[1] * featureShape[2];
+    const data = new Float32Array(samples * nFeatures);
+    let offset = 0;
+    for (const chunk of chunks) {
+      data.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return { bank: tf.tensor2d(data, [samples, nFeatures]), featureShape, imageSize };
+  }
+}
+
+function isIterable(value: unknown): value is AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (Symbol.asyncIterator in (value as object) || Symbol.iterator in (value as object))
+  );
+}
+
+function checkImageBatch(where: string, batch: tf.Tensor4D): void {
+  if (!(batch instanceof tf.Tensor) || batch.rank !== 4 || batch.shape[3] !== 3) {
+    throw new ShapeMismatchError(
+      `${where}: images must be [B, H, W, 3] NHWC float32, ImageNet-normalised — got ${batch instanceof tf.Tensor ? formatShape(batch.shape) : typeof batch}. Convert with normalizeImageNet().`,
+    );
+  }
+}
+
+function checkFinite(where: string, tensor: tf.Tensor, what: string): void {
+  const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)).dataSync()[0]);
+  if (finite !== 1) {
+    throw new InvalidArgumentError(`${where}: ${what} holds NaN or Infinity values. Check the images or features that produced it.`);
+  }
+}
