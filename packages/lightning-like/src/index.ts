@@ -1,1 +1,32 @@
+export { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
+export * from './callbacks';
+export { Dfm, type DfmOptions } from './dfm';
+export {
+  Engine,
+  type EngineOptions,
+  type FitSummary,
+  type Prediction,
+  predictionsCsv,
+  type TestResult,
+} from './engine';
+export {
+  type EvaluationInput,
+  type EvaluationResult,
+  Evaluator,
+  type EvaluatorOptions,
+  type ImageMetricName,
+  type PixelMetricName,
+} from './evaluator';
+export { MemoryBankMixin } from './memory-bank-mixin';
+export * from './metrics';
+export * from './post-processing';
+export { PreProcessor, type PreProcessorOptions } from './pre-processor';
+export {
+  DEFAULT_TRAINER_ARGUMENTS,
+  mergeTrainerArguments,
+  type TrainerArgumentConflict,
+  type TrainerArguments,
+} from './trainer-arguments';
 export { VERSION } from './version';
+export * from './visualization';
+export { Visualizer, type VisualizerOptions } from './visualizer';

@@ -8,8 +8,8 @@ export interface ScoreHistogramOptions {
   normalScores: ArrayLike<number>;
   /** Scores of anomalous samples. */
   anomalousScores: ArrayLike<number>;
-  /** Decision threshold, on the same scale as the scores (drawn as a dashed line). */
-  threshold: number;
+  /** Decision threshold, on the same scale as the scores (drawn as a dashed line); omitted = no line. */
+  threshold?: number;
   /** Number of bins over the common range. Default 40. */
   bins?: number;
   /** Image size in pixels. Default 600 × 400. */
@@ -31,11 +31,11 @@ const ANOMALOUS: Rgb = [214, 39, 40];
  */
 export async function renderScoreHistogram(options: ScoreHistogramOptions): Promise<Buffer> {
   const { normalScores, anomalousScores, threshold, bins = 40, width = 600, height = 400 } = options;
-  const all = [...Array.from(normalScores), ...Array.from(anomalousScores), threshold];
+  const all = [...Array.from(normalScores), ...Array.from(anomalousScores), ...(threshold === undefined ? [] : [threshold])];
   if (all.length === 1 || !all.every(Number.isFinite) || !(Number.isInteger(bins) && bins > 0)) {
     throw new InvalidArgumentError(
       `renderScoreHistogram(): finite scores (at least one), a finite threshold and a positive integer bin count ` +
-        `were expected — got ${all.length - 1} scores, threshold ${threshold}, ${bins} bins. Filter out NaN/∞ scores first.`,
+        `were expected — got ${all.length - (threshold === undefined ? 0 : 1)} scores, threshold ${threshold}, ${bins} bins. Filter out NaN/∞ scores first.`,
     );
   }
   let min = Math.min(...all);
@@ -75,17 +75,20 @@ export async function renderScoreHistogram(options: ScoreHistogramOptions): Prom
       if (c > 0) canvas.fillRect(frame.toX(min + b * binWidth), frame.toY(c), frame.toX(min + (b + 1) * binWidth), frame.bottom, color, 0.5);
     });
   }
-  canvas.line(frame.toX(threshold), frame.top, frame.toX(threshold), frame.bottom, [0, 0, 0], 2, 6);
+  if (threshold !== undefined) canvas.line(frame.toX(threshold), frame.top, frame.toX(threshold), frame.bottom, [0, 0, 0], 2, 6);
   const legendX = frame.right - 120;
-  for (const [i, [name, color]] of ([
+  const legend = [
     [`normal (${normalScores.length})`, NORMAL],
     [`anomalous (${anomalousScores.length})`, ANOMALOUS],
-    ['threshold', [0, 0, 0]],
-  ] as const).entries()) {
+    ...(threshold === undefined ? [] : [['threshold', [0, 0, 0]]]),
+  ] as const;
+  for (const [i, [name, color]] of (legend as readonly (readonly [string, readonly [number, number, number]])[]).entries()) {
     const y = frame.top + 8 + i * 18;
     canvas.fillRect(legendX, y - 5, legendX + 14, y + 5, color, i === 2 ? 1 : 0.5);
     labels.push({ text: name, x: legendX + 20, y: y + 4, size: 11, anchor: 'start' });
   }
-  labels.push({ text: `threshold = ${Number(threshold.toPrecision(4))}`, x: frame.toX(threshold) + 4, y: frame.top + 10, size: 10, anchor: 'start' });
+  if (threshold !== undefined) {
+    labels.push({ text: `threshold = ${Number(threshold.toPrecision(4))}`, x: frame.toX(threshold) + 4, y: frame.top + 10, size: 10, anchor: 'start' });
+  }
   return canvas.toPng(labels);
 }

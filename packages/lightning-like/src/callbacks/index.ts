@@ -1,0 +1,4 @@
+export type { Callback, StageProgress } from './callback';
+export { ModelCheckpoint, type ModelCheckpointOptions } from './model-checkpoint';
+export { ProgressBar, type ProgressBarOptions } from './progress-bar';
+export { Timer } from './timer';

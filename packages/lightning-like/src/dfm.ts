@@ -1,0 +1,209 @@
+import type { BackboneName, LayerName, WeightsSpec } from '@dfm/backbone';
+import { DFMModel, type FeatureShape, type ScoreType } from '@dfm/core';
+import { InvalidArgumentError, NotFittedError } from '@dfm/linalg';
+import * as tf from '@tensorflow/tfjs-core';
+import { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
+import { Evaluator } from './evaluator';
+import { MemoryBankMixin } from './memory-bank-mixin';
+import { PostProcessor } from './post-processing/post-processor';
+import { PreProcessor } from './pre-processor';
+import type { TrainerArguments } from './trainer-arguments';
+import { Visualizer } from './visualizer';
+
+/** Options of {@link Dfm}; names and defaults are anomalib's `Dfm` in camelCase. */
+export interface DfmOptions {
+  /** Default `'resnet50'` (anomalib's default). */
+  backbone?: BackboneName;
+  /** Default `'layer3'`. */
+  layer?: LayerName;
+  /** Default `true`. */
+  preTrained?: boolean;
+  /** Default 4. */
+  poolingKernelSize?: number;
+  /** PCA level (anomalib `pca_level`, DFMModel `nComps`). Default 0.97. */
+  pcaLevel?: number;
+  /** Default `'fre'`. */
+  scoreType?: ScoreType;
+  /** Backbone weights (path, URL, hub id, `'imagenet'`); default `'imagenet'` when preTrained. */
+  weights?: WeightsSpec;
+  /** Random-init seed when `preTrained` is false. */
+  seed?: number;
+  /** `false` switches a stage off; omitted = the default one. */
+  preProcessor?: PreProcessor | false;
+  postProcessor?: PostProcessor | false;
+  evaluator?: Evaluator | false;
+  visualizer?: Visualizer | false;
+}
+
+/**
+ * DFM as a trainable module: training steps collect features into a memory bank; the bank is fitted
+ * once (PCA, and the Gaussian for NLL) when the epoch ends; validation/test/predict steps score
+ * images and make anomaly maps at the input size.
+ *
+ * @example
+ * const model = new Dfm({ backbone: 'resnet18', layer: 'layer3', weights: 'resnet18.safetensors' });
+ * const engine = new Engine();
+ * await engine.fit(model, datamodule);
+ * const { metrics } = await engine.test(model, datamodule);
+ */
+export class Dfm extends MemoryBankMixin(AnomalyModule) {
+  readonly name = 'dfm';
+  readonly learningType: LearningType = 'one_class';
+  readonly model: DFMModel;
+  readonly preProcessor: PreProcessor;
+  readonly postProcessor: PostProcessor | null;
+  readonly evaluator: Evaluator | null;
+  readonly visualizer: Visualizer | null;
+  private bank: Float32Array[] = [];
+  private bankSamples = 0;
+  private featureShape: FeatureShape | null = null;
+
+  /**
+   * @param options Model options (anomalib's names, camelCase).
+   * @param restored Internal: a fitted DFMModel read from a file (see {@link Dfm.load}).
+   */
+  constructor(options: DfmOptions = {}, restored?: DFMModel) {
+    super();
+    const {
+      backbone = 'resnet50',
+      layer = 'layer3',
+      preTrained = true,
+      poolingKernelSize = 4,
+      pcaLevel = 0.97,
+      scoreType = 'fre',
+      weights,
+      seed,
+    } = options;
+    this.model =
+      restored ?? new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed });
+    this.preProcessor = options.preProcessor === false ? new PreProcessor() : (options.preProcessor ?? new PreProcessor());
+    this.postProcessor = options.postProcessor === false ? null : (options.postProcessor ?? new PostProcessor());
+    this.evaluator = options.evaluator === false ? null : (options.evaluator ?? new Evaluator());
+    this.visualizer = options.visualizer === false ? null : (options.visualizer ?? new Visualizer());
+  }
+
+  /**
+   * Builds a Dfm from a plain config (the seed's `DfmLightning(hparams)`): either the options
+   * themselves, or anomalib's shape `{ model: { init_args: { backbone, layer, pre_trained,
+   * pooling_kernel_size, pca_level, score_type } } }` (snake_case or camelCase keys).
+   */
+  static fromConfig(config: Record<string, unknown>): Dfm {
+    const model = config.model as Record<string, unknown> | undefined;
+    const args = (model?.init_args ?? model?.initArgs ?? model ?? config) as Record<string, unknown>;
+    const pick = (camel: string, snake: string): unknown => args[camel] ?? args[snake];
+    const known = new Set([
+      'backbone', 'layer', 'preTrained', 'pre_trained', 'poolingKernelSize', 'pooling_kernel_size', 'pcaLevel',
+      'pca_level', 'scoreType', 'score_type', 'weights', 'seed', 'class_path', 'classPath',
+    ]);
+    const unknown = Object.keys(args).filter((key) => !known.has(key));
+    if (unknown.length > 0) {
+      throw new InvalidArgumentError(
+        `Dfm.fromConfig(): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} — expected backbone, layer, pre_trained, pooling_kernel_size, pca_level, score_type, weights, seed.`,
+      );
+    }
+    const options: DfmOptions = {};
+    const set = <K extends keyof DfmOptions>(key: K, value: unknown) => {
+      if (value !== undefined) options[key] = value as DfmOptions[K];
+    };
+    set('backbone', pick('backbone', 'backbone'));
+    set('layer', pick('layer', 'layer'));
+    set('preTrained', pick('preTrained', 'pre_trained'));
+    set('poolingKernelSize', pick('poolingKernelSize', 'pooling_kernel_size'));
+    set('pcaLevel', pick('pcaLevel', 'pca_level'));
+    set('scoreType', pick('scoreType', 'score_type'));
+    set('weights', pick('weights', 'weights'));
+    set('seed', pick('seed', 'seed'));
+    return new Dfm(options);
+  }
+
+  /** DFM learns in one pass with no gradients. */
+  override get trainerArguments(): Partial<TrainerArguments> {
+    return { gradientClipVal: 0, maxEpochs: 1, numSanityValSteps: 0 };
+  }
+
+  /** Collects the batch's features into the memory bank (a no-op once fitted). */
+  async trainingStep({ images }: ModelBatch): Promise<void> {
+    if (this.isFitted) return;
+    const { features, featureShape } = await this.model.getFeatures(images);
+    try {
+      const values = (await features.data()) as Float32Array;
+      for (let i = 0; i < values.length; i += 1) {
+        if (!Number.isFinite(values[i] as number)) {
+          throw new InvalidArgumentError(
+            `Dfm.trainingStep(): batch ${this.bank.length + 1} gives non-finite features. Check its images.`,
+          );
+        }
+      }
+      this.bank.push(values);
+      this.bankSamples += features.shape[0];
+      this.featureShape = featureShape;
+    } finally {
+      features.dispose();
+    }
+  }
+
+  /** Fits DFMModel on the memory bank and frees it. */
+  async fitMemoryBank(): Promise<void> {
+    if (this.bankSamples === 0 || this.featureShape === null) {
+      throw new NotFittedError(
+        'Dfm.fitMemoryBank(): the memory bank is empty — no training batch was seen. Run engine.fit(model, datamodule) with normal training images first.',
+      );
+    }
+    const [h, w, c] = this.featureShape;
+    const data = new Float32Array(this.bankSamples * h * w * c);
+    let offset = 0;
+    for (const chunk of this.bank) {
+      data.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this.bank = [];
+    const bank = tf.tensor2d(data, [this.bankSamples, h * w * c]);
+    try {
+      await this.model.fit(bank, { featureShape: this.featureShape, imageSize: this.preProcessor.imageSize });
+    } finally {
+      bank.dispose();
+      this.bankSamples = 0;
+    }
+  }
+
+  /** Scores a batch: raw image scores and, for FRE, maps at the input size. */
+  async validationStep({ images }: ModelBatch): Promise<StepOutput> {
+    this.assertFitted('validationStep');
+    const { predScore, anomalyMap } = await this.model.predict(images);
+    try {
+      const out: StepOutput = { predScore: (await predScore.data()) as Float32Array };
+      if (anomalyMap !== undefined) out.anomalyMap = (await anomalyMap.data()) as Float32Array;
+      return out;
+    } finally {
+      predScore.dispose();
+      anomalyMap?.dispose();
+    }
+  }
+
+  /** Restores a model saved by {@link save} (thresholds included), ready for test and predict. */
+  static async load(path: string, options: { weights?: WeightsSpec; visualizer?: Visualizer | false } = {}): Promise<Dfm> {
+    const model = await DFMModel.load(path, { weights: options.weights });
+    const { postProcessor } = model.metadata;
+    const dfm = new Dfm(
+      {
+        preProcessor: new PreProcessor({ imageSize: model.imageSize ?? [256, 256] }),
+        postProcessor: postProcessor === undefined ? undefined : PostProcessor.fromJSON(postProcessor as never),
+        visualizer: options.visualizer,
+      },
+      model,
+    );
+    dfm.markFitted();
+    return dfm;
+  }
+
+  async save(path: string, metadata: Record<string, unknown> = {}): Promise<void> {
+    this.assertFitted('save');
+    this.model.metadata = { ...this.model.metadata, ...metadata };
+    await this.model.save(path);
+  }
+
+  dispose(): void {
+    this.bank = [];
+    this.model.dispose();
+  }
+}

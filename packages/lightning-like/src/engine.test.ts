@@ -1,0 +1,134 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setBackend } from '@dfm/backbone';
+import { Folder } from '@dfm/data';
+import { NotFittedError } from '@dfm/linalg';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeSyntheticDataset, type SyntheticDataset } from '../test/synthetic-dataset';
+import { Dfm } from './dfm';
+import { Engine } from './engine';
+import { PreProcessor } from './pre-processor';
+
+const work = mkdtempSync(join(tmpdir(), 'dfm-engine-'));
+let data: SyntheticDataset;
+const small = () =>
+  new Dfm({ backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 3, preProcessor: new PreProcessor({ imageSize: [64, 64] }) });
+const dataset = (extra: object = {}) =>
+  new Folder({
+    normalDir: data.normalDir,
+    normalTestDir: data.normalTestDir,
+    abnormalDir: data.abnormalDir,
+    maskDir: data.maskDir,
+    name: 'blobs',
+    valSplitMode: 'from_test',
+    valSplitRatio: 0.5,
+    seed: 5,
+    ...extra,
+  });
+
+beforeAll(async () => {
+  await setBackend('wasm');
+  data = await makeSyntheticDataset(join(work, 'blobs'), { nTrain: 24, nTestNormal: 12, nTestAnomalous: 12 });
+});
+
+describe('Dfm', () => {
+  it("has the seed's defaults and trainer arguments", () => {
+    const model = new Dfm();
+    expect(model.model.config).toMatchObject({ backbone: 'resnet50', layer: 'layer3', preTrained: true, poolingKernelSize: 4, nComps: 0.97, scoreType: 'fre' });
+    expect(model.learningType).toBe('one_class');
+    expect(model.configureOptimizers()).toBeNull();
+    expect(model.trainerArguments).toEqual({ gradientClipVal: 0, maxEpochs: 1, numSanityValSteps: 0 });
+    model.dispose();
+  });
+
+  it('fromConfig takes anomalib-style snake_case init_args and rejects unknown keys', () => {
+    const model = Dfm.fromConfig({ model: { class_path: 'Dfm', init_args: { backbone: 'resnet18', layer: 'layer2', pca_level: 0.9, score_type: 'nll', pre_trained: false } } });
+    expect(model.model.config).toMatchObject({ backbone: 'resnet18', layer: 'layer2', nComps: 0.9, scoreType: 'nll', preTrained: false });
+    expect(() => Dfm.fromConfig({ backbone: 'resnet18', pca: 3 })).toThrow(/unknown option pca — expected backbone, layer/);
+    model.dispose();
+  });
+
+  it('names the class and the fix when used before fit', async () => {
+    const model = small();
+    const engine = new Engine({ defaultRootDir: join(work, 'unfitted'), checkpoint: false });
+    await expect(engine.test(model, dataset())).rejects.toThrow(NotFittedError);
+    await expect(engine.test(model, dataset())).rejects.toThrow(/Dfm\.fitMemoryBank\(\): the memory bank is empty|Dfm\.validationStep\(\): the memory bank is not fitted/);
+    model.dispose();
+  });
+});
+
+describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
+  it('fits once, reports a trainer-argument conflict, tests, and writes the results directory', async () => {
+    const warnings: string[] = [];
+    const model = small();
+    const engine = new Engine({ defaultRootDir: join(work, 'results'), maxEpochs: 2, batchSize: 8, callbacks: [{ onWarning: (m) => warnings.push(m) }] });
+    const fit = await engine.fit(model, dataset());
+    expect(model.fitCount).toBe(1);
+    expect(warnings.some((w) => /trainer argument maxEpochs: the model asks for 1, you set 2; using yours \(2\)/.test(w))).toBe(true);
+    expect(warnings.some((w) => /epoch 2: the memory bank is already fitted/.test(w))).toBe(true);
+    expect(fit.trainSamples).toBe(24);
+    expect(fit.thresholdSplit).toBe('val');
+    expect(fit.checkpointPath && existsSync(fit.checkpointPath)).toBe(true);
+    expect(model.postProcessor?.isFitted).toBe(true);
+
+    const tested = await engine.test(model, dataset());
+    const dir = tested.resultsDir;
+    expect(dir).toBe(join(work, 'results', 'dfm', 'folder', 'blobs'));
+    for (const file of ['model.dfm', 'metrics.json', 'predictions.csv', 'roc.png', 'score-histogram.png']) {
+      expect(existsSync(join(dir, file)), file).toBe(true);
+    }
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect(Object.keys(metrics.metrics).sort()).toEqual(['image_AUROC', 'image_F1Score', 'pixel_AUPRO', 'pixel_AUROC', 'pixel_F1Score']);
+    expect(metrics.dataset.split.thresholdSplit).toBe('val');
+    process.stdout.write(`[synthetic] ${JSON.stringify(tested.metrics)}\n`);
+    expect(tested.metrics.image_AUROC).toBeGreaterThan(0.9);
+    expect(tested.metrics.pixel_AUROC).toBeGreaterThan(0.9);
+    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('path,label,defect_type,score,normalized_score,pred_label');
+    expect(csv).toHaveLength(1 + tested.predictions.length);
+    const png = join(dir, 'images', 'blob', `${tested.predictions.find((p) => p.label === 1)!.path.split('/').pop()!.replace('.png', '')}.png`);
+    const meta = await sharp(png).metadata();
+    expect(meta.width).toBe(4 * 64 + 3 * 4);
+
+    // A restored model gives the same scores and labels.
+    const restored = await Dfm.load(fit.checkpointPath as string, { visualizer: false });
+    const again = await new Engine({ defaultRootDir: join(work, 'results-restored'), checkpoint: false }).test(restored, dataset());
+    expect(again.predictions.map((p) => [p.predScore, p.predLabel])).toEqual(tested.predictions.map((p) => [p.predScore, p.predLabel]));
+    model.dispose();
+    restored.dispose();
+  }, 240_000);
+
+  it('leaks no tensors across a fit and a test', async () => {
+    const model = small();
+    const engine = new Engine({ defaultRootDir: join(work, 'leak'), checkpoint: false, batchSize: 8 });
+    await engine.fit(model, dataset());
+    await engine.test(model, dataset());
+    const before = tf.memory().numTensors;
+    await engine.test(model, dataset());
+    await engine.predict(model, [join(data.abnormalDir, '000.png')]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  }, 240_000);
+
+  it('stops at a bad training file naming it, or skips and lists it with onBadImage: skip', async () => {
+    const root = join(work, 'bad');
+    const bad = await makeSyntheticDataset(root, { nTrain: 10, nTestNormal: 4, nTestAnomalous: 4, seed: 9 });
+    writeFileSync(join(bad.normalDir, 'zz-broken.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
+    const folder = () => new Folder({ normalDir: bad.normalDir, normalTestDir: bad.normalTestDir, abnormalDir: bad.abnormalDir, maskDir: bad.maskDir, valSplitMode: 'none' });
+    const model = small();
+    await expect(new Engine({ defaultRootDir: join(work, 'bad-results'), checkpoint: false }).fit(model, folder())).rejects.toThrow(/zz-broken\.png/);
+    model.dispose();
+    const warnings: string[] = [];
+    const skipping = small();
+    const summary = await new Engine({ defaultRootDir: join(work, 'bad-results'), checkpoint: false, onBadImage: 'skip', callbacks: [{ onWarning: (m) => warnings.push(m) }] }).fit(skipping, folder());
+    expect(summary.skipped.map((s) => s.path)).toEqual([join(bad.normalDir, 'zz-broken.png')]);
+    expect(summary.trainSamples).toBe(10);
+    expect(warnings.some((w) => w.includes('skipped 1 bad file') && w.includes('zz-broken.png'))).toBe(true);
+    expect(warnings.some((w) => w.startsWith('thresholds: not fitted'))).toBe(true);
+    skipping.dispose();
+    rmSync(root, { recursive: true, force: true });
+  }, 240_000);
+});

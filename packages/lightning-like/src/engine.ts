@@ -1,0 +1,466 @@
+import { mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { writeFileAtomic } from '@dfm/backbone';
+import { type AnomalyDataset, type Batch, type BatchStream, batches, type Sample } from '@dfm/data';
+import { DfmError, InvalidArgumentError } from '@dfm/linalg';
+import type { AnomalyModule, StepOutput } from './anomaly-module';
+import type { Callback, StageProgress } from './callbacks/callback';
+import { ModelCheckpoint } from './callbacks/model-checkpoint';
+import { ProgressBar } from './callbacks/progress-bar';
+import { Timer } from './callbacks/timer';
+import { rocCurve } from './metrics';
+import type { PostProcessResult } from './post-processing/post-processor';
+import { renderRocCurve, renderScoreHistogram } from './visualization';
+import { type TrainerArguments, mergeTrainerArguments } from './trainer-arguments';
+
+/** Options of {@link Engine}. */
+export interface EngineOptions extends Partial<TrainerArguments> {
+  /** Results go to `<defaultRootDir>/<model>/<dataset>/<category>/`. Default `'results'`. */
+  defaultRootDir?: string;
+  /** Extra callbacks; a {@link ProgressBar} (TTY only) and a {@link Timer} are always added. */
+  callbacks?: Callback[];
+  /** `false`: no model file is written after fit. Default: `model.dfm` in the results directory. */
+  checkpoint?: ModelCheckpoint | false;
+  /** Images per batch. Default 16. */
+  batchSize?: number;
+  /** Batches decoded ahead of the model. Default 2. */
+  prefetch?: number;
+  /** `'error'` (default) stops at a bad file naming it; `'skip'` leaves it out and reports it. */
+  onBadImage?: 'error' | 'skip';
+  /** Largest image accepted, in pixels, checked from the header (decompression bombs). */
+  pixelLimit?: number;
+}
+
+/** One test image's result, as written to `predictions.csv`. */
+export interface Prediction {
+  path: string;
+  /** Ground truth (0 normal, 1 anomalous); absent for unlabelled predict inputs. */
+  label?: 0 | 1;
+  defectType?: string;
+  /** Raw score. */
+  predScore: number;
+  /** Min-max normalised score in [0, 1] (threshold at 0.5); null without fitted thresholds. */
+  normalizedScore: number | null;
+  /** Predicted label; null without fitted thresholds. */
+  predLabel: 0 | 1 | null;
+}
+
+/** What {@link Engine.fit} did. */
+export interface FitSummary {
+  trainSamples: number;
+  trainerArguments: TrainerArguments;
+  /** Where thresholds came from (`'val'`, `'test'` or `'none'`) and the split's note. */
+  thresholdSplit: AnomalyDataset['splitInfo']['thresholdSplit'];
+  thresholdNote: string;
+  /** The model file written, if any. */
+  checkpointPath: string | null;
+  seconds: number;
+  skipped: { path: string; reason: string }[];
+}
+
+/** What {@link Engine.test} measured and wrote. */
+export interface TestResult {
+  metrics: Record<string, number>;
+  notes: string[];
+  predictions: Prediction[];
+  resultsDir: string;
+  seconds: number;
+  skipped: { path: string; reason: string }[];
+}
+
+interface Gathered {
+  predictions: Prediction[];
+  scores: Float32Array;
+  labels: Uint8Array;
+  predLabels: Uint8Array | null;
+  maps: Float32Array | null;
+  masks: Uint8Array | null;
+  predMasks: Uint8Array | null;
+  height: number;
+  width: number;
+  seconds: number;
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * Drives an {@link AnomalyModule} over a dataset like Lightning's Trainer and anomalib's Engine:
+ * `fit` (training epoch(s) → memory bank fitted → thresholds from the validation split → model
+ * file), `validate`, `test` (scores, post-processing, metrics, images, results files) and
+ * `predict`. A model's trainer arguments apply unless the user set the same argument; every
+ * conflict is reported to the callbacks' `onWarning`.
+ */
+export class Engine {
+  readonly defaultRootDir: string;
+  readonly callbacks: Callback[];
+  readonly timer: Timer;
+  readonly checkpoint: ModelCheckpoint | null;
+  readonly batchSize: number;
+  private readonly userTrainerArguments: Partial<TrainerArguments>;
+  private readonly prefetch: number;
+  private readonly onBadImage: 'error' | 'skip';
+  private readonly pixelLimit: number | undefined;
+
+  constructor(options: EngineOptions = {}) {
+    const { defaultRootDir = 'results', callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new InvalidArgumentError(`new Engine(): batchSize must be a positive integer — got ${JSON.stringify(batchSize)}.`);
+    }
+    if (onBadImage !== 'error' && onBadImage !== 'skip') {
+      throw new InvalidArgumentError(`new Engine(): onBadImage must be 'error' or 'skip' — got ${JSON.stringify(onBadImage)}.`);
+    }
+    this.defaultRootDir = defaultRootDir;
+    this.timer = new Timer();
+    this.checkpoint = checkpoint === false ? null : (checkpoint ?? new ModelCheckpoint());
+    this.callbacks = [new ProgressBar(), this.timer, ...(this.checkpoint ? [this.checkpoint] : []), ...callbacks];
+    this.batchSize = batchSize;
+    this.prefetch = prefetch;
+    this.onBadImage = onBadImage;
+    this.pixelLimit = pixelLimit;
+    this.userTrainerArguments = {};
+    for (const key of ['maxEpochs', 'gradientClipVal', 'numSanityValSteps'] as const) {
+      if (options[key] !== undefined) this.userTrainerArguments[key] = options[key];
+    }
+  }
+
+  /** `<defaultRootDir>/<model>/<dataset>/<category>` (absolute). */
+  resultsDir(model: AnomalyModule, dataset: AnomalyDataset): string {
+    return resolve(this.defaultRootDir, model.name, dataset.name, dataset.category);
+  }
+
+  /**
+   * Trains the model on `dataset.train` (one epoch fills and fits the memory bank), then fits the
+   * post-processor's thresholds on the split `dataset.splitInfo.thresholdSplit` names, then writes
+   * the model file. Fails before any model work when the training set is empty.
+   */
+  async fit(model: AnomalyModule, dataset: AnomalyDataset): Promise<FitSummary> {
+    if (dataset.train.length === 0) {
+      throw new InvalidArgumentError(
+        `Engine.fit(): the dataset ${dataset.name}/${dataset.category} has no training images. Put normal images in its training folder.`,
+      );
+    }
+    const { merged, conflicts } = mergeTrainerArguments(this.userTrainerArguments, model.trainerArguments);
+    for (const c of conflicts) {
+      this.warn(
+        `trainer argument ${c.name}: the model asks for ${c.model}, you set ${c.user}; using yours (${c.user}).` +
+          (c.name === 'maxEpochs' && model.learningType === 'one_class' ? ' A memory-bank model learns in its first epoch; later epochs are skipped.' : ''),
+      );
+    }
+    const started = performance.now();
+    const skipped: { path: string; reason: string }[] = [];
+    let samples = 0;
+    for (let epoch = 1; epoch <= merged.maxEpochs; epoch += 1) {
+      if (epoch > 1 && (model as { isFitted?: boolean }).isFitted === true) {
+        this.warn(`epoch ${epoch}: the memory bank is already fitted; nothing to learn, epoch skipped.`);
+        continue;
+      }
+      await model.onTrainEpochStart(epoch);
+      samples = 0;
+      await this.runStage('train', dataset.train, model, false, epoch, skipped, async (images) => {
+        await model.trainingStep(images);
+      }, (n) => {
+        samples += n;
+      });
+      await model.onTrainEpochEnd(epoch);
+    }
+    const { thresholdSplit, note } = dataset.splitInfo;
+    if (model.postProcessor !== null) {
+      const source = thresholdSplit === 'val' ? dataset.val : thresholdSplit === 'test' ? dataset.test : [];
+      if (source.length > 0) {
+        const gathered = await this.gather('validate', model, source, dataset.hasMasks, null, skipped);
+        model.postProcessor.fit({
+          imageScores: gathered.scores,
+          imageLabels: gathered.labels,
+          anomalyMaps: gathered.maps ?? undefined,
+          masks: gathered.masks ?? undefined,
+        });
+        for (const message of model.postProcessor.notes) this.warn(`thresholds: ${message}`);
+      } else {
+        this.warn(`thresholds: not fitted — ${note}`);
+      }
+    }
+    let checkpointPath: string | null = null;
+    if (this.checkpoint !== null) {
+      const dir = this.checkpoint.dirpath ?? this.resultsDir(model, dataset);
+      checkpointPath = join(dir, this.checkpoint.filename);
+      await model.save(checkpointPath, this.modelMetadata(model, dataset));
+      for (const callback of this.callbacks) callback.onCheckpoint?.(checkpointPath);
+    }
+    this.reportSkipped('fit', skipped);
+    return {
+      trainSamples: samples,
+      trainerArguments: merged,
+      thresholdSplit,
+      thresholdNote: note,
+      checkpointPath,
+      seconds: (performance.now() - started) / 1000,
+      skipped,
+    };
+  }
+
+  /** Scores the validation split and returns its metrics (no files written). */
+  async validate(model: AnomalyModule, dataset: AnomalyDataset): Promise<{ metrics: Record<string, number>; notes: string[] }> {
+    if (dataset.val.length === 0) {
+      throw new InvalidArgumentError(
+        `Engine.validate(): the dataset has no validation split (valSplitMode '${dataset.splitInfo.valSplitMode}'). Use valSplitMode 'from_test' or 'same_as_test'.`,
+      );
+    }
+    const skipped: { path: string; reason: string }[] = [];
+    const gathered = await this.gather('validate', model, dataset.val, dataset.hasMasks, null, skipped);
+    this.reportSkipped('validate', skipped);
+    return this.evaluate(model, gathered, dataset);
+  }
+
+  /**
+   * Scores `dataset.test`, applies the thresholds and normalisation, computes the metrics, writes
+   * an image per test sample and `metrics.json`, `predictions.csv`, `roc.png` and
+   * `score-histogram.png` into the results directory, and returns it all.
+   */
+  async test(model: AnomalyModule, dataset: AnomalyDataset): Promise<TestResult> {
+    if (dataset.test.length === 0) {
+      throw new InvalidArgumentError(
+        `Engine.test(): the dataset ${dataset.name}/${dataset.category} has no test images (testSplitMode '${dataset.splitInfo.testSplitMode}'). Give it a test folder or use testSplitMode 'synthetic'.`,
+      );
+    }
+    const dir = this.resultsDir(model, dataset);
+    mkdirSync(dir, { recursive: true });
+    const skipped: { path: string; reason: string }[] = [];
+    const gathered = await this.gather('test', model, dataset.test, dataset.hasMasks, join(dir, 'images'), skipped);
+    const { metrics, notes } = this.evaluate(model, gathered, dataset);
+    notes.push(`thresholds: ${dataset.splitInfo.note}`);
+    this.reportSkipped('test', skipped);
+    writeFileAtomic(
+      join(dir, 'metrics.json'),
+      `${JSON.stringify(
+        {
+          metrics,
+          notes,
+          model: model.name,
+          dataset: { name: dataset.name, category: dataset.category, split: dataset.splitInfo },
+          counts: { test: gathered.predictions.length, skipped: skipped.length },
+          seconds: { test: gathered.seconds },
+          skipped,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileAtomic(join(dir, 'predictions.csv'), predictionsCsv(gathered.predictions));
+    if (gathered.labels.includes(0) && gathered.labels.includes(1)) {
+      const curve = rocCurve(gathered.scores, gathered.labels);
+      writeFileAtomic(join(dir, 'roc.png'), await renderRocCurve({ fpr: curve.fpr, tpr: curve.tpr, auroc: metrics.image_AUROC ?? Number.NaN }));
+      const normal = gathered.scores.filter((_, i) => gathered.labels[i] === 0);
+      const anomalous = gathered.scores.filter((_, i) => gathered.labels[i] === 1);
+      const threshold = model.postProcessor?.stats?.imageThreshold;
+      writeFileAtomic(join(dir, 'score-histogram.png'), await renderScoreHistogram({ normalScores: normal, anomalousScores: anomalous, threshold }));
+    }
+    return { metrics, notes, predictions: gathered.predictions, resultsDir: dir, seconds: gathered.seconds, skipped };
+  }
+
+  /**
+   * Scores images without labels (a dataset's test split, or a list of paths): raw and normalised
+   * scores, predicted labels and, with `outputDir`, an image with the heatmap per input.
+   */
+  async predict(model: AnomalyModule, input: AnomalyDataset | readonly string[], options: { outputDir?: string } = {}): Promise<Prediction[]> {
+    const samples: Sample[] = Array.isArray(input)
+      ? (input as readonly string[]).map((path) => ({ path: resolve(path), label: 0, defectType: 'unknown', maskPath: null }))
+      : (input as AnomalyDataset).test;
+    if (samples.length === 0) {
+      throw new InvalidArgumentError('Engine.predict(): no images to score — got an empty list. Pass image paths or a dataset with test images.');
+    }
+    const skipped: { path: string; reason: string }[] = [];
+    const gathered = await this.gather('predict', model, samples, false, options.outputDir ?? null, skipped);
+    this.reportSkipped('predict', skipped);
+    if (Array.isArray(input)) {
+      for (const p of gathered.predictions) {
+        delete p.label;
+        delete p.defectType;
+      }
+    }
+    return gathered.predictions;
+  }
+
+  private evaluate(model: AnomalyModule, gathered: Gathered, dataset: AnomalyDataset): { metrics: Record<string, number>; notes: string[] } {
+    if (model.evaluator === null) return { metrics: {}, notes: ['evaluation switched off'] };
+    if (!(gathered.labels.includes(0) && gathered.labels.includes(1))) {
+      return { metrics: {}, notes: ['metrics: not computed — the split needs both normal and anomalous images.'] };
+    }
+    const pixels = dataset.hasMasks && gathered.maps !== null && gathered.masks !== null;
+    return model.evaluator.compute({
+      imageScores: gathered.scores,
+      imageLabels: gathered.labels,
+      predLabels: gathered.predLabels ?? undefined,
+      ...(pixels
+        ? {
+            anomalyMaps: gathered.maps ?? undefined,
+            masks: gathered.masks ?? undefined,
+            predMasks: gathered.predMasks ?? undefined,
+            height: gathered.height,
+            width: gathered.width,
+          }
+        : {
+            pixelMetricsReason:
+              dataset.pixelMetricsReason ?? 'the model gives no anomaly maps (scoreType nll scores images only).',
+          }),
+    });
+  }
+
+  /** Runs a scoring stage over `samples`, post-processing and (with `imagesDir`) visualising each batch. */
+  private async gather(
+    stage: 'validate' | 'test' | 'predict',
+    model: AnomalyModule,
+    samples: readonly Sample[],
+    withMasks: boolean,
+    imagesDir: string | null,
+    skipped: { path: string; reason: string }[],
+  ): Promise<Gathered> {
+    await model.onValidationStart();
+    if (imagesDir !== null) model.visualizer?.reset();
+    const [height, width] = model.preProcessor.imageSize;
+    const n = samples.length;
+    const pixels = height * width;
+    const predictions: Prediction[] = [];
+    const scores = new Float32Array(n);
+    const labels = new Uint8Array(n);
+    const post = model.postProcessor?.isFitted ? model.postProcessor : null;
+    const predLabels = post ? new Uint8Array(n) : null;
+    let maps: Float32Array | null = null;
+    let masks: Uint8Array | null = withMasks ? new Uint8Array(n * pixels) : null;
+    let predMasks: Uint8Array | null = null;
+    let count = 0;
+    const started = performance.now();
+    await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
+      const output: StepOutput = stage === 'test' ? await model.testStep(modelBatch) : stage === 'predict' ? await model.predictStep(modelBatch) : await model.validationStep(modelBatch);
+      const { batch } = modelBatch;
+      const canMap = output.anomalyMap !== undefined && post?.stats?.pixelThreshold !== null;
+      const processed: PostProcessResult<Float32Array> | null = post
+        ? post.apply({ predScore: output.predScore, anomalyMap: canMap ? output.anomalyMap : undefined })
+        : null;
+      // Maps are kept for pixel metrics (with masks) and for fitting the pixel normalisation (validate).
+      if (output.anomalyMap !== undefined && (withMasks || stage === 'validate')) {
+        maps ??= new Float32Array(n * pixels);
+        maps.set(output.anomalyMap, count * pixels);
+        if (batch.masks !== null) masks?.set(batch.masks, count * pixels);
+        if (processed?.predMask !== undefined) {
+          predMasks ??= new Uint8Array(n * pixels);
+          predMasks.set(processed.predMask, count * pixels);
+        }
+      }
+      for (let i = 0; i < batch.batchSize; i += 1) {
+        const sample = batch.samples[i] as Sample;
+        const index = count + i;
+        scores[index] = output.predScore[i] as number;
+        labels[index] = sample.label;
+        if (predLabels && processed) predLabels[index] = processed.predLabel[i] as number;
+        predictions.push({
+          path: sample.path,
+          label: sample.label,
+          defectType: sample.defectType,
+          predScore: output.predScore[i] as number,
+          normalizedScore: processed ? (processed.predScore[i] as number) : null,
+          predLabel: processed ? ((processed.predLabel[i] as number) === 1 ? 1 : 0) : null,
+        });
+      }
+      if (imagesDir !== null && model.visualizer !== null) {
+        await model.visualizer.visualizeBatch({ batch, output, processed, outputDir: imagesDir });
+      }
+      count += batch.batchSize;
+    }, () => {});
+    // Skipped files leave the tail of the preallocated arrays unused.
+    const used = count;
+    if (maps !== null) maps = (maps as Float32Array).subarray(0, used * pixels);
+    if (masks !== null) masks = masks.subarray(0, used * pixels);
+    if (predMasks !== null) predMasks = (predMasks as Uint8Array).subarray(0, used * pixels);
+    return {
+      predictions,
+      scores: scores.subarray(0, used),
+      labels: labels.subarray(0, used),
+      predLabels: predLabels?.subarray(0, used) ?? null,
+      maps,
+      masks,
+      predMasks,
+      height,
+      width,
+      seconds: (performance.now() - started) / 1000,
+      skipped,
+    };
+  }
+
+  /** Streams `samples` in batches through `step`, with progress callbacks and bad-file handling. */
+  private async runStage(
+    stage: StageProgress['stage'],
+    samples: readonly Sample[],
+    model: AnomalyModule,
+    withMasks: boolean,
+    epoch: number,
+    skipped: { path: string; reason: string }[],
+    step: (batch: { images: import('@tensorflow/tfjs-core').Tensor4D; batch: Batch }) => Promise<void>,
+    onSamples: (n: number) => void,
+  ): Promise<void> {
+    const total = samples.length;
+    for (const callback of this.callbacks) callback.onStageStart?.(stage, { total });
+    const started = performance.now();
+    const stream: BatchStream = batches(samples, {
+      batchSize: this.batchSize,
+      imageSize: model.preProcessor.imageSize,
+      prefetch: this.prefetch,
+      onBadImage: this.onBadImage,
+      pixelLimit: this.pixelLimit,
+      withMasks,
+      onSkip: (path, error) => skipped.push({ path, reason: error.message }),
+    });
+    let done = 0;
+    let index = 0;
+    for await (const batch of stream) {
+      index += 1;
+      const images = model.preProcessor.transform(batch);
+      try {
+        await step({ images, batch });
+      } catch (error) {
+        if (error instanceof DfmError) throw error;
+        throw new DfmError(
+          `Engine.${stage === 'train' ? 'fit' : stage}(): batch ${index} (${batch.samples.map((s) => basename(s.path)).slice(0, 3).join(', ')}${batch.batchSize > 3 ? ', …' : ''}) failed: ${(error as Error).message}`,
+          { cause: error },
+        );
+      } finally {
+        images.dispose();
+      }
+      done += batch.batchSize;
+      onSamples(batch.batchSize);
+      for (const callback of this.callbacks) callback.onBatchEnd?.({ stage, epoch, batch: index, samples: done, total });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    for (const callback of this.callbacks) callback.onStageEnd?.(stage, { seconds, samples: done });
+  }
+
+  private modelMetadata(model: AnomalyModule, dataset: AnomalyDataset): Record<string, unknown> {
+    return {
+      postProcessor: model.postProcessor?.isFitted ? model.postProcessor.toJSON() : undefined,
+      dataset: { name: dataset.name, category: dataset.category },
+      split: dataset.splitInfo,
+    };
+  }
+
+  private warn(message: string): void {
+    for (const callback of this.callbacks) callback.onWarning?.(message);
+  }
+
+  private reportSkipped(stage: string, skipped: { path: string; reason: string }[]): void {
+    if (skipped.length === 0) return;
+    this.warn(`${stage}: skipped ${skipped.length} bad file${skipped.length > 1 ? 's' : ''}: ${skipped.map((s) => s.path).join(', ')}`);
+  }
+}
+
+function csvField(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** `predictions.csv`: path, label, score, normalised score, predicted label (one row per image). */
+export function predictionsCsv(predictions: readonly Prediction[]): string {
+  const rows = ['path,label,defect_type,score,normalized_score,pred_label'];
+  for (const p of predictions) {
+    rows.push([p.path, p.label, p.defectType, p.predScore, p.normalizedScore, p.predLabel].map(csvField).join(','));
+  }
+  return `${rows.join('\n')}\n`;
+}

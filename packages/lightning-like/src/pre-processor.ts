@@ -1,0 +1,57 @@
+import { IMAGENET_MEAN, IMAGENET_STD } from '@dfm/backbone';
+import type { Batch } from '@dfm/data';
+import { InvalidArgumentError } from '@dfm/linalg';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Options of {@link PreProcessor}. */
+export interface PreProcessorOptions {
+  /** `[height, width]` the loader resizes every image to (antialiased). Default `[256, 256]`. */
+  imageSize?: [number, number];
+  /** Per-channel mean subtracted after scaling to [0, 1]. Default ImageNet's. */
+  mean?: readonly [number, number, number];
+  /** Per-channel standard deviation divided by. Default ImageNet's. */
+  std?: readonly [number, number, number];
+}
+
+/**
+ * Pre-processing of the reference recipe: resize to 256×256 (done while decoding, by the data
+ * loader, with an antialiasing filter) and ImageNet normalisation (done here, on tensors).
+ */
+export class PreProcessor {
+  readonly imageSize: [number, number];
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+
+  constructor(options: PreProcessorOptions = {}) {
+    const { imageSize = [256, 256], mean = IMAGENET_MEAN, std = IMAGENET_STD } = options;
+    if (!Array.isArray(imageSize) || imageSize.length !== 2 || !imageSize.every((v) => Number.isInteger(v) && v >= 32)) {
+      throw new InvalidArgumentError(
+        `new PreProcessor(): imageSize must be [height, width] with integers ≥ 32 — got ${JSON.stringify(imageSize)}. Use [256, 256].`,
+      );
+    }
+    if (std.some((v) => !(v > 0))) {
+      throw new InvalidArgumentError(`new PreProcessor(): std must be positive — got ${JSON.stringify(std)}.`);
+    }
+    this.imageSize = [imageSize[0], imageSize[1]];
+    this.mean = mean;
+    this.std = std;
+  }
+
+  /** Normalised `[B, H, W, 3]` tensor of a decoded batch (owned by the caller). */
+  transform(batch: Batch): tf.Tensor4D {
+    const { batchSize, height, width } = batch;
+    if (batch.images.length !== batchSize * height * width * 3) {
+      throw new InvalidArgumentError(
+        `PreProcessor.transform(): a batch of ${batchSize} ${height}×${width} RGB images needs ${batchSize * height * width * 3} values — got ${batch.images.length}.`,
+      );
+    }
+    return tf.tidy(() => {
+      const images = tf.tensor4d(batch.images, [batchSize, height, width, 3]);
+      return tf.div(tf.sub(images, tf.tensor1d([...this.mean])), tf.tensor1d([...this.std])) as tf.Tensor4D;
+    });
+  }
+
+  toJSON(): Required<PreProcessorOptions> {
+    return { imageSize: this.imageSize, mean: this.mean, std: this.std };
+  }
+}

@@ -1,0 +1,84 @@
+import { basename, extname, join } from 'node:path';
+import { writeFileAtomic } from '@dfm/backbone';
+import type { Batch } from '@dfm/data';
+import { InvalidArgumentError } from '@dfm/linalg';
+import type { StepOutput } from './anomaly-module';
+import type { PostProcessResult } from './post-processing/post-processor';
+import { renderHeatmapOverlay } from './visualization';
+
+/** Options of {@link Visualizer}. */
+export interface VisualizerOptions {
+  /** Write at most this many images per run (default: all). */
+  maxImages?: number;
+}
+
+/**
+ * Writes one PNG per scored image under `<outputDir>/<defectType>/<name>.png`: image | heatmap
+ * overlay | predicted-mask contour | ground-truth contour (when the image has a mask). Maps are
+ * shown normalised with the fitted thresholds (0.5 = threshold); without fitted thresholds each
+ * map is scaled to its own range. Models without maps (NLL) get no images.
+ */
+export class Visualizer {
+  readonly maxImages: number;
+  private written = 0;
+
+  constructor(options: VisualizerOptions = {}) {
+    const { maxImages = Number.POSITIVE_INFINITY } = options;
+    if (!(maxImages >= 0)) {
+      throw new InvalidArgumentError(`new Visualizer(): maxImages must be ≥ 0 — got ${maxImages}.`);
+    }
+    this.maxImages = maxImages;
+  }
+
+  /** Renders and writes the batch's images; resolves to the files written. */
+  async visualizeBatch(input: {
+    batch: Batch;
+    output: StepOutput;
+    processed: PostProcessResult<Float32Array> | null;
+    outputDir: string;
+  }): Promise<string[]> {
+    const { batch, output, processed, outputDir } = input;
+    if (output.anomalyMap === undefined) return [];
+    const { height, width } = batch;
+    const pixels = height * width;
+    const written: string[] = [];
+    for (let i = 0; i < batch.batchSize && this.written < this.maxImages; i += 1) {
+      const sample = batch.samples[i];
+      if (sample === undefined) break;
+      const raw = output.anomalyMap.subarray(i * pixels, (i + 1) * pixels);
+      const normalised = processed?.anomalyMap
+        ? (processed.anomalyMap.subarray(i * pixels, (i + 1) * pixels) as Float32Array)
+        : ownRange(raw);
+      const gtMask = batch.masks !== null && sample.label === 1 ? batch.masks.subarray(i * pixels, (i + 1) * pixels) : undefined;
+      const png = await renderHeatmapOverlay({
+        image: batch.images.subarray(i * pixels * 3, (i + 1) * pixels * 3),
+        anomalyMap: normalised,
+        predMask: processed?.predMask?.subarray(i * pixels, (i + 1) * pixels),
+        gtMask,
+        height,
+        width,
+      });
+      const file = join(outputDir, sample.defectType, `${basename(sample.path, extname(sample.path))}.png`);
+      writeFileAtomic(file, png);
+      written.push(file);
+      this.written += 1;
+    }
+    return written;
+  }
+
+  /** Starts counting `maxImages` again (the Engine calls it per run). */
+  reset(): void {
+    this.written = 0;
+  }
+}
+
+function ownRange(map: Float32Array): Float32Array {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of map) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const scale = max > min ? 1 / (max - min) : 0;
+  return map.map((v) => (v - min) * scale);
+}
