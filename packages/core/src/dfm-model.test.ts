@@ -89,7 +89,9 @@ describe('DFMModel with a random-init resnet18 (64×64, layer2, pool 4)', () => 
     const b = await direct.predict(test);
     const sa = a.predScore.arraySync();
     const sb = b.predScore.arraySync();
-    sa.forEach((v, i) => expect(Math.abs(v - (sb[i] as number))).toBeLessThanOrEqual(1e-4 * Math.abs(v)));
+    sa.forEach((v, i) => {
+      expect(Math.abs(v - (sb[i] as number))).toBeLessThanOrEqual(1e-4 * Math.abs(v));
+    });
     tf.dispose([all, features, test, a.predScore, a.anomalyMap as tf.Tensor, b.predScore, b.anomalyMap as tf.Tensor]);
     direct.dispose();
   });
@@ -100,7 +102,9 @@ describe('DFMModel with a random-init resnet18 (64×64, layer2, pool 4)', () => 
     const { predScore, anomalyMap } = model.score(features, featureShape);
     expect(anomalyMap?.shape).toEqual([3, 2, 2, 1]);
     const sums = tf.tidy(() => tf.sum(anomalyMap as tf.Tensor4D, [1, 2, 3]).arraySync() as number[]);
-    predScore.arraySync().forEach((v, i) => expect(sums[i]).toBeCloseTo(v, 2));
+    predScore.arraySync().forEach((v, i) => {
+      expect(sums[i]).toBeCloseTo(v, 2);
+    });
     const inference = await model.predict(test);
     expect(inference.predScore.shape).toEqual([3]);
     expect(inference.anomalyMap?.shape).toEqual([3, 64, 64]);
@@ -211,7 +215,9 @@ describe('model file (.dfm)', () => {
       const a = await model.predict(test);
       const b = await loaded.predict(test);
       const sa = a.predScore.arraySync();
-      b.predScore.arraySync().forEach((v, i) => expect(Math.abs(v - (sa[i] as number))).toBeLessThanOrEqual(1e-6 * Math.abs(sa[i] as number)));
+      b.predScore.arraySync().forEach((v, i) => {
+        expect(Math.abs(v - (sa[i] as number))).toBeLessThanOrEqual(1e-6 * Math.abs(sa[i] as number));
+      });
       tf.dispose([test, a.predScore, b.predScore, a.anomalyMap ?? [], b.anomalyMap ?? []].flat());
       model.dispose();
       loaded.dispose();

@@ -11,7 +11,7 @@ import {
   writeFileAtomic,
 } from '@dfm/backbone';
 import { CorruptFileError, DfmError, PCA, SingleClassGaussian } from '@dfm/linalg';
-import { type DFMModelConfig, DFMModel, type DFMModelState } from './dfm-model';
+import { type DFMModelConfig, DFMModel } from './dfm-model';
 import { IncompatibleModelError } from './errors';
 import type { FeatureShape } from './feature-pooling';
 import { VERSION } from './version';

@@ -27,7 +27,9 @@ export async function* imageBatches(paths: readonly string[], size: number, batc
   for (let start = 0; start < paths.length; start += batchSize) {
     const images = await Promise.all(paths.slice(start, start + batchSize).map((path) => loadImage(path, { size })));
     const data = new Float32Array(images.length * size * size * 3);
-    images.forEach((image, i) => data.set(image.data, i * size * size * 3));
+    images.forEach((image, i) => {
+      data.set(image.data, i * size * size * 3);
+    });
     const raw = tf.tensor4d(data, [images.length, size, size, 3]);
     const batch = normalizeImageNet(raw);
     raw.dispose();
