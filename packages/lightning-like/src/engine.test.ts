@@ -101,6 +101,25 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
     restored.dispose();
   }, 240_000);
 
+  it('without masks, infers pixel labels from image labels so the pixel threshold is on the map scale', async () => {
+    const warnings: string[] = [];
+    const model = small();
+    const engine = new Engine({ defaultRootDir: join(work, 'no-masks'), checkpoint: false, callbacks: [{ onWarning: (m) => warnings.push(m) }] });
+    const noMasks = dataset({ maskDir: undefined });
+    expect(noMasks.hasMasks).toBe(false);
+    await engine.fit(model, noMasks);
+    expect(warnings.some((w) => w.includes('no ground-truth masks; the pixel threshold is the best-F1 threshold'))).toBe(true);
+    const stats = model.postProcessor?.stats;
+    expect(stats?.pixelThreshold).not.toBeNull();
+    // FRE image scores sum the map over h·w cells: a pixel threshold on the map's scale is far below the image one.
+    expect(stats?.pixelThreshold as number).toBeLessThan((stats?.imageThreshold as number) / 2);
+    expect(stats?.pixelThreshold as number).toBeGreaterThan(stats?.pixelMin as number);
+    const tested = await engine.test(model, noMasks);
+    expect(tested.metrics.pixel_AUROC).toBeUndefined();
+    expect(tested.notes.some((n) => n.startsWith('pixel metrics: not computed'))).toBe(true);
+    model.dispose();
+  }, 240_000);
+
   it('leaks no tensors across a fit and a test', async () => {
     const model = small();
     const engine = new Engine({ defaultRootDir: join(work, 'leak'), checkpoint: false, batchSize: 8 });

@@ -167,11 +167,21 @@ export class Engine {
       const source = thresholdSplit === 'val' ? dataset.val : thresholdSplit === 'test' ? dataset.test : [];
       if (source.length > 0) {
         const gathered = await this.gather('validate', model, source, dataset.hasMasks, null, skipped);
+        let masks = gathered.masks ?? undefined;
+        if (gathered.maps !== null && masks === undefined && gathered.labels.includes(1)) {
+          // No ground truth: infer pixel labels from image labels, so the pixel threshold sits on the
+          // map's own scale (the anomalib fallback, pixel threshold = image threshold, is ~h·w times too
+          // high for FRE maps and leaves every heatmap blank). Only maps and predicted masks use it.
+          masks = weakPixelLabels(gathered.labels, gathered.height * gathered.width);
+          this.warn(
+            'thresholds: the dataset has no ground-truth masks; the pixel threshold is the best-F1 threshold with every pixel of an anomalous validation image counted as anomalous (used for heatmaps and predicted masks only).',
+          );
+        }
         model.postProcessor.fit({
           imageScores: gathered.scores,
           imageLabels: gathered.labels,
           anomalyMaps: gathered.maps ?? undefined,
-          masks: gathered.masks ?? undefined,
+          masks,
         });
         for (const message of model.postProcessor.notes) this.warn(`thresholds: ${message}`);
       } else {
@@ -448,6 +458,15 @@ export class Engine {
     if (skipped.length === 0) return;
     this.warn(`${stage}: skipped ${skipped.length} bad file${skipped.length > 1 ? 's' : ''}: ${skipped.map((s) => s.path).join(', ')}`);
   }
+}
+
+/** `[N·pixels]` masks that are all 1 for anomalous images and all 0 for normal ones. */
+function weakPixelLabels(labels: Uint8Array, pixels: number): Uint8Array {
+  const masks = new Uint8Array(labels.length * pixels);
+  labels.forEach((label, i) => {
+    if (label === 1) masks.fill(1, i * pixels, (i + 1) * pixels);
+  });
+  return masks;
 }
 
 function csvField(value: string | number | null | undefined): string {
