@@ -41,6 +41,11 @@ export interface LoadSafetensorsOptions {
   label?: string;
   /** Largest header accepted, in bytes. Default 100 MB (the format's own limit). */
   maxHeaderBytes?: number;
+  /**
+   * Refuse NaN and ±Infinity values with a CorruptFileError naming the tensor, the element and the
+   * file (weights and model files never hold them). Default false: the format itself allows them.
+   */
+  requireFinite?: boolean;
 }
 
 export interface LoadSafetensorsResult {
@@ -70,7 +75,7 @@ export function loadSafetensors(
   pathOrBytes: string | Uint8Array,
   options: LoadSafetensorsOptions = {},
 ): LoadSafetensorsResult {
-  const { maxHeaderBytes = DEFAULT_MAX_HEADER } = options;
+  const { maxHeaderBytes = DEFAULT_MAX_HEADER, requireFinite = false } = options;
   let bytes: Uint8Array;
   let file: string;
   if (typeof pathOrBytes === 'string') {
@@ -190,7 +195,19 @@ export function loadSafetensors(
   const tensors = new Map<string, SafetensorsTensor>();
   for (const entry of entries) {
     const raw = bytes.subarray(dataStart + entry.begin, dataStart + entry.end);
-    tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: decode(entry.dtype, raw) });
+    const data = decode(entry.dtype, raw);
+    if (requireFinite) {
+      for (let i = 0; i < data.length; i++) {
+        const value = data[i]!;
+        if (value - value !== 0) {
+          throw new CorruptFileError(
+            `loadSafetensors(): ${file} must hold finite values — tensor "${entry.name}" has ${value} at element ${i}. The file is damaged or was saved from a diverged model: download or export it again.`,
+            { file },
+          );
+        }
+      }
+    }
+    tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data });
   }
   return { tensors, metadata };
 }

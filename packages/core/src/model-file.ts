@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import {
+  BACKBONE_NAMES,
   type EncodableTensor,
   encodeSafetensors,
   loadSafetensors,
@@ -137,11 +138,63 @@ export async function encodeModel(model: DFMModel, user: Record<string, unknown>
   return encodeSafetensors(tensors, metadata);
 }
 
-/** Reads the metadata of a `.dfm` file (no backbone is loaded). */
+/**
+ * Largest `.dfm` header accepted (the JSON metadata; the estimator arrays are tensors, not JSON).
+ * Real headers are a few KB; the limit leaves room for large `user` metadata.
+ */
+export const MAX_MODEL_HEADER_BYTES = 16 * 2 ** 20;
+
+/** Reads the metadata of a `.dfm` file (no backbone is loaded, no estimator is restored). */
 export function readModelMetadata(bytes: Uint8Array, file: string): ModelFileMetadata {
-  const { metadata } = loadSafetensors(bytes, { label: file });
+  const { metadata } = loadSafetensors(bytes, { label: file, maxHeaderBytes: MAX_MODEL_HEADER_BYTES });
   return parseMetadata(metadata, file);
 }
+
+/** Deepest nesting of arrays and objects accepted in a metadata JSON value. */
+const MAX_JSON_DEPTH = 64;
+
+/** The nesting depth of a JSON text (brackets inside strings ignored), without parsing it. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/** A short, safe rendering of an untrusted value for messages. */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Parses one metadata entry, refusing a missing entry, bad JSON or nesting beyond {@link MAX_JSON_DEPTH}. */
+function metadataJson(metadata: Record<string, string> | undefined, key: string, file: string): unknown {
+  const damaged = (what: string, cause?: unknown): CorruptFileError =>
+    new CorruptFileError(`DFMModel.load(): ${file} ${what}. The file is damaged; save the model again.`, { file, cause });
+  const text = metadata?.[key];
+  if (text === undefined) throw damaged(`lacks the metadata entry '${key}'`);
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw damaged(`has metadata '${key}' nested ${depth} levels deep (at most ${MAX_JSON_DEPTH})`);
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw damaged(`has unreadable JSON in metadata '${key}'`, cause);
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isPositiveIntegers = (value: unknown, length: number): value is number[] =>
+  Array.isArray(value) && value.length === length && value.every((n) => Number.isSafeInteger(n) && n > 0);
 
 function parseMetadata(metadata: Record<string, string> | undefined, file: string): ModelFileMetadata {
   if (metadata === undefined || metadata.format !== 'dfm') {
@@ -156,27 +209,112 @@ function parseMetadata(metadata: Record<string, string> | undefined, file: strin
       { file },
     );
   }
-  const json = (key: string): unknown => {
-    const text = metadata[key];
-    if (text === undefined) {
-      throw new CorruptFileError(`DFMModel.load(): ${file} lacks the metadata entry '${key}'. The file is damaged; save the model again.`, { file });
-    }
-    try {
-      return JSON.parse(text);
-    } catch (cause) {
-      throw new CorruptFileError(`DFMModel.load(): ${file} has unreadable JSON in metadata '${key}'. The file is damaged; save the model again.`, { file, cause });
-    }
-  };
+  const damaged = (what: string, cause?: unknown): CorruptFileError =>
+    new CorruptFileError(`DFMModel.load(): ${file} ${what}. The file is damaged; save the model again.`, { file, cause });
+  const json = (key: string): unknown => metadataJson(metadata, key, file);
+
+  const parsedConfig = json('config');
+  if (!isPlainObject(parsedConfig)) throw damaged(`has metadata 'config' that is not an object (got ${preview(parsedConfig)})`);
+  // Options that are objects or code paths at runtime never come from a file.
+  const { backboneInstance: _instance, weights: _weights, ...config } = parsedConfig;
+  const backbone = json('backbone');
+  if (
+    !isPlainObject(backbone) ||
+    typeof backbone.name !== 'string' ||
+    typeof backbone.layer !== 'string' ||
+    typeof backbone.weightsId !== 'string' ||
+    !(backbone.weightsSha256 === null || (typeof backbone.weightsSha256 === 'string' && /^[0-9a-f]{64}$/.test(backbone.weightsSha256))) ||
+    !(backbone.weightsSource === null || typeof backbone.weightsSource === 'string')
+  ) {
+    throw damaged("has metadata 'backbone' that is not { name, layer, weightsId, weightsSha256, weightsSource }");
+  }
+  if (backbone.name !== config.backbone || backbone.layer !== config.layer) {
+    throw damaged(`records backbone ${String(backbone.name)}/${String(backbone.layer)} but its config says ${String(config.backbone)}/${String(config.layer)}`);
+  }
+  if (!(BACKBONE_NAMES as readonly string[]).includes(backbone.name)) {
+    throw new IncompatibleModelError(
+      `DFMModel.load(): ${file} needs backbone ${JSON.stringify(backbone.name)}, which this @dfm/core ${VERSION} does not know (it knows ${BACKBONE_NAMES.join(', ')}). Load it with the version that wrote it (${metadata.package_version ?? 'unknown'}).`,
+      { file },
+    );
+  }
+  const imageSize = json('image_size');
+  if (!(imageSize === null || isPositiveIntegers(imageSize, 2))) throw damaged(`has image_size ${preview(imageSize)}, not [height, width] or null`);
+  const featureShape = json('feature_shape');
+  if (!(featureShape === null || isPositiveIntegers(featureShape, 3))) {
+    throw damaged(`has feature_shape ${preview(featureShape)}, not [h, w, c] or null`);
+  }
+  const nSamples = Number(metadata.n_samples);
+  if (!Number.isSafeInteger(nSamples) || nSamples < 2) throw damaged(`has n_samples ${preview(metadata.n_samples)}, not an integer ≥ 2`);
+  const user = json('user') ?? {};
+  if (!isPlainObject(user)) throw damaged("has metadata 'user' that is not an object");
   return {
     formatVersion: metadata.format_version,
     packageVersion: metadata.package_version ?? 'unknown',
-    config: json('config') as DFMModelConfig,
-    backbone: json('backbone') as BackboneRecord,
-    imageSize: json('image_size') as [number, number] | null,
-    featureShape: json('feature_shape') as FeatureShape | null,
-    nSamples: Number(metadata.n_samples),
-    user: (json('user') ?? {}) as Record<string, unknown>,
+    config: config as unknown as DFMModelConfig,
+    backbone: backbone as unknown as BackboneRecord,
+    imageSize: imageSize as [number, number] | null,
+    featureShape: featureShape as FeatureShape | null,
+    nSamples,
+    user,
   };
+}
+
+/** A `.dfm` file decoded and checked, before any backbone is loaded. The caller owns (and disposes) the estimators. */
+export interface DecodedModelFile {
+  metadata: ModelFileMetadata;
+  pca: PCA;
+  gaussian: SingleClassGaussian | null;
+}
+
+/**
+ * Decodes and checks a `.dfm` file without loading its backbone: the safetensors layout (header
+ * limit {@link MAX_MODEL_HEADER_BYTES}, offsets, shapes), every tensor finite, the metadata's types,
+ * the estimators' states (lengths, finiteness, float32 range) and that they fit together (PCA
+ * features = h·w·c of the feature shape, Gaussian features = PCA components, an NLL model has its
+ * Gaussian) and with the config (which must construct a {@link DFMModel}). Throws
+ * CorruptFileError (or IncompatibleModelError for another format version or an unknown backbone),
+ * naming the file; never returns a model that would score NaN from its own state.
+ */
+export function decodeModelFile(bytes: Uint8Array, file: string): DecodedModelFile {
+  const { tensors, metadata: raw } = loadSafetensors(bytes, { label: file, maxHeaderBytes: MAX_MODEL_HEADER_BYTES, requireFinite: true });
+  const metadata = parseMetadata(raw, file);
+  const damaged = (what: string, cause?: unknown): CorruptFileError =>
+    new CorruptFileError(`DFMModel.load(): ${file} ${what}. The file is damaged; save the model again.`, { file, cause });
+  try {
+    new DFMModel({ ...metadata.config, weights: null }).dispose();
+  } catch (cause) {
+    throw damaged(`has an invalid config (${(cause as Error).message})`, cause);
+  }
+  let pca: PCA | undefined;
+  let gaussian: SingleClassGaussian | null = null;
+  try {
+    const pcaPacked = metadataJson(raw, 'pca', file);
+    if (!isPlainObject(pcaPacked)) throw damaged("has no PCA state (metadata 'pca')");
+    pca = PCA.fromState(unpack(pcaPacked, tensors, file) as never);
+    const gaussianPacked = metadataJson(raw, 'gaussian', file);
+    if (gaussianPacked !== null) {
+      if (!isPlainObject(gaussianPacked)) throw damaged("has metadata 'gaussian' that is not an object");
+      gaussian = SingleClassGaussian.fromState(unpack(gaussianPacked, tensors, file) as never);
+    }
+    const { featureShape, config } = metadata;
+    const nFeatures = pca.mean.shape[0];
+    if (featureShape !== null && featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
+      throw damaged(`has feature_shape [${featureShape.join(',')}] (${featureShape[0] * featureShape[1] * featureShape[2]} features) but a PCA over ${nFeatures} features`);
+    }
+    if (gaussian !== null && gaussian.getState().nFeatures !== pca.numComponents) {
+      throw damaged(`has a Gaussian over ${gaussian.getState().nFeatures} features but a PCA with ${pca.numComponents} components`);
+    }
+    if (config.scoreType === 'nll' && gaussian === null) throw damaged('is an NLL model without its Gaussian');
+    if (pca.getState().nSamples !== metadata.nSamples) {
+      throw damaged(`records n_samples ${metadata.nSamples} but its PCA was fitted on ${pca.getState().nSamples}`);
+    }
+  } catch (cause) {
+    pca?.dispose();
+    gaussian?.dispose();
+    if (cause instanceof CorruptFileError) throw cause;
+    throw damaged(`holds an estimator state that does not fit together (${(cause as Error).message})`, cause);
+  }
+  return { metadata, pca, gaussian };
 }
 
 /** Options of {@link loadModel}. */
@@ -202,26 +340,8 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   } catch (cause) {
     throw new DfmError(`DFMModel.load(): cannot read ${path} (${(cause as Error).message}). Check the path.`, { cause });
   }
-  const { tensors, metadata: raw } = loadSafetensors(bytes, { label: path });
-  const metadata = parseMetadata(raw, path);
+  const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
-  let pca: PCA;
-  let gaussian: SingleClassGaussian | null = null;
-  try {
-    pca = PCA.fromState(unpack(JSON.parse(raw?.pca ?? 'null'), tensors, path) as never);
-    const gaussianPacked = JSON.parse(raw?.gaussian ?? 'null');
-    if (gaussianPacked !== null) gaussian = SingleClassGaussian.fromState(unpack(gaussianPacked, tensors, path) as never);
-  } catch (cause) {
-    if (cause instanceof CorruptFileError) throw cause;
-    throw new CorruptFileError(
-      `DFMModel.load(): ${path} holds an estimator state that does not fit together (${(cause as Error).message}). The file is damaged; save the model again.`,
-      { file: path, cause },
-    );
-  }
-  if (config.scoreType === 'nll' && gaussian === null) {
-    pca.dispose();
-    throw new CorruptFileError(`DFMModel.load(): ${path} is an NLL model without its Gaussian. The file is damaged; save the model again.`, { file: path });
-  }
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;
   const model = new DFMModel({ ...config, weights });
   model.restoreState({ pca, gaussian, featureShape: metadata.featureShape, imageSize: metadata.imageSize, nSamples: metadata.nSamples });

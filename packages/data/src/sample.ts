@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { InvalidArgumentError } from '@dfm/linalg';
 
@@ -49,6 +49,11 @@ export function isDirectory(path: string): boolean {
 /**
  * Lists the image files of a folder (symlinks followed, hidden files skipped), sorted by path.
  * `where` names the caller for the error when the folder is missing.
+ *
+ * Symlink loops cannot hang or explode the scan: a folder is entered once per real path, so a
+ * link back to a folder already being scanned (or already scanned through another link) is left
+ * out and listed in `ignored`. A link that cannot be resolved (dangling, or a loop of links,
+ * ELOOP) is kept as a file when it has an image extension, so reading it reports that file.
  */
 export function scanImages(dir: string, options: { recursive?: boolean; where: string; role: string }): ScanResult {
   if (!isDirectory(dir)) {
@@ -58,7 +63,20 @@ export function scanImages(dir: string, options: { recursive?: boolean; where: s
   }
   const images: string[] = [];
   const ignored: string[] = [];
+  const visited = new Set<string>();
   const walk = (folder: string): void => {
+    let real: string;
+    try {
+      real = realpathSync(folder);
+    } catch {
+      ignored.push(folder);
+      return;
+    }
+    if (visited.has(real)) {
+      ignored.push(folder);
+      return;
+    }
+    visited.add(real);
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
       const path = join(folder, entry.name);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { centredProducts } from './centred-products';
+import { centredProducts, columnMeans } from './centred-products';
 import { eighSymmetricInPlace } from './eigh';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from './errors';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
@@ -123,7 +123,11 @@ export class PCA {
         `${caller}: nComponents must be at most min(nSamples, nFeatures) = ${largest} — got ${level} for features ${formatShape(x.shape)}. Lower nComponents or pass a level in (0, 1].`,
       );
     }
-    const values = readFiniteValues(x, caller);
+    const raw = readFiniteValues(x, caller);
+    // Features of extreme magnitude (|x − mean| beyond 2^±50) are scaled by a power of two (exact) so
+    // the float32 products neither overflow to Infinity nor underflow to zero; results are unscaled below.
+    const scale = magnitudeScale(raw, n, d);
+    const values = scale === 1 ? raw : raw.map((value) => value / scale);
     const products = centredProducts(values, n, d);
     const size = products.size;
     const { values: eigenvalues, vectors } = eighSymmetricInPlace(products.product, size);
@@ -172,11 +176,11 @@ export class PCA {
       nComponents: level,
       nFeatures: d,
       k,
-      mean: Float32Array.from(products.mean),
+      mean: Float32Array.from(products.mean, (value) => value * scale),
       components: Float32Array.from(components),
-      singularValues: lambda.slice(0, k).map(Math.sqrt),
+      singularValues: lambda.slice(0, k).map((value) => Math.sqrt(value) * scale),
       explainedVarianceRatio: lambda.slice(0, k).map((value) => value / total),
-      explainedVariance: lambda.slice(0, k).map((value) => value / (n - 1)),
+      explainedVariance: lambda.slice(0, k).map((value) => (value * scale * scale) / (n - 1)),
       nSamples: n,
     };
     this.install(state);
@@ -471,6 +475,29 @@ function flipSigns(basis: Float64Array, d: number, k: number): void {
   }
 }
 
+/** Centred magnitudes inside [2^-50, 2^50] need no scaling: float32 products of them stay normal and finite. */
+const LARGEST_UNSCALED = 2 ** 50;
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** How far from 1 a restored unit vector's squared norm may be (float32 storage rounds at ~1e-7 per entry). */
+const UNIT_NORM_TOLERANCE = 1e-3;
+const SMALLEST_UNSCALED = 2 ** -50;
+
+/**
+ * A power of two near the largest |x − mean| when that lies outside [2^-50, 2^50], else 1. Dividing by
+ * it is exact (barring values far below the largest, which float32 cannot resolve anyway).
+ */
+function magnitudeScale(values: Float32Array, n: number, d: number): number {
+  const mean = columnMeans(values, n, d);
+  let largest = 0;
+  for (let i = 0; i < n; i++) {
+    const offset = i * d;
+    for (let j = 0; j < d; j++) largest = Math.max(largest, Math.abs(values[offset + j]! - mean[j]!));
+  }
+  if (largest === 0 || (largest <= LARGEST_UNSCALED && largest >= SMALLEST_UNSCALED)) return 1;
+  return 2 ** Math.round(Math.log2(largest));
+}
+
 function checkState(state: PCAState, caller: string): PCAState {
   if (typeof state !== 'object' || state === null) {
     throw new InvalidArgumentError(`${caller}: state must be an object from getState() — got ${String(state)}. Pass a PCAState.`);
@@ -498,15 +525,32 @@ function checkState(state: PCAState, caller: string): PCAState {
   expect('singularValues', state.singularValues?.length, k);
   expect('explainedVarianceRatio', state.explainedVarianceRatio?.length, k);
   expect('explainedVariance', state.explainedVariance?.length, k);
-  for (const [name, array] of [
-    ['mean', state.mean],
-    ['components', state.components],
-    ['singularValues', state.singularValues],
+  for (const [name, array, limit] of [
+    ['mean', state.mean, FLOAT32_MAX],
+    ['components', state.components, FLOAT32_MAX],
+    ['singularValues', state.singularValues, Number.MAX_VALUE],
+    ['explainedVarianceRatio', state.explainedVarianceRatio, Number.MAX_VALUE],
+    ['explainedVariance', state.explainedVariance, Number.MAX_VALUE],
   ] as const) {
     for (let i = 0; i < array.length; i++) {
-      if (!Number.isFinite(array[i]!)) {
-        throw new InvalidArgumentError(`${caller}: state.${name} must be finite — got ${array[i]} at index ${i}. The state is corrupt.`);
+      const value = array[i]!;
+      if (!(Math.abs(value) <= limit)) {
+        const fault = Number.isFinite(value) ? `${value}, beyond float32 range (±${FLOAT32_MAX.toExponential(3)})` : String(value);
+        throw new InvalidArgumentError(`${caller}: state.${name} must be finite — got ${fault} at index ${i}. The state is corrupt.`);
       }
+      if (name !== 'mean' && name !== 'components' && value < 0) {
+        throw new InvalidArgumentError(`${caller}: state.${name} must be ≥ 0 — got ${value} at index ${i}. The state is corrupt.`);
+      }
+    }
+  }
+  // Principal axes are unit vectors: a damaged state (a flipped exponent bit) would score NaN or Infinity.
+  for (let j = 0; j < k; j++) {
+    let norm = 0;
+    for (let i = 0; i < d; i++) norm += state.components[i * k + j]! ** 2;
+    if (!(Math.abs(norm - 1) <= UNIT_NORM_TOLERANCE)) {
+      throw new InvalidArgumentError(
+        `${caller}: state.components must have unit columns (principal axes) — column ${j} has squared norm ${norm}. The state is corrupt.`,
+      );
     }
   }
   return {

@@ -4,6 +4,11 @@ import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from './erro
 import { svd } from './svd';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Smallest σ a restored state may hold: 1/σ must stay inside float32's range. */
+const SMALLEST_SIGMA = 1e-30;
+
 /** Options of {@link SingleClassGaussian}. */
 export type SingleClassGaussianOptions = {
   /**
@@ -194,6 +199,31 @@ export class SingleClassGaussian {
     for (const sigma of state.sigma) {
       if (!(sigma > 0)) {
         throw new InvalidArgumentError(`${caller}: state.sigma must be positive — got ${sigma}. The state is corrupt.`);
+      }
+    }
+    // Guards against damaged states that would score NaN or Infinity: the mean is used in float32,
+    // directions are unit vectors, and fit() never keeps a σ below relativeTolerance × max σ (or so
+    // small that 1/σ leaves float32's range).
+    for (let i = 0; i < k; i++) {
+      if (Math.abs(state.mean[i]!) > FLOAT32_MAX) {
+        throw new InvalidArgumentError(`${caller}: state.mean must fit in float32 — got ${state.mean[i]} at index ${i}. The state is corrupt.`);
+      }
+    }
+    for (let j = 0; j < rank; j++) {
+      let norm = 0;
+      for (let i = 0; i < k; i++) norm += state.directions[i * rank + j]! ** 2;
+      if (!(Math.abs(norm - 1) <= 1e-3)) {
+        throw new InvalidArgumentError(
+          `${caller}: state.directions must have unit columns — column ${j} has squared norm ${norm}. The state is corrupt.`,
+        );
+      }
+    }
+    const largest = Math.max(...state.sigma);
+    for (const sigma of state.sigma) {
+      if (sigma < gaussian.relativeTolerance * largest || sigma < SMALLEST_SIGMA) {
+        throw new InvalidArgumentError(
+          `${caller}: state.sigma must be ≥ relativeTolerance × max σ (${gaussian.relativeTolerance} × ${largest}) and ≥ ${SMALLEST_SIGMA} — got ${sigma}; fit() drops such directions. The state is corrupt.`,
+        );
       }
     }
     gaussian.install({
