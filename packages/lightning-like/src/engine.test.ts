@@ -120,6 +120,17 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
     model.dispose();
   }, 240_000);
 
+  it('NLL on a dataset with masks: image thresholds and image metrics only', async () => {
+    const model = new Dfm({ backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 3, scoreType: 'nll', preProcessor: new PreProcessor({ imageSize: [64, 64] }) });
+    const engine = new Engine({ defaultRootDir: join(work, 'nll'), checkpoint: false });
+    await engine.fit(model, dataset());
+    expect(model.postProcessor?.stats?.pixelThreshold).toBeNull();
+    const tested = await engine.test(model, dataset());
+    expect(Object.keys(tested.metrics).sort()).toEqual(['image_AUROC', 'image_F1Score']);
+    expect(tested.notes.some((n) => /pixel metrics: not computed — the model gives no anomaly maps/.test(n))).toBe(true);
+    model.dispose();
+  }, 240_000);
+
   it('leaks no tensors across a fit and a test', async () => {
     const model = small();
     const engine = new Engine({ defaultRootDir: join(work, 'leak'), checkpoint: false, batchSize: 8 });

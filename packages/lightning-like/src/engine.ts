@@ -181,7 +181,8 @@ export class Engine {
           imageScores: gathered.scores,
           imageLabels: gathered.labels,
           anomalyMaps: gathered.maps ?? undefined,
-          masks,
+          // Masks only go with maps: an NLL model has no maps, and its thresholds are image-level only.
+          masks: gathered.maps === null ? undefined : masks,
         });
         for (const message of model.postProcessor.notes) this.warn(`thresholds: ${message}`);
       } else {
