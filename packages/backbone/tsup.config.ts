@@ -1,7 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing.ts'],
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing.ts',
+    // The worker thread of the tfjs-wasm pool: its own file, found beside index.js via import.meta.url.
+    'tfjs-worker': 'src/workers/tfjs-worker.ts',
+    // onnxruntime runs in its own thread (its run() blocks the calling thread).
+    'onnx-worker': 'src/onnx/onnx-worker.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -18,8 +18,13 @@ import {
 import { loadSafetensors } from './load-safetensors';
 import { type RandomBatchNorm, randomResnetWeights } from './random-weights';
 import { type DownloadProgress, resolveWeights, type WeightsSpec } from './resolve-weights';
+import { isNode } from './onnx/load-onnxruntime';
+import { OnnxRunner } from './onnx/onnx-runner';
 import { ResNetGraph } from './resnet';
+import { runResnet } from './run-resnet';
+import { type EngineChoice, type EngineName, selectEngine } from './select-engine';
 import { setBackend } from './set-backend';
+import { defaultWorkerCount, TfjsWorkerPool } from './workers/worker-pool';
 
 export interface CreateBackboneOptions {
   /** See `WeightsSpec`: path, URL, hub id, 'imagenet', safetensors bytes, or null (random, seeded). */
@@ -36,6 +41,32 @@ export interface CreateBackboneOptions {
   cacheDir?: string;
   /** Expected sha256 of the weights file. */
   sha256?: string;
+  /**
+   * Execution engine. `'tfjs'` (default): tfjs-core on the current backend; `extract` and
+   * `extractAsync` both work. `'onnxruntime'`: the same network and weights as an ONNX graph run
+   * by onnxruntime-node (onnxruntime-web in a browser); only `extractAsync` works. `'auto'`: tfjs
+   * when @tensorflow/tfjs-node-gpu is installed, else onnxruntime when installed, else tfjs.
+   * The backbone's `engine` and `engineDetail` say what runs.
+   */
+  engine?: EngineChoice;
+  /** onnxruntime intra-op threads. Default: one per core. */
+  threads?: number;
+  /** Extra onnxruntime session options, merged over ours (advanced; see onnxruntime's `SessionOptions`). */
+  onnxSessionOptions?: Record<string, unknown>;
+  /**
+   * Where onnxruntime runs. `'worker'` (Node default): a worker thread, because onnxruntime-node's
+   * run() blocks its thread for the whole inference; the event loop stays free to decode the next
+   * images. `'main'`: the calling thread (the browser's only choice here).
+   */
+  onnxThread?: 'worker' | 'main';
+  /**
+   * tfjs engine: worker threads `extractAsync` splits each batch across (one wasm instance each).
+   * `'auto'` (default): one per core when the tfjs backend is wasm in Node and there are ≥ 2 cores, else 0.
+   * 0 = run in this thread. `extract` always runs in this thread.
+   */
+  workers?: number | 'auto';
+  /** Folder the optional engines (onnxruntime-node, tfjs-node-gpu) are resolved from. Default: this package. */
+  resolveFrom?: string;
 }
 
 /** A feature extractor. Owns its weight tensors until `dispose()`. */
@@ -47,13 +78,23 @@ export interface Backbone {
   readonly weightsId: string;
   /** sha256 of the weights file; null for random weights. */
   readonly weightsSha256: string | null;
+  /** The engine that runs: `tfjs` or `onnxruntime`. */
+  readonly engine: EngineName;
+  /** One line: why this engine, and on what (backend, threads, workers). */
+  readonly engineDetail: string;
   /**
-   * Features of a batch of normalised images.
+   * Features of a batch of normalised images, computed in this thread (tfjs engine only; the
+   * onnxruntime engine throws: use {@link extractAsync}).
    *
    * @param batch `[B, H, W, 3]` float32, normalised (see `normalizeImageNet`), H, W ≥ 32; not modified
    * @returns per requested layer `[B, h, w, C]` (NHWC), and `[B, C]` for avgpool; owned by the caller
    */
   extract(batch: tf.Tensor4D): Record<LayerName, tf.Tensor4D | tf.Tensor2D>;
+  /**
+   * Features of a batch of normalised images, on any engine: onnxruntime, tfjs worker threads, or
+   * tfjs in this thread. Same contract as {@link extract}.
+   */
+  extractAsync(batch: tf.Tensor4D): Promise<Record<LayerName, tf.Tensor4D | tf.Tensor2D>>;
   /** Channels and stride (input pixels per feature cell; 0 for avgpool) of a layer. */
   layerInfo(layer: LayerName): LayerInfo;
   dispose(): void;
@@ -74,7 +115,12 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       `createBackbone('${name}'): options must be { weights, layers } — got ${String(options)}. Pass e.g. { weights: 'imagenet', layers: ['layer3'] }.`,
     );
   }
-  const { weights, seed = 0, randomBatchNorm = 'identity' } = options;
+  const { weights, seed = 0, randomBatchNorm = 'identity', engine: engineChoice = 'tfjs', workers = 'auto' } = options;
+  if (!(workers === 'auto' || (Number.isInteger(workers) && workers >= 0))) {
+    throw new InvalidArgumentError(
+      `createBackbone('${name}'): workers must be 'auto' or an integer ≥ 0 — got ${JSON.stringify(workers)}. Use 0 to run in this thread.`,
+    );
+  }
   if (!Array.isArray(options.layers) || options.layers.length === 0) {
     throw new InvalidArgumentError(
       `createBackbone('${name}'): layers must be a non-empty list among ${LAYER_NAMES.join(', ')} — got ${JSON.stringify(options.layers)}. Pass e.g. ['layer2', 'layer3'].`,
@@ -85,7 +131,11 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
   const plan = networkPlan(spec, stages);
   const expected = expectedTensors(plan);
 
+  const selected = await selectEngine(engineChoice, { resolveFrom: options.resolveFrom });
   if (Object.keys(tf.engine().registryFactory).length === 0) await setBackend();
+  if (selected.tfjsBackend === 'tensorflow' && tf.getBackend() !== 'tensorflow') {
+    await setBackend('tensorflow', { resolveFrom: options.resolveFrom });
+  }
 
   let lookup: (tensorName: string) => Float32Array;
   let weightsId: string;
@@ -151,33 +201,102 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
     weightsSha256 = resolved.sha256;
   }
 
-  const graph = new ResNetGraph(plan, lookup);
+  const checkAlive = (what: string) => {
+    if (disposed) {
+      throw new InvalidArgumentError(
+        `Backbone.${what}(): the backbone must not be disposed — ${name} was. Create a new one with createBackbone().`,
+      );
+    }
+  };
+  const toTensors = (outputs: Record<string, { data: Float32Array; shape: number[] }>) => {
+    const out: Partial<Record<LayerName, tf.Tensor4D | tf.Tensor2D>> = {};
+    for (const layer of layers) {
+      const { data, shape } = outputs[layer] as { data: Float32Array; shape: number[] };
+      out[layer] = tf.tensor(data, shape as [number, number], 'float32') as tf.Tensor4D | tf.Tensor2D;
+    }
+    return out as Record<LayerName, tf.Tensor4D | tf.Tensor2D>;
+  };
   let disposed = false;
-  return {
-    name,
-    layers,
-    weightsId,
-    weightsSha256,
-    layerInfo: (layer: LayerName) => layerInfo(name, checkLayerName(layer, 'Backbone.layerInfo()')),
-    extract(batch: tf.Tensor4D) {
-      if (disposed) {
+  const base = { name, layers, weightsId, weightsSha256 };
+  const info = (layer: LayerName) => layerInfo(name, checkLayerName(layer, 'Backbone.layerInfo()'));
+
+  if (selected.engine === 'onnxruntime') {
+    const runner = await OnnxRunner.create(selected.onnxruntime as NonNullable<typeof selected.onnxruntime>, {
+      plan,
+      stages,
+      layers,
+      lookup,
+      threads: options.threads,
+      sessionOptions: options.onnxSessionOptions,
+      thread: options.onnxThread,
+      metadata: { architecture: name, weights: weightsId },
+    });
+    return {
+      ...base,
+      engine: 'onnxruntime',
+      engineDetail: `${selected.reason}: ${runner.detail}`,
+      layerInfo: info,
+      extract(): never {
+        checkAlive('extract');
         throw new InvalidArgumentError(
-          `Backbone.extract(): the backbone must not be disposed — ${name} was. Create a new one with createBackbone().`,
+          `Backbone.extract(): the onnxruntime engine runs asynchronously — ${name} was created with it. Use await backbone.extractAsync(batch), or createBackbone(..., { engine: 'tfjs' }).`,
         );
-      }
-      checkBatch(batch);
-      return tf.tidy(() => {
-        const out: Partial<Record<LayerName, tf.Tensor4D | tf.Tensor2D>> = {};
-        graph.run(batch, stages, (stage, output) => {
-          const layer = `layer${stage}` as LayerName;
-          if (layers.includes(layer)) out[layer] = output;
-          if (stage === 4 && layers.includes('avgpool')) out.avgpool = tf.mean(output, [1, 2]) as tf.Tensor2D;
-        });
-        return out as Record<LayerName, tf.Tensor4D | tf.Tensor2D>;
-      });
+      },
+      async extractAsync(batch: tf.Tensor4D) {
+        checkAlive('extractAsync');
+        checkBatch(batch, 'extractAsync');
+        // data() copies out of wasm (and tensorflow) memory, so that copy can move to the worker as is;
+        // the cpu backend hands out its own storage, which must not be detached.
+        const read = (await batch.data()) as Float32Array;
+        const data = tf.getBackend() === 'cpu' ? read.slice() : read;
+        return toTensors(await runner.run(data, batch.shape));
+      },
+      dispose() {
+        if (!disposed) void runner.release();
+        disposed = true;
+      },
+    };
+  }
+
+  const graph = new ResNetGraph(plan, lookup);
+  const backend = tf.getBackend();
+  const workerCount =
+    workers === 'auto' ? (backend === 'wasm' && isNode() && defaultWorkerCount() > 1 ? defaultWorkerCount() : 0) : workers;
+  let pool: Promise<TfjsWorkerPool> | undefined;
+  const startPool = () => {
+    pool ??= TfjsWorkerPool.start({
+      plan,
+      stages,
+      layers,
+      tensors: new Map([...expected.keys()].map((tensorName) => [tensorName, lookup(tensorName)])),
+      size: workerCount,
+    });
+    return pool;
+  };
+  const extract = (batch: tf.Tensor4D) => {
+    checkAlive('extract');
+    checkBatch(batch);
+    return runResnet(graph, batch, stages, layers);
+  };
+  return {
+    ...base,
+    engine: 'tfjs',
+    engineDetail: `${selected.reason}: tfjs ${backend}${workerCount > 0 ? `, extractAsync on ${workerCount} worker thread${workerCount === 1 ? '' : 's'} (one wasm instance each)` : ''}`,
+    layerInfo: info,
+    extract,
+    async extractAsync(batch: tf.Tensor4D) {
+      if (workerCount === 0) return extract(batch);
+      checkAlive('extractAsync');
+      checkBatch(batch, 'extractAsync');
+      const running = await startPool();
+      const data = (await batch.data()) as Float32Array;
+      return toTensors(await running.run(data, batch.shape as [number, number, number, number]));
     },
     dispose() {
-      if (!disposed) graph.dispose();
+      if (!disposed) {
+        graph.dispose();
+        if (pool !== undefined) void pool.then((p) => p.terminate(), () => undefined);
+      }
       disposed = true;
     },
   };
@@ -188,8 +307,8 @@ function listNames(names: readonly string[], limit = 12): string {
   return names.length > limit ? `${shown}, … (${names.length - limit} more)` : shown;
 }
 
-function checkBatch(batch: tf.Tensor4D): void {
-  const what = 'Backbone.extract(): batch must be a float32 tensor [B, H, W, 3] (NHWC, normalised) with H, W ≥ 32';
+function checkBatch(batch: tf.Tensor4D, method = 'extract'): void {
+  const what = `Backbone.${method}(): batch must be a float32 tensor [B, H, W, 3] (NHWC, normalised) with H, W ≥ 32`;
   if (!(batch instanceof tf.Tensor)) {
     throw new InvalidArgumentError(`${what} — got ${typeof batch}. Pass a tf.Tensor4D.`);
   }

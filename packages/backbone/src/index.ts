@@ -12,6 +12,16 @@ export {
 } from './architectures';
 export { type AssetsLocation, type FindAssetsOptions, findAssetsDir, findWorkspaceRoot } from './assets';
 export { type Backbone, type CreateBackboneOptions, createBackbone } from './create-backbone';
+export {
+  type LoadedOnnxruntime,
+  type LoadOnnxruntimeOptions,
+  loadOnnxruntime,
+} from './onnx/load-onnxruntime';
+export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type OnnxNode } from './onnx/onnx-model';
+export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
+export { ENGINE_CHOICES, type EngineChoice, type EngineName, type SelectEngineOptions, type SelectEngineResult, selectEngine } from './select-engine';
+export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
+export { type BackboneFlops, backboneFlops } from './flops';
 export { type EncodableTensor, encodeSafetensors } from './encode-safetensors';
 export {
   type LoadSafetensorsOptions,

@@ -3,6 +3,7 @@ import {
   type Backbone,
   type BackboneName,
   createBackbone,
+  type EngineChoice,
   type LayerName,
   type WeightsSpec,
 } from '@dfm/backbone';
@@ -41,6 +42,12 @@ export interface DFMModelOptions {
   seed?: number;
   /** A backbone already created with the same name and layer, shared instead of loading another. */
   backboneInstance?: Backbone;
+  /**
+   * Backbone execution engine (default `'auto'`: tfjs on tfjs-node-gpu when installed, else
+   * onnxruntime when installed, else tfjs-wasm with one worker thread per core). A runtime choice,
+   * not saved in the model file; `model.backbone.engineDetail` says what runs.
+   */
+  engine?: EngineChoice;
 }
 
 /** The resolved configuration of a model (what the model file records). */
@@ -135,6 +142,8 @@ const LAYERS: readonly LayerName[] = ['layer1', 'layer2', 'layer3', 'layer4', 'a
 export class DFMModel {
   readonly config: DFMModelConfig;
   private readonly weights: WeightsSpec;
+  /** The engine requested for the backbone (see {@link DFMModelOptions.engine}). */
+  readonly engine: EngineChoice;
   private backboneInstance: Backbone | undefined;
   private backbonePromise: Promise<Backbone> | undefined;
   private readonly ownsBackbone: boolean;
@@ -156,6 +165,7 @@ export class DFMModel {
       weights,
       seed = 0,
       backboneInstance,
+      engine = 'auto',
     } = options ?? ({} as DFMModelOptions);
     if (typeof backbone !== 'string' || backbone.length === 0) {
       throw new InvalidArgumentError(
@@ -189,6 +199,7 @@ export class DFMModel {
     }
     this.config = { backbone, layer, preTrained, poolingKernelSize, nComps, scoreType, seed };
     this.weights = weights !== undefined ? weights : preTrained ? 'imagenet' : null;
+    this.engine = engine;
     this.backboneInstance = backboneInstance;
     this.ownsBackbone = backboneInstance === undefined;
   }
@@ -200,6 +211,7 @@ export class DFMModel {
       weights: this.weights,
       layers: [this.config.layer],
       seed: this.config.seed,
+      engine: this.engine,
     }).then((backbone) => {
       this.backboneInstance = backbone;
       return backbone;
@@ -252,7 +264,7 @@ export class DFMModel {
     checkImageBatch('DFMModel.getFeatures()', batch);
     // Some backends' ReLU turns NaN into 0, so bad pixels would pass silently: refuse them here.
     checkFinite('DFMModel.getFeatures()', batch, 'the image batch');
-    const outputs = backbone.extract(batch);
+    const outputs = await backbone.extractAsync(batch);
     try {
       const output = outputs[this.config.layer];
       if (output === undefined) {
@@ -367,18 +379,21 @@ export class DFMModel {
         `DFMModel.score(): featureShape ${formatShape(featureShape)} does not hold ${nFeatures} features. Pass the featureShape getFeatures() returned.`,
       );
     }
+    // Features beyond float32 (an image that overflows inside the backbone) or scores that overflow
+    // when squared would otherwise come out as Infinity, and as NaN after upsampling the map.
+    checkFinite('DFMModel.score()', features, 'the features');
     if (this.config.scoreType === 'nll') {
       const gaussian = state.gaussian as SingleClassGaussian;
       const projected = state.pca.transform(features);
       try {
-        return { predScore: gaussian.scoreSamples(projected) };
+        return { predScore: finiteScores(gaussian.scoreSamples(projected)) };
       } finally {
         projected.dispose();
       }
     }
     const residual = state.pca.residual(features);
     try {
-      const predScore = tf.tidy(() => tf.sum(tf.square(residual), 1) as tf.Tensor1D);
+      const predScore = finiteScores(tf.tidy(() => tf.sum(tf.square(residual), 1) as tf.Tensor1D));
       if (!wantMap) return { predScore };
       return { predScore, anomalyMap: residualToMap(residual, featureShape) };
     } finally {
@@ -543,6 +558,18 @@ function checkImageBatch(where: string, batch: tf.Tensor4D): void {
       `${where}: images must be [B, H, W, 3] NHWC float32, ImageNet-normalised — got ${batch instanceof tf.Tensor ? formatShape(batch.shape) : typeof batch}. Convert with normalizeImageNet().`,
     );
   }
+}
+
+/** Returns `scores`, or disposes them and throws when any overflowed float32. */
+function finiteScores(scores: tf.Tensor1D): tf.Tensor1D {
+  const finite = tf.tidy(() => tf.all(tf.isFinite(scores)).dataSync()[0]);
+  if (finite !== 1) {
+    scores.dispose();
+    throw new InvalidArgumentError(
+      'DFMModel.score(): the scores overflowed float32 (NaN or Infinity) — the features are far outside the range the model was fitted on. Check that the images are normalised like the training images.',
+    );
+  }
+  return scores;
 }
 
 function checkFinite(where: string, tensor: tf.Tensor, what: string): void {

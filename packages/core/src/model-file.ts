@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import {
   BACKBONE_NAMES,
   type EncodableTensor,
+  type EngineChoice,
   encodeSafetensors,
   loadSafetensors,
   resolveWeights,
@@ -324,6 +325,8 @@ export interface LoadModelOptions {
    * the model was fitted on another machine). Their sha256 must equal the recorded one.
    */
   weights?: WeightsSpec;
+  /** Backbone execution engine (a runtime choice, not stored in the file). Default `'auto'`. */
+  engine?: EngineChoice;
 }
 
 /** A model read from a `.dfm` file, with the caller's free metadata. */
@@ -343,7 +346,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;
-  const model = new DFMModel({ ...config, weights });
+  const model = new DFMModel({ ...config, weights, engine: options.engine });
   model.restoreState({ pca, gaussian, featureShape: metadata.featureShape, imageSize: metadata.imageSize, nSamples: metadata.nSamples });
   try {
     const backbone = await model.ready();

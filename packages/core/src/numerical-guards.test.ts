@@ -99,13 +99,10 @@ describe('DFMModel numerical guards', () => {
     model.dispose();
   });
 
-  // PENDING (packages/core/src/dfm-model.ts, not in this change): predict() passes non-finite
-  // features (an image that overflows float32 in the backbone) to the PCA, and a squared residual
-  // beyond float32 (features ≳ 1e19) gives an Infinity FRE whose bilinear upsampling makes NaN in
-  // the map. The fix: DFMModel.score()/predict() check features and scores with checkFinite() and
-  // throw InvalidArgumentError naming the batch. `it.fails` keeps the gap visible: when the fix
-  // lands this test fails — then turn it into a plain `it`.
-  it.fails('scoring images beyond float32 range gives no NaN (a finite score or a clear refusal)', async () => {
+  // An image that overflows float32 in the backbone gives non-finite features, and features ≳ 1e19
+  // give a squared residual beyond float32 (an Infinity FRE, NaN after upsampling the map):
+  // DFMModel.score() refuses both with InvalidArgumentError rather than returning NaN.
+  it('scoring images beyond float32 range gives no NaN (a finite score or a clear refusal)', async () => {
     const base = images([0, 1, 2, 3, 4, 5]);
     const outcomes: unknown[] = [];
     for (const [fitFactor, testFactor] of [

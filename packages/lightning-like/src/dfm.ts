@@ -1,4 +1,4 @@
-import type { BackboneName, LayerName, WeightsSpec } from '@dfm/backbone';
+import type { BackboneName, EngineChoice, LayerName, WeightsSpec } from '@dfm/backbone';
 import { DFMModel, type FeatureShape, type ScoreType } from '@dfm/core';
 import { InvalidArgumentError, NotFittedError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,6 +28,8 @@ export interface DfmOptions {
   weights?: WeightsSpec;
   /** Random-init seed when `preTrained` is false. */
   seed?: number;
+  /** Backbone execution engine: `'auto'` (default), `'tfjs'` or `'onnxruntime'` (see DFMModel). Not saved with the model. */
+  engine?: EngineChoice;
   /** `false` switches a stage off; omitted = the default one. */
   preProcessor?: PreProcessor | false;
   postProcessor?: PostProcessor | false;
@@ -73,9 +75,11 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       scoreType = 'fre',
       weights,
       seed,
+      engine,
     } = options;
     this.model =
-      restored ?? new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed });
+      restored ??
+      new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed, engine });
     this.preProcessor = options.preProcessor === false ? new PreProcessor() : (options.preProcessor ?? new PreProcessor());
     this.postProcessor = options.postProcessor === false ? null : (options.postProcessor ?? new PostProcessor());
     this.evaluator = options.evaluator === false ? null : (options.evaluator ?? new Evaluator());
@@ -93,7 +97,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     const pick = (camel: string, snake: string): unknown => args[camel] ?? args[snake];
     const known = new Set([
       'backbone', 'layer', 'preTrained', 'pre_trained', 'poolingKernelSize', 'pooling_kernel_size', 'pcaLevel',
-      'pca_level', 'scoreType', 'score_type', 'weights', 'seed', 'class_path', 'classPath',
+      'pca_level', 'scoreType', 'score_type', 'weights', 'seed', 'engine', 'class_path', 'classPath',
     ]);
     const unknown = Object.keys(args).filter((key) => !known.has(key));
     if (unknown.length > 0) {
@@ -113,6 +117,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     set('scoreType', pick('scoreType', 'score_type'));
     set('weights', pick('weights', 'weights'));
     set('seed', pick('seed', 'seed'));
+    set('engine', pick('engine', 'engine'));
     return new Dfm(options);
   }
 
@@ -181,8 +186,11 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
   }
 
   /** Restores a model saved by {@link save} (thresholds included), ready for test and predict. */
-  static async load(path: string, options: { weights?: WeightsSpec; visualizer?: Visualizer | false } = {}): Promise<Dfm> {
-    const model = await DFMModel.load(path, { weights: options.weights });
+  static async load(
+    path: string,
+    options: { weights?: WeightsSpec; engine?: EngineChoice; visualizer?: Visualizer | false } = {},
+  ): Promise<Dfm> {
+    const model = await DFMModel.load(path, { weights: options.weights, engine: options.engine });
     const { postProcessor } = model.metadata;
     const dfm = new Dfm(
       {

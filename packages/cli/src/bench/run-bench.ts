@@ -1,26 +1,270 @@
 /**
- * The performance benchmark behind `dfm bench` / `pnpm bench` (the performance issue fills it in).
+ * The performance benchmark behind `dfm bench` / `pnpm bench`: the DFM recipe (resnet18 → layer3,
+ * 256 px, pool 4, PCA 0.97, FRE) on the MVTec bottle assets with each engine, the same recipe in
+ * PyTorch (bench/dfm_torch.py) in the same run, the backbone alone against the machine's physical
+ * limit (analytic FLOPs ÷ measured FMA peak), and the peak RSS of a fit on 1,000 images.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { backboneFlops, findAssetsDir, findWorkspaceRoot, loadOnnxruntime, setBackend } from '@dfm/backbone';
+import { MVTecAD } from '@dfm/data';
+import { BENCH_ENGINES, type BenchEngine } from './engines';
+import { type FmaPeak, measureFmaPeak } from './fma-peak';
+import { describeMachine, type MachineInfo } from './machine';
+import { measureFitMemory, type MemoryResult } from './memory-check';
+import { type PipelineResult, runPipeline, timeBackbone, timeDecode } from './pipeline';
+import { runTorchReference, type TorchResult } from './torch-reference';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
   /** Assets folder (default: found by findAssetsDir). */
   assetsDir?: string;
-  /** Engines to measure (default: every available one). */
+  /** Engines to measure (default: every available one): onnxruntime, tfjs-wasm-workers, tfjs-wasm. */
   engines?: string[];
   /** Skip the PyTorch reference run. */
   skipTorch?: boolean;
   /** Emit one JSON document instead of tables. */
   json?: boolean;
+  /** Skip the peak-RSS fit on 1,000 images (the slowest part). */
+  skipMemory?: boolean;
+  /** Images in the memory check. Default 1000. */
+  memoryImages?: number;
+  /** Backbone timing iterations after one warm-up (default 5). */
+  iterations?: number;
+  /** Skip the extra run of the fastest engine with sharp's 'linear' resize. */
+  skipKernelVariant?: boolean;
+}
+
+const WEIGHTS = 'weights/resnet18-imagenet-layer1-3.safetensors';
+const DATA = 'data/mvtec-bottle';
+const BATCH = 16;
+const SIZE = 256;
+
+export interface BackboneTiming {
+  engine: BenchEngine;
+  detail: string;
+  msPerImage: number;
+  best: number;
+  /** msPerImage ÷ the physical limit's ms per image. */
+  limitMultiple: number | null;
 }
 
 /** What {@link runBench} measured. */
-export type BenchReport = Record<string, unknown>;
+export interface BenchReport {
+  machine: MachineInfo;
+  recipe: string;
+  flopsPerImage: number;
+  peak: FmaPeak | { skipped: string };
+  limitMsPerImage: number | null;
+  backbone: BackboneTiming[];
+  pipelines: PipelineResult[];
+  skippedEngines: { engine: string; reason: string }[];
+  torch: TorchResult | { skipped: string };
+  /** Our total ÷ PyTorch's total, per engine (acceptance: ≤ 0.5). */
+  ratios: { engine: BenchEngine; kernel: string; total: number; backbone: number }[];
+  workersSpeedup: number | null;
+  /** batches() alone over train + test: wall seconds and CPU seconds of the whole process (sharp's threads included). */
+  decode: { kernel: string; seconds: number; processCpuSeconds: number }[];
+  memory: MemoryResult | { skipped: string };
+}
+
+type Io = { out: NodeJS.WritableStream; err: NodeJS.WritableStream };
 
 /** Runs the benchmark, printing tables (or JSON) to `out` and progress to `err`. */
-export async function runBench(
-  _options: BenchOptions,
-  _io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream },
-): Promise<BenchReport> {
-  throw new Error('runBench(): not implemented yet (see the performance issue).');
+export async function runBench(options: BenchOptions, io: Io): Promise<BenchReport> {
+  const say = (line: string) => io.err.write(`[bench] ${line}\n`);
+  const location = options.assetsDir !== undefined ? { found: true, dir: options.assetsDir } : findAssetsDir({ require: [WEIGHTS, DATA] });
+  if (!location.found || location.dir === undefined || !existsSync(join(location.dir, WEIGHTS)) || !existsSync(join(location.dir, DATA))) {
+    throw new Error(
+      `runBench(): needs ${WEIGHTS} and ${DATA} in the assets folder — ${'reason' in location ? location.reason : `not found in ${location.dir}`}. Pass --assets-dir or set DFM_ASSETS_DIR.`,
+    );
+  }
+  const assets = location.dir;
+  const weights = join(assets, WEIGHTS);
+  const dataDir = join(assets, DATA);
+  const root = findWorkspaceRoot(process.cwd()) ?? findWorkspaceRoot(new URL('.', import.meta.url).pathname);
+  const machine = describeMachine();
+  const iterations = options.iterations ?? 5;
+  say(`${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGiB} GiB, load ${machine.loadAverage}`);
+
+  await setBackend('wasm');
+  const requested = (options.engines ?? [...BENCH_ENGINES]).map((e) => e.trim());
+  const skippedEngines: BenchReport['skippedEngines'] = [];
+  const engines: BenchEngine[] = [];
+  for (const name of requested) {
+    if (!(BENCH_ENGINES as readonly string[]).includes(name)) {
+      throw new Error(`runBench(): engines must be among ${BENCH_ENGINES.join(', ')} — got ${JSON.stringify(name)}.`);
+    }
+    if (name === 'onnxruntime') {
+      const ort = await loadOnnxruntime();
+      if (typeof ort === 'string') {
+        skippedEngines.push({ engine: name, reason: ort });
+        say(`onnxruntime skipped: ${ort}`);
+        continue;
+      }
+    }
+    engines.push(name as BenchEngine);
+  }
+
+  // 1. The machine's limit.
+  const { flops } = backboneFlops('resnet18', 'layer3', SIZE);
+  const peakSource = root !== undefined ? join(root, 'bench', 'fma_peak.c') : 'bench/fma_peak.c';
+  say('measuring the FMA peak');
+  const peakResult = measureFmaPeak(peakSource, machine.nproc);
+  const peak = typeof peakResult === 'string' ? { skipped: peakResult } : peakResult;
+  const limitMsPerImage = typeof peakResult === 'string' ? null : (flops / (peakResult.gflops * 1e9)) * 1000;
+
+  // 2. The backbone alone, batch 16.
+  const backbone: BackboneTiming[] = [];
+  for (const engine of engines) {
+    say(`backbone alone: ${engine}`);
+    const { msPerImage, best, detail } = await timeBackbone(engine, weights, BATCH, SIZE, engine === 'onnxruntime' ? iterations * 2 : iterations);
+    backbone.push({ engine, detail, msPerImage, best, limitMultiple: limitMsPerImage === null ? null : msPerImage / limitMsPerImage });
+  }
+
+  // 3. The pipeline per engine.
+  const data = new MVTecAD({ root: join(dataDir, '..'), category: DATA.split('/')[1] as string });
+  const pipelines: PipelineResult[] = [];
+  for (const engine of engines) {
+    say(`pipeline: ${engine}`);
+    pipelines.push(await runPipeline({ engine, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE }));
+  }
+  // Where decode time goes: the fastest engine again with libvips' resize (inside sharp, native)
+  // instead of @dfm/data's default PIL-exact antialiased bilinear in JS.
+  const fastest = engines[0];
+  if (fastest !== undefined && !options.skipKernelVariant) {
+    say(`pipeline: ${fastest} with kernel 'linear'`);
+    pipelines.push(
+      await runPipeline({ engine: fastest, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE, kernel: 'linear' }),
+    );
+  }
+
+  // Decode alone, for where the time goes.
+  const decode: BenchReport['decode'] = [];
+  for (const kernel of ['bilinear-antialiased', 'linear'] as const) {
+    say(`decode alone: ${kernel}`);
+    decode.push({ kernel, ...(await timeDecode([...data.train, ...data.test], BATCH, SIZE, kernel)) });
+  }
+
+  // 4. PyTorch, same recipe.
+  let torch: BenchReport['torch'];
+  if (options.skipTorch) torch = { skipped: 'skipped (--skip-torch)' };
+  else {
+    say('pipeline: PyTorch (bench/dfm_torch.py)');
+    const script = root !== undefined ? join(root, 'bench', 'dfm_torch.py') : 'bench/dfm_torch.py';
+    const result = runTorchReference(script, dataDir, weights, BATCH);
+    torch = typeof result === 'string' ? { skipped: result } : result;
+    if (typeof result === 'string') say(`PyTorch skipped: ${result}`);
+  }
+  const ratios =
+    'skipped' in torch
+      ? []
+      : pipelines.map((p) => ({
+          engine: p.engine,
+          kernel: p.kernel,
+          total: p.totalSeconds / (torch as TorchResult).total_s,
+          backbone: p.stages.backbone / (torch as TorchResult).stages_s.backbone,
+        }));
+  const single = backbone.find((b) => b.engine === 'tfjs-wasm');
+  const workers = backbone.find((b) => b.engine === 'tfjs-wasm-workers');
+  const workersSpeedup = single && workers ? single.msPerImage / workers.msPerImage : null;
+
+  // 5. Memory: fit on 1,000 images in a fresh process.
+  let memory: BenchReport['memory'];
+  if (options.skipMemory) memory = { skipped: 'skipped (skipMemory)' };
+  else {
+    const count = options.memoryImages ?? 1000;
+    say(`memory: fit on ${count} images in a child process`);
+    const engine = engines.includes('onnxruntime') ? 'onnxruntime' : 'tfjs';
+    const result = measureFitMemory({ trainDir: join(dataDir, 'train', 'good'), weights, count, engine });
+    memory = typeof result === 'string' ? { skipped: result } : result;
+  }
+
+  const report: BenchReport = {
+    machine,
+    recipe: `resnet18 → layer3 (ImageNet), ${SIZE} px, batch ${BATCH}, pool 4, PCA 0.97, FRE + maps; MVTec bottle ${data.train.length} train + ${data.test.length} test`,
+    flopsPerImage: flops,
+    peak,
+    limitMsPerImage,
+    backbone,
+    pipelines,
+    skippedEngines,
+    torch,
+    ratios,
+    workersSpeedup,
+    decode,
+    memory,
+  };
+  if (options.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
+  else io.out.write(formatReport(report));
+  return report;
+}
+
+const f = (value: number, digits = 2) => value.toFixed(digits);
+
+/** The report as Markdown tables (what docs/benchmarks.md shows). */
+export function formatReport(r: BenchReport): string {
+  const lines: string[] = [];
+  const m = r.machine;
+  lines.push(`Machine: ${m.cpu}, ${m.nproc} CPUs (nproc), ${m.memoryGiB} GiB, ${m.simd.join(' ')}; Node ${m.node}; load average at start ${m.loadAverage}`);
+  lines.push(`Recipe: ${r.recipe}`);
+  lines.push('');
+  lines.push('### Pipeline (fit + test wall time; decode = time spent waiting for decoded batches)');
+  lines.push('');
+  lines.push('| engine | load s | decode s | backbone s | fit s | score s | total s | images/s | AUROC | total / PyTorch |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of r.pipelines) {
+    const ratio = r.ratios.find((x) => x.engine === p.engine && x.kernel === p.kernel);
+    lines.push(
+      `| ${p.engine}${p.kernel === 'bilinear-antialiased' ? '' : ` (resize: sharp '${p.kernel}')`} | ${f(p.loadSeconds)} | ${f(p.stages.decode)} | ${f(p.stages.backbone)} | ${f(p.stages.fit)} | ${f(p.stages.score)} | ${f(p.totalSeconds)} | ${f(p.imagesPerSecond, 1)} | ${f(p.auroc, 4)} | ${ratio ? `${f(ratio.total)}×` : '—'} |`,
+    );
+  }
+  if ('skipped' in r.torch) lines.push(`| PyTorch | — | — | — | — | — | — | — | — | ${r.torch.skipped} |`);
+  else {
+    const t = r.torch;
+    const n = t.images.train + t.images.test;
+    lines.push(
+      `| PyTorch ${t.torch} (${t.threads} threads, PIL) | ${f(t.load_s)} | ${f(t.stages_s.decode)} | ${f(t.stages_s.backbone)} | ${f(t.stages_s.fit)} | ${f(t.stages_s.score)} | ${f(t.total_s)} | ${f(n / t.total_s, 1)} | ${f(t.auroc, 4)} | 1.00× |`,
+    );
+  }
+  for (const s of r.skippedEngines) lines.push(`| ${s.engine} | skipped: ${s.reason} |||||||||`);
+  lines.push('');
+  lines.push(`### Backbone alone (resnet18 → layer3, ${SIZE} px, batch ${BATCH}; median ms per image)`);
+  lines.push('');
+  const limit = r.limitMsPerImage;
+  if ('skipped' in r.peak) lines.push(`Physical limit not measured: ${r.peak.skipped}`);
+  else {
+    lines.push(
+      `Physical limit: ${f(r.flopsPerImage / 1e9)} GFLOP per image (2 × multiply-adds of the convs, analytic) ÷ ${f(r.peak.gflops, 0)} GFLOP/s measured FMA peak on ${r.peak.threads} threads (${f(r.peak.singleThreadGflops, 0)} on one; ${r.peak.how}) = ${f(limit as number)} ms per image.`,
+    );
+  }
+  lines.push('');
+  lines.push('| engine | ms/img (median) | best | × physical limit | GFLOP/s | detail |');
+  lines.push('|---|---:|---:|---:|---:|---|');
+  for (const b of r.backbone) {
+    lines.push(
+      `| ${b.engine} | ${f(b.msPerImage, 1)} | ${f(b.best, 1)} | ${b.limitMultiple === null ? '—' : `${f(b.limitMultiple)}×`} | ${f(r.flopsPerImage / 1e9 / (b.msPerImage / 1000), 0)} | ${b.detail} |`,
+    );
+  }
+  if (!('skipped' in r.torch)) {
+    const t = r.torch.backbone_ms_per_image;
+    lines.push(`| PyTorch | ${f(t, 1)} | — | ${limit === null ? '—' : `${f(t / limit)}×`} | ${f(r.flopsPerImage / 1e9 / (t / 1000), 0)} | torch ${r.torch.torch}, ${r.torch.threads} threads |`);
+  }
+  const n = r.pipelines[0] ? r.pipelines[0].images.train + r.pipelines[0].images.test : 0;
+  if (r.decode.length > 0 && n > 0) {
+    lines.push('');
+    lines.push(
+      `Decode alone (batches(), ${n} images): ${r.decode.map((d) => `${d.kernel} ${f(d.seconds)} s wall, ${f(d.processCpuSeconds)} s CPU (${f((d.processCpuSeconds / n) * 1000, 1)} ms/img)`).join('; ')}.`,
+    );
+  }
+  if (r.workersSpeedup !== null) lines.push(`\ntfjs-wasm with worker threads: ${f(r.workersSpeedup)}× the single-thread throughput.`);
+  lines.push('');
+  if ('skipped' in r.memory) lines.push(`Memory check: ${r.memory.skipped}`);
+  else {
+    const mem = r.memory;
+    lines.push(
+      `Memory: fit on ${mem.images} images (bank [${mem.bankShape.join(', ')}] float32 = ${f((mem.bankShape[0] * mem.bankShape[1] * 4) / 2 ** 20, 1)} MiB) in ${f(mem.seconds, 1)} s, peak RSS ${f(mem.peakRssBytes / 2 ** 30, 2)} GiB (${mem.engineDetail}).`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,176 @@
+import { mkdtempSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compareWithFixture, fixtureInput, formatComparison, readFixture } from '../../test/fixture-comparison';
+import { createBackbone } from '../create-backbone';
+import { selectEngine } from '../select-engine';
+import { setBackend } from '../set-backend';
+import { describeWithAssets } from '../testing';
+import { architectureOf, networkPlan } from '../architectures';
+import { randomResnetWeights } from '../random-weights';
+import { loadOnnxruntime } from './load-onnxruntime';
+import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
+
+const EMPTY = mkdtempSync(join(tmpdir(), 'dfm-no-ort-'));
+const available = typeof (await loadOnnxruntime()) !== 'string';
+if (!available) process.stdout.write('[onnxruntime] SKIPPED the onnxruntime engine suites: onnxruntime-node is not installed\n');
+
+describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from scripts/make_fixtures.py)', () => {
+  beforeAll(async () => {
+    await setBackend('wasm');
+  });
+  for (const name of ['resnet34-random-64', 'resnet50-random-bn-64', 'resnet18-random-bn-65x47']) {
+    it(`${name}: every layer within 1e-4 × max|feature|`, async () => {
+      const { testCase } = readFixture(name);
+      const backbone = await createBackbone(testCase.architecture, {
+        weights: null,
+        seed: testCase.seed,
+        randomBatchNorm: testCase.batch_norm,
+        layers: testCase.layers,
+        engine: 'onnxruntime',
+      });
+      expect(backbone.engine).toBe('onnxruntime');
+      const input = fixtureInput(testCase.input.seed, testCase.input.shape);
+      const before = tf.memory().numTensors;
+      const outputs = await backbone.extractAsync(input);
+      expect(tf.memory().numTensors).toBe(before + testCase.layers.length);
+      const results = await compareWithFixture(name, outputs);
+      process.stdout.write(`${formatComparison(`${name} (onnxruntime)`, results)}\n`);
+      for (const r of results) {
+        expect(r.relativeError, `${name} ${r.layer}`).toBeLessThanOrEqual(1e-4);
+        expect(r.sumError, `${name} ${r.layer} sums`).toBeLessThanOrEqual(1e-4);
+      }
+      tf.dispose([input, ...Object.values(outputs)]);
+      backbone.dispose();
+    });
+  }
+
+  it('in the calling thread (onnxThread: main) it gives the worker thread\'s features exactly', async () => {
+    const options = { weights: null, layers: ['layer2' as const], engine: 'onnxruntime' as const, randomBatchNorm: 'random' as const };
+    const inWorker = await createBackbone('resnet18', options);
+    const inMain = await createBackbone('resnet18', { ...options, onnxThread: 'main' });
+    expect(inWorker.engineDetail).toMatch(/in a worker thread$/);
+    expect(inMain.engineDetail).not.toMatch(/worker/);
+    const input = tf.randomNormal([2, 48, 40, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const a = await inWorker.extractAsync(input);
+    const b = await inMain.extractAsync(input);
+    expect(Array.from(await a.layer2.data())).toEqual(Array.from(await b.layer2.data()));
+    expect(input.isDisposed).toBe(false);
+    tf.dispose([input, a.layer2, b.layer2]);
+    inWorker.dispose();
+    inMain.dispose();
+  });
+
+  it('the public NHWC graph (resnetOnnxModel) run directly matches the tfjs engine', async () => {
+    const loaded = await loadOnnxruntime();
+    if (typeof loaded === 'string') throw new Error(loaded);
+    const weights = randomResnetWeights('resnet18', { seed: 3, stages: 2, batchNorm: 'random' });
+    const lookup = (name: string) => (weights.get(name) as { data: Float32Array }).data;
+    const model = resnetOnnxModel(networkPlan(architectureOf('resnet18'), 2), lookup, { layers: ['layer2'], stages: 2 });
+    const session = await loaded.ort.InferenceSession.create(model);
+    const input = tf.randomNormal([2, 40, 36, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const data = (await input.data()) as Float32Array;
+    const result = await session.run({ [ONNX_INPUT_NAME]: new loaded.ort.Tensor('float32', data, input.shape) });
+    const tfjs = await createBackbone('resnet18', { weights: null, seed: 3, randomBatchNorm: 'random', layers: ['layer2'] });
+    const { layer2 } = tfjs.extract(input);
+    expect(result.layer2?.dims).toEqual(layer2.shape);
+    const expected = (await layer2.data()) as Float32Array;
+    const got = result.layer2?.data as Float32Array;
+    const scale = Math.max(...expected.map(Math.abs));
+    const error = Math.max(...expected.map((v, i) => Math.abs(v - (got[i] as number))));
+    expect(error / scale).toBeLessThanOrEqual(1e-5);
+    await session.release();
+    tf.dispose([input, layer2]);
+    tfjs.dispose();
+  });
+
+  it('extract() is refused with the fix; extractAsync checks the batch and the disposal', async () => {
+    const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer1'], engine: 'onnxruntime' });
+    const input = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+    expect(() => backbone.extract(input)).toThrow(
+      /Backbone\.extract\(\): the onnxruntime engine runs asynchronously — resnet18 was created with it\. Use await backbone\.extractAsync\(batch\)/,
+    );
+    const bad = tf.zeros([1, 32, 32, 4]) as tf.Tensor4D;
+    await expect(backbone.extractAsync(bad)).rejects.toThrow(/Backbone\.extractAsync\(\): batch must be a float32 tensor \[B, H, W, 3\].*got \[1,32,32,4\]/);
+    backbone.dispose();
+    await expect(backbone.extractAsync(input)).rejects.toThrow(/the backbone must not be disposed/);
+    tf.dispose([input, bad]);
+  });
+});
+
+/**
+ * Runs `body` with Node's global module folders emptied: pnpm's bin shims (how `pnpm test` starts
+ * vitest) put the whole store on NODE_PATH, so a folder without node_modules would still find
+ * onnxruntime-node; a fresh install has no such path.
+ */
+async function withoutNodePath<T>(body: () => Promise<T>): Promise<T> {
+  const internal = Module as unknown as { _initPaths(): void };
+  const saved = process.env.NODE_PATH;
+  delete process.env.NODE_PATH;
+  internal._initPaths();
+  try {
+    return await body();
+  } finally {
+    if (saved !== undefined) process.env.NODE_PATH = saved;
+    internal._initPaths();
+  }
+}
+
+describe('engine selection', () => {
+  it('auto falls back to tfjs without onnxruntime-node, and says so', async () => {
+    const result = await withoutNodePath(() => selectEngine('auto', { resolveFrom: EMPTY }));
+    expect(result.engine).toBe('tfjs');
+    expect(result.reason).toMatch(/^auto: tfjs \(onnxruntime-node not installed; tfjs-node-gpu not installed\)$/);
+    const backbone = await withoutNodePath(() =>
+      createBackbone('resnet18', { weights: null, layers: ['layer1'], engine: 'auto', resolveFrom: EMPTY, workers: 0 }),
+    );
+    expect(backbone.engine).toBe('tfjs');
+    expect(backbone.engineDetail).toMatch(/^auto: tfjs \(onnxruntime-node not installed.*\): tfjs (wasm|cpu)/);
+    const input = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+    const { layer1 } = await backbone.extractAsync(input);
+    expect(layer1.shape).toEqual([1, 8, 8, 64]);
+    tf.dispose([input, layer1]);
+    backbone.dispose();
+  });
+
+  it('onnxruntime without the package names it and the fix', async () => {
+    await expect(withoutNodePath(() => selectEngine('onnxruntime', { resolveFrom: EMPTY }))).rejects.toThrow(
+      /engine 'onnxruntime' needs onnxruntime — onnxruntime-node not installed\. Install it next to @dfm\/backbone \(npm install onnxruntime-node/,
+    );
+  });
+
+  it('an unknown engine lists the choices', async () => {
+    await expect(selectEngine('torch')).rejects.toThrow(/selectEngine\(\): engine must be one of auto, tfjs, onnxruntime — got "torch"/);
+  });
+
+  it.runIf(available)('auto picks onnxruntime when installed', async () => {
+    const result = await selectEngine('auto');
+    expect(result.engine).toBe('onnxruntime');
+    expect(result.reason).toMatch(/^auto: onnxruntime \(onnxruntime-node \d+\.\d+\.\d+; tfjs-node-gpu not installed\)$/);
+  });
+});
+
+const WEIGHTS = 'weights/resnet18-imagenet-layer1-3.safetensors';
+
+describeWithAssets('onnxruntime engine: resnet18 with ImageNet weights matches torchvision', [WEIGHTS], (asset) => {
+  it.runIf(available)('resnet18-imagenet-256: layer1..layer3 within 1e-4 × max|feature|', async () => {
+    await setBackend('wasm');
+    const fixture = 'resnet18-imagenet-256';
+    const { testCase } = readFixture(fixture);
+    const backbone = await createBackbone('resnet18', { weights: asset(WEIGHTS), layers: testCase.layers, engine: 'onnxruntime' });
+    const input = fixtureInput(testCase.input.seed, testCase.input.shape);
+    const outputs = await backbone.extractAsync(input);
+    const results = await compareWithFixture(fixture, outputs);
+    process.stdout.write(`${formatComparison(`${fixture} (onnxruntime)`, results)}\n`);
+    expect(results.map((r) => r.layer)).toEqual(['layer1', 'layer2', 'layer3']);
+    for (const r of results) {
+      expect(r.relativeError, r.layer).toBeLessThanOrEqual(1e-4);
+      expect(r.sumError, `${r.layer} sums`).toBeLessThanOrEqual(1e-4);
+    }
+    tf.dispose([input, ...Object.values(outputs)]);
+    backbone.dispose();
+  });
+});

@@ -1,0 +1,141 @@
+import type { ConvSpec, LayerName, NetworkPlan } from '../architectures';
+import { foldConv, type TensorLookup } from '../resnet';
+import { encodeOnnxModel, type OnnxGraph, type OnnxInitializer, type OnnxNode } from './onnx-model';
+
+/** Name of the graph input: `[batch, height, width, 3]` float32 NHWC, ImageNet-normalised. */
+export const ONNX_INPUT_NAME = 'images';
+
+export interface ResnetOnnxOptions {
+  /** The layers to output, each NHWC (`[B, h, w, C]`), avgpool `[B, C]`; output names are the layer names. */
+  layers: readonly LayerName[];
+  /** Stages built (the deepest requested layer's). */
+  stages: number;
+  /** Free strings stored in the model's metadata_props. */
+  metadata?: Record<string, string>;
+  /**
+   * Layout of the graph input: `'nhwc'` (default, `[B, H, W, 3]`, transposed by a first node) or
+   * `'nchw'` (`[B, 3, H, W]`). Outputs are NHWC either way. onnxruntime's Transpose of a
+   * 3-channel image batch costs ~1.4 ms per 256×256 image, more than a JS loop, so the engine feeds NCHW.
+   */
+  inputLayout?: 'nhwc' | 'nchw';
+}
+
+/** OIHW copy of a folded HWIO filter. */
+function hwioToOihw(filter: Float32Array, spec: ConvSpec): Float32Array {
+  const { outChannels: O, inChannels: I, kernel: K } = spec;
+  const out = new Float32Array(filter.length);
+  for (let kh = 0; kh < K; kh++) {
+    for (let kw = 0; kw < K; kw++) {
+      for (let i = 0; i < I; i++) {
+        const src = ((kh * K + kw) * I + i) * O;
+        for (let o = 0; o < O; o++) out[((o * I + i) * K + kh) * K + kw] = filter[src + o] as number;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The ONNX graph of a torchvision ResNet up to `stages`, with the same BatchNorm folding as the
+ * tfjs engine (`foldConv`, float64 then float32), conv weights OIHW. The graph takes NHWC images
+ * and returns NHWC features, so it is a drop-in for the tfjs engine: a Transpose at the start
+ * (NHWC → NCHW) and one per output (NCHW → NHWC); onnxruntime runs them in a few ms per batch.
+ */
+export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options: ResnetOnnxOptions): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxInitializer[] = [];
+  let counter = 0;
+  const fresh = (prefix: string) => `${prefix}_${counter++}`;
+
+  const conv = (x: string, spec: ConvSpec, relu: boolean): string => {
+    const { filter, bias } = foldConv(spec, lookup);
+    const w = `${spec.conv}.weight`;
+    const b = `${spec.conv}.bias`;
+    initializers.push({ name: w, dims: [spec.outChannels, spec.inChannels, spec.kernel, spec.kernel], data: hwioToOihw(filter, spec) });
+    initializers.push({ name: b, dims: [spec.outChannels], data: bias });
+    const y = fresh(spec.conv);
+    nodes.push({
+      opType: 'Conv',
+      name: spec.conv,
+      inputs: [x, w, b],
+      outputs: [y],
+      attributes: {
+        kernel_shape: [spec.kernel, spec.kernel],
+        strides: [spec.stride, spec.stride],
+        pads: [spec.pad, spec.pad, spec.pad, spec.pad],
+        dilations: [1, 1],
+        group: 1,
+      },
+    });
+    if (!relu) return y;
+    const r = fresh(`${spec.conv}.relu`);
+    nodes.push({ opType: 'Relu', inputs: [y], outputs: [r] });
+    return r;
+  };
+
+  const inputLayout = options.inputLayout ?? 'nhwc';
+  let nchw = ONNX_INPUT_NAME;
+  if (inputLayout === 'nhwc') {
+    nchw = fresh('nchw');
+    nodes.push({ opType: 'Transpose', inputs: [ONNX_INPUT_NAME], outputs: [nchw], attributes: { perm: [0, 3, 1, 2] } });
+  }
+  let x = conv(nchw, plan.stem, true);
+  const pooled = fresh('maxpool');
+  nodes.push({
+    opType: 'MaxPool',
+    inputs: [x],
+    outputs: [pooled],
+    attributes: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+  });
+  x = pooled;
+  const outputs: OnnxGraph['outputs'][number][] = [];
+  for (let s = 0; s < options.stages; s++) {
+    for (const block of plan.stages[s] ?? []) {
+      let h = x;
+      block.convs.forEach((spec, i) => {
+        h = conv(h, spec, i < block.convs.length - 1);
+      });
+      const shortcut = block.downsample ? conv(x, block.downsample, false) : x;
+      const sum = fresh(`${block.prefix}.add`);
+      nodes.push({ opType: 'Add', inputs: [h, shortcut], outputs: [sum] });
+      const out = fresh(`${block.prefix}.relu`);
+      nodes.push({ opType: 'Relu', inputs: [sum], outputs: [out] });
+      x = out;
+    }
+    const layer = `layer${s + 1}` as LayerName;
+    if (options.layers.includes(layer)) {
+      nodes.push({ opType: 'Transpose', inputs: [x], outputs: [layer], attributes: { perm: [0, 2, 3, 1] } });
+      outputs.push({ name: layer, dims: ['batch', `${layer}_height`, `${layer}_width`, channelsOf(plan, s)] });
+    }
+    if (s === 3 && options.layers.includes('avgpool')) {
+      const gap = fresh('avgpool.gap');
+      nodes.push({ opType: 'GlobalAveragePool', inputs: [x], outputs: [gap] });
+      nodes.push({ opType: 'Flatten', inputs: [gap], outputs: ['avgpool'], attributes: { axis: 1 } });
+      outputs.push({ name: 'avgpool', dims: ['batch', channelsOf(plan, s)] });
+    }
+  }
+  // Outputs in the order the layers were requested.
+  outputs.sort((a, b) => options.layers.indexOf(a.name as LayerName) - options.layers.indexOf(b.name as LayerName));
+  return {
+    name: 'resnet',
+    nodes,
+    initializers,
+    inputs: [
+      { name: ONNX_INPUT_NAME, dims: inputLayout === 'nhwc' ? ['batch', 'height', 'width', 3] : ['batch', 3, 'height', 'width'] },
+    ],
+    outputs,
+    metadata: options.metadata,
+  };
+}
+
+function channelsOf(plan: NetworkPlan, stage: number): number {
+  const blocks = plan.stages[stage] ?? [];
+  const last = blocks[blocks.length - 1];
+  if (last === undefined) return 0;
+  return (last.convs[last.convs.length - 1] as ConvSpec).outChannels;
+}
+
+/** The `.onnx` bytes of {@link resnetOnnxGraph}. */
+export function resnetOnnxModel(plan: NetworkPlan, lookup: TensorLookup, options: ResnetOnnxOptions): Uint8Array {
+  return encodeOnnxModel(resnetOnnxGraph(plan, lookup, options));
+}

@@ -1,0 +1,29 @@
+/**
+ * `pnpm bench` entry: `tsx packages/cli/src/bench/main.ts [--engines a,b] [--skip-torch] [--skip-memory]
+ * [--skip-kernel-variant] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
+ */
+import { runBench } from './run-bench';
+
+const argv = process.argv.slice(2);
+const value = (flag: string) => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const engines = value('--engines');
+const iterations = value('--iterations');
+const assetsDir = value('--assets-dir');
+const memoryImages = value('--memory-images');
+await runBench(
+  {
+    ...(engines !== undefined ? { engines: engines.split(',') } : {}),
+    ...(iterations !== undefined ? { iterations: Number(iterations) } : {}),
+    ...(assetsDir !== undefined ? { assetsDir } : {}),
+    ...(memoryImages !== undefined ? { memoryImages: Number(memoryImages) } : {}),
+    skipTorch: argv.includes('--skip-torch'),
+    skipMemory: argv.includes('--skip-memory'),
+    skipKernelVariant: argv.includes('--skip-kernel-variant'),
+    json: argv.includes('--json'),
+  },
+  { out: process.stdout, err: process.stderr },
+);
+process.exit(0);

@@ -1,0 +1,167 @@
+import { normalizeImageNet } from '@dfm/backbone';
+import { DFMModel, upsampleMap } from '@dfm/core';
+import { batches, type ResizeKernel, type Sample } from '@dfm/data';
+import { auroc } from '@dfm/lightning-like';
+import * as tf from '@tensorflow/tfjs-core';
+import { type BenchEngine, createBenchBackbone } from './engines';
+
+/** Seconds per stage; decode counts only the time the pipeline waited for decoded batches. */
+export interface StageTimes {
+  decode: number;
+  backbone: number;
+  fit: number;
+  score: number;
+}
+
+export interface PipelineResult {
+  engine: BenchEngine;
+  kernel: ResizeKernel;
+  engineDetail: string;
+  /** Backbone creation + first (tiny) call: ONNX graph build and session, or worker start. */
+  loadSeconds: number;
+  stages: StageTimes;
+  fitSeconds: number;
+  totalSeconds: number;
+  imagesPerSecond: number;
+  images: { train: number; test: number };
+  components: number;
+  auroc: number;
+}
+
+export interface PipelineOptions {
+  engine: BenchEngine;
+  weights: string;
+  train: readonly Sample[];
+  test: readonly Sample[];
+  batchSize: number;
+  imageSize: number;
+  /** Resize kernel of @dfm/data (default its own: PIL-exact antialiased bilinear in JS). */
+  kernel?: ResizeKernel;
+}
+
+/**
+ * The DFM recipe end to end with one engine: decode (sharp + antialiased resize, prefetching two
+ * batches while the backbone runs), backbone → pool 4 → flatten, PCA 0.97, FRE scores and maps at
+ * the input size, image AUROC. The timed part starts at the first decode and ends at the last score.
+ */
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const { engine, weights, train, test, batchSize, imageSize, kernel = 'bilinear-antialiased' } = options;
+  const started = performance.now();
+  const backbone = await createBenchBackbone(engine, weights);
+  const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', nComps: 0.97, poolingKernelSize: 4, backboneInstance: backbone });
+  const warm = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
+  tf.dispose(Object.values(await backbone.extractAsync(warm)));
+  warm.dispose();
+  const loadSeconds = (performance.now() - started) / 1000;
+
+  const stages: StageTimes = { decode: 0, backbone: 0, fit: 0, score: 0 };
+  const now = () => performance.now() / 1000;
+  const wall = now();
+
+  // fit: features of every training image into the memory bank, then PCA.
+  const chunks: Float32Array[] = [];
+  let featureShape: [number, number, number] | undefined;
+  let mark = now();
+  for await (const batch of batches(train, { batchSize, imageSize, prefetch: 2, kernel })) {
+    const t1 = now();
+    stages.decode += t1 - mark;
+    const images = normalizedBatch(batch.images, batch.batchSize, imageSize);
+    const result = await model.getFeatures(images);
+    images.dispose();
+    chunks.push((await result.features.data()) as Float32Array);
+    featureShape = result.featureShape;
+    result.features.dispose();
+    mark = now();
+    stages.backbone += mark - t1;
+  }
+  const t2 = now();
+  const [h, w, c] = featureShape as [number, number, number];
+  const bankData = new Float32Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bankData.set(chunk, offset);
+    offset += chunk.length;
+  }
+  const bank = tf.tensor2d(bankData, [bankData.length / (h * w * c), h * w * c]);
+  const fit = await model.fit(bank, { featureShape: [h, w, c], imageSize: [imageSize, imageSize] });
+  bank.dispose();
+  stages.fit += now() - t2;
+  const fitSeconds = now() - wall;
+
+  // test: scores and maps.
+  const scores: number[] = [];
+  const labels: number[] = [];
+  mark = now();
+  for await (const batch of batches(test, { batchSize, imageSize, prefetch: 2, kernel })) {
+    const t1 = now();
+    stages.decode += t1 - mark;
+    const images = normalizedBatch(batch.images, batch.batchSize, imageSize);
+    const { features, featureShape: shape } = await model.getFeatures(images);
+    images.dispose();
+    const t3 = now();
+    stages.backbone += t3 - t1;
+    const { predScore, anomalyMap } = model.score(features, shape);
+    const maps = upsampleMap(anomalyMap as tf.Tensor4D, imageSize, imageSize);
+    scores.push(...((await predScore.data()) as Float32Array));
+    await maps.data();
+    tf.dispose([features, predScore, anomalyMap as tf.Tensor4D, maps]);
+    labels.push(...batch.samples.map((s) => s.label));
+    mark = now();
+    stages.score += mark - t3;
+  }
+  const totalSeconds = now() - wall;
+  const result: PipelineResult = {
+    engine,
+    kernel,
+    engineDetail: backbone.engineDetail,
+    loadSeconds,
+    stages,
+    fitSeconds,
+    totalSeconds,
+    imagesPerSecond: (train.length + test.length) / totalSeconds,
+    images: { train: train.length, test: test.length },
+    components: fit.nComponents,
+    auroc: auroc(Float64Array.from(scores), Uint8Array.from(labels)),
+  };
+  model.dispose();
+  backbone.dispose();
+  return result;
+}
+
+function normalizedBatch(data: Float32Array, count: number, size: number): tf.Tensor4D {
+  return tf.tidy(() => normalizeImageNet(tf.tensor4d(data, [count, size, size, 3])));
+}
+
+/** ms per image of the backbone alone on a fixed random batch: one warm-up, then the median of `iterations`. */
+export async function timeBackbone(engine: BenchEngine, weights: string, batchSize: number, size: number, iterations: number) {
+  const backbone = await createBenchBackbone(engine, weights);
+  const input = tf.randomNormal([batchSize, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const once = async () => {
+    const { layer3 } = await backbone.extractAsync(input);
+    await (layer3 as tf.Tensor).data();
+    (layer3 as tf.Tensor).dispose();
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = performance.now();
+    await once();
+    times.push((performance.now() - start) / batchSize);
+  }
+  input.dispose();
+  const detail = backbone.engineDetail;
+  backbone.dispose();
+  times.sort((a, b) => a - b);
+  return { msPerImage: times[Math.floor(times.length / 2)] as number, best: times[0] as number, detail };
+}
+
+/** Seconds to decode and resize `samples` alone through batches() (no backbone), and the main thread's CPU seconds. */
+export async function timeDecode(samples: readonly Sample[], batchSize: number, imageSize: number, kernel: ResizeKernel) {
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  for await (const _batch of batches(samples, { batchSize, imageSize, prefetch: 2, kernel })) {
+    // decode only
+  }
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - start) / 1000, processCpuSeconds: (used.user + used.system) / 1e6 };
+}
