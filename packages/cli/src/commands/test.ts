@@ -1,0 +1,111 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Dfm, Engine, type TestResult } from '@dfm/lightning-like';
+import { UsageError } from '../errors';
+import { cliCallback, log, metricsTable, seconds, warn, writeJson } from '../io';
+import type { CliOptions } from '../options';
+import { buildDataset, type CommandContext, checkWeights, describeConfig, dfmOptions, engineOf, selectBackend } from '../setup';
+
+const MODEL_KEYS: readonly (keyof CliOptions)[] = ['backbone', 'layer', 'poolingKernelSize', 'pcaLevel', 'scoreType', 'imageSize'];
+
+/** Loads a `.dfm` file for test/predict/export, with one-line errors for a missing file. */
+export async function loadModelFile(ctx: CommandContext, path: string): Promise<Dfm> {
+  if (!existsSync(path)) {
+    throw new UsageError(`dfm ${ctx.command}: --model ${path} does not exist (looked at ${resolve(path)}). Run 'dfm train' first; it prints where model.dfm is.`);
+  }
+  const { options: o, explicit } = ctx;
+  if (explicit.has('weights')) checkWeights(ctx.command, o.weights);
+  const ignored = MODEL_KEYS.filter((key) => explicit.has(key));
+  if (ignored.length > 0) {
+    const message = `--model given: ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} ignored; the model file fixes them.`;
+    ctx.warnings.push(message);
+    warn(ctx.io, message);
+  }
+  const loadOptions: { weights?: string | null; engine?: string } = {};
+  if (explicit.has('weights')) loadOptions.weights = o.weights;
+  if (o.engine !== 'auto') loadOptions.engine = o.engine; // see dfmOptions(): passed through for the backbone engine
+  return Dfm.load(path, loadOptions as Parameters<typeof Dfm.load>[1]);
+}
+
+/** The model part of the JSON config when the model comes from a file. */
+export function modelConfigOf(model: Dfm, path?: string): Record<string, unknown> {
+  const config = model.model.config;
+  return {
+    backbone: config.backbone,
+    layer: config.layer,
+    poolingKernelSize: config.poolingKernelSize,
+    pcaLevel: config.nComps,
+    scoreType: config.scoreType,
+    imageSize: model.preProcessor.imageSize,
+    ...(path !== undefined ? { file: resolve(path) } : {}),
+  };
+}
+
+/** `dfm test` (and `dfm demo`): fits (or loads --model), evaluates on the test split, writes the results directory. */
+export async function runTest(ctx: CommandContext): Promise<number> {
+  const { options: o, io } = ctx;
+  if (o.model === undefined) checkWeights(ctx.command, o.weights);
+  const dataset = buildDataset(ctx);
+  const backend = await selectBackend(ctx);
+  const model = o.model !== undefined ? await loadModelFile(ctx, o.model) : new Dfm(dfmOptions(o));
+  try {
+    const engine = new Engine({
+      defaultRootDir: o.resultsDir,
+      batchSize: o.batchSize,
+      onBadImage: o.onBadImage,
+      callbacks: [cliCallback(io, ctx.warnings)],
+    });
+    const config = model.model.config;
+    log(
+      io,
+      `dfm ${ctx.command}: ${dataset.name}/${dataset.category}: ${o.model !== undefined ? `model ${o.model}` : `${dataset.train.length} train`}, ${dataset.test.length} test images, ${config.backbone}/${config.layer}, ${config.scoreType}, ${model.preProcessor.imageSize.join('×')} px, backend ${backend.backend}`,
+    );
+    let fitSeconds = 0;
+    let modelPath: string | null = o.model !== undefined ? resolve(o.model) : null;
+    if (o.model === undefined) {
+      const fit = await engine.fit(model, dataset);
+      fitSeconds = fit.seconds;
+      modelPath = fit.checkpointPath;
+    }
+    const tested: TestResult = await engine.test(model, dataset);
+    const timing = {
+      fit_s: seconds(fitSeconds),
+      test_s: seconds(tested.seconds),
+      total_s: seconds((performance.now() - ctx.started) / 1000),
+      images_per_s: seconds(tested.predictions.length / Math.max(tested.seconds, 1e-9)),
+    };
+    if (io.json) {
+      const base = describeConfig(ctx, { backendUsed: backend.backend, engineUsed: engineOf(model) });
+      writeJson(io, {
+        command: ctx.command,
+        metrics: tested.metrics,
+        config: o.model !== undefined ? { ...base, model: modelConfigOf(model, o.model) } : base,
+        timing,
+        predictions: tested.predictions.map((p) => ({
+          path: p.path,
+          label: p.label,
+          defectType: p.defectType,
+          predScore: p.predScore,
+          normalizedScore: p.normalizedScore,
+          predLabel: p.predLabel,
+        })),
+        resultsDir: tested.resultsDir,
+        model: modelPath,
+        notes: tested.notes,
+        skipped: tested.skipped,
+        warnings: ctx.warnings,
+      });
+    } else {
+      io.out.write(
+        `\n${metricsTable(tested.metrics)}\n` +
+          `${tested.notes.map((n) => `note: ${n}\n`).join('')}` +
+          `results: ${tested.resultsDir}\n` +
+          `  ${o.model === undefined ? 'model.dfm, ' : ''}metrics.json, predictions.csv, roc.png, score-histogram.png, images/\n` +
+          `time: ${o.model === undefined ? `fit ${timing.fit_s.toFixed(1)} s, ` : ''}test ${timing.test_s.toFixed(1)} s, total ${timing.total_s.toFixed(1)} s (${timing.images_per_s.toFixed(1)} test images/s; backend ${backend.backend}, engine ${engineOf(model) ?? '-'})\n`,
+      );
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

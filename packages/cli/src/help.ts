@@ -1,0 +1,49 @@
+import { type CommandName, optionsOf } from './options';
+import { VERSION } from './version';
+
+const SUMMARIES: Record<CommandName, { usage: string; summary: string }> = {
+  train: { usage: 'dfm train --data DIR --category NAME [options]', summary: 'fit on the normal images and save model.dfm (+ thresholds from the validation split)' },
+  test: { usage: 'dfm test --data DIR --category NAME [--model FILE] [options]', summary: 'fit (or load --model) and evaluate; writes the results directory' },
+  predict: { usage: 'dfm predict --model FILE --input FILE|DIR [--output DIR]', summary: 'score images with a saved model: scores, labels, heatmap PNGs' },
+  export: { usage: 'dfm export --model FILE --out DIR', summary: 'a self-contained folder: model, backbone weights, loaders, manifest' },
+  bench: { usage: 'dfm bench [--engines A,B] [--skip-torch] [--skip-memory] [--json]', summary: 'the performance benchmark' },
+  demo: { usage: 'dfm demo [options]', summary: 'fit and test on the MVTec AD bottle of the development assets (resnet18/layer3)' },
+};
+
+/** `dfm --help`. */
+export function usage(): string {
+  const lines = [
+    `dfm ${VERSION}: DFM image anomaly detection (pretrained CNN features → PCA → FRE/NLL scores and anomaly maps)`,
+    '',
+    'Usage: dfm <command> [options]        dfm <command> --help for its options',
+    '',
+    'Commands:',
+    ...Object.entries(SUMMARIES).map(([name, { summary }]) => `  ${name.padEnd(9)} ${summary}`),
+    '',
+    'Examples:',
+    '  dfm test --data datasets/MVTec --category bottle --backbone resnet18 --weights imagenet',
+    '  dfm train --config examples/configs/dfm.yaml',
+    '  dfm predict --model results/dfm/mvtec/bottle/model.dfm --input photos/ --output heatmaps/',
+    '  dfm test --data datasets/MVTec --category bottle --json > result.json',
+    '',
+    'Every command takes --json (one JSON document on stdout; logs on stderr) and --verbose.',
+    'Exit codes: 0 done, 2 a usage/data/model-file error (the message says the fix), 1 an internal error.',
+    'Docs: docs/cli.md',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** `dfm <command> --help`. */
+export function commandHelp(command: CommandName): string {
+  const { usage: line, summary } = SUMMARIES[command];
+  const specs = optionsOf(command);
+  const left = specs.map((spec) => `--${spec.flag}${spec.kind === 'boolean' ? '' : ` ${spec.choices ? spec.choices.join('|') : (spec.value ?? 'VALUE')}`}`);
+  const width = Math.min(28, Math.max(...left.map((l) => l.length)));
+  const rows = specs.map((spec, i) => {
+    const flag = left[i] as string;
+    const text = `${spec.help}${spec.shown !== undefined ? ` (default: ${spec.shown})` : ''}`;
+    return flag.length > width ? `  ${flag}\n  ${' '.repeat(width)}  ${text}` : `  ${flag.padEnd(width)}  ${text}`;
+  });
+  return `${line}\n\n${summary}.\n\nOptions:\n${rows.join('\n')}\n`;
+}
