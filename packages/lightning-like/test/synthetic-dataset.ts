@@ -4,18 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRng } from '@dfm/data';
 import sharp from 'sharp';
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticDataset {
   root: string;
@@ -52,7 +42,7 @@ export async function makeSyntheticDataset(
   root: string,
   { nTrain = 24, nTestNormal = 8, nTestAnomalous = 8, size = 64, seed = 1 } = {},
 ): Promise<SyntheticDataset> {
-  const random = rng(seed);
+  const random = createRng(seed, 'synthetic-dataset');
   const dirs = {
     root,
     normalDir: join(root, 'train', 'good'),
