@@ -5,17 +5,9 @@ import { CorruptFileError, InvalidArgumentError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES_DIR } from '../test/fixture-comparison';
 import { encodeSafetensors } from './encode-safetensors';
+import { joinSafetensors as rawFile } from '../test/mutate-safetensors';
 import { halfToFloat, loadSafetensors } from './load-safetensors';
 
-/** A safetensors file from a header object and raw data (no checks: for building bad files). */
-function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerText?: string): Uint8Array {
-  const text = new TextEncoder().encode(headerText ?? JSON.stringify(header));
-  const out = new Uint8Array(8 + text.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
-  out.set(text, 8);
-  out.set(data, 8 + text.length);
-  return out;
-}
 
 function corrupt(bytes: Uint8Array): CorruptFileError {
   try {

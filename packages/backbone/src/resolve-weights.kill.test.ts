@@ -1,29 +1,18 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from './encode-safetensors';
 import { loadSafetensors } from './load-safetensors';
+import { filesUnder } from '../test/files-under';
 import { randomResnetWeights } from './random-weights';
 import { resolveWeights } from './resolve-weights';
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d)) {
-      const path = join(d, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else out.push(relative(dir, path));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
-}
 
 const body = Buffer.from(encodeSafetensors(Object.fromEntries(randomResnetWeights('resnet18', { seed: 4, stages: 1 }))));
 const sha = createHash('sha256').update(body).digest('hex');

@@ -1,32 +1,19 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, } from 'node:path';
 import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackbone } from './create-backbone';
 import { encodeSafetensors } from './encode-safetensors';
+import { filesUnder } from '../test/files-under';
 import { randomResnetWeights } from './random-weights';
 import { cacheDirectory, type DownloadProgress, resolveWeights } from './resolve-weights';
 import { setBackend } from './set-backend';
 
-/** Every file under `dir`, relative. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d)) {
-      const path = join(d, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else out.push(relative(dir, path));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 const weights = Object.fromEntries(randomResnetWeights('resnet18', { seed: 3, stages: 1 }));
 const body = Buffer.from(encodeSafetensors(weights, { architecture: 'resnet18' }));

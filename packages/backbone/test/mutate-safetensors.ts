@@ -29,7 +29,7 @@ export function splitSafetensors(bytes: Uint8Array): { header: Record<string, un
 }
 
 /** Builds a file from a header (object or raw text) and a data section, without any check. */
-export function joinSafetensors(header: unknown, data: Uint8Array, headerText?: string): Uint8Array {
+export function joinSafetensors(header: unknown, data: Uint8Array = new Uint8Array(0), headerText?: string): Uint8Array {
   const text = new TextEncoder().encode(headerText ?? JSON.stringify(header));
   const out = new Uint8Array(8 + text.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
