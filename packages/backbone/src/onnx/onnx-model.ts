@@ -7,23 +7,25 @@ import { ProtobufWriter } from './protobuf-writer';
 
 /** ONNX IR version written (ONNX 1.13+; onnxruntime ≥ 1.14 reads it). */
 export const ONNX_IR_VERSION = 8;
-/** Default-domain opset the graphs use. */
-export const ONNX_OPSET = 17;
+/** Default-domain opset the graphs use (18: Resize with `antialias` and `axes`). */
+export const ONNX_OPSET = 18;
 
 const TENSOR_FLOAT = 1;
+const TENSOR_UINT8 = 2;
 const TENSOR_INT64 = 7;
 const ATTRIBUTE_FLOAT = 1;
 const ATTRIBUTE_INT = 2;
+const ATTRIBUTE_STRING = 3;
 const ATTRIBUTE_INTS = 7;
 
-export type OnnxAttribute = number | readonly number[] | { float: number };
+export type OnnxAttribute = number | readonly number[] | { float: number } | { string: string };
 
 export interface OnnxNode {
   opType: string;
   inputs: readonly string[];
   outputs: readonly string[];
   name?: string;
-  /** Integer attributes as numbers, int lists as arrays, floats as `{ float }`. */
+  /** Integer attributes as numbers, int lists as arrays, floats as `{ float }`, strings as `{ string }`. */
   attributes?: Readonly<Record<string, OnnxAttribute>>;
 }
 
@@ -36,6 +38,8 @@ export interface OnnxInitializer {
 
 export interface OnnxValueInfo {
   name: string;
+  /** Element type (default `'float32'`). */
+  type?: 'float32' | 'uint8';
   /** Each dimension a size or a symbolic name (`'batch'`). */
   dims: readonly (number | string)[];
 }
@@ -54,6 +58,7 @@ function encodeAttribute(name: string, value: OnnxAttribute): ProtobufWriter {
   const w = new ProtobufWriter().string(1, name);
   if (typeof value === 'number') return w.int(3, value).int(20, ATTRIBUTE_INT);
   if (Array.isArray(value)) return w.repeatedInt(8, value as number[]).int(20, ATTRIBUTE_INTS);
+  if ('string' in value) return w.string(4, value.string).int(20, ATTRIBUTE_STRING);
   return w.float(2, (value as { float: number }).float).int(20, ATTRIBUTE_FLOAT);
 }
 
@@ -93,7 +98,7 @@ function encodeValueInfo(info: OnnxValueInfo): ProtobufWriter {
     else d.string(2, dim);
     shape.message(1, d);
   }
-  const tensorType = new ProtobufWriter().int(1, TENSOR_FLOAT).message(2, shape);
+  const tensorType = new ProtobufWriter().int(1, info.type === 'uint8' ? TENSOR_UINT8 : TENSOR_FLOAT).message(2, shape);
   const type = new ProtobufWriter().message(1, tensorType);
   return new ProtobufWriter().string(1, info.name).message(2, type);
 }

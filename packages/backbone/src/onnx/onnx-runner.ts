@@ -7,7 +7,6 @@ import { workerEntry, workerExecArgv } from '../workers/worker-entry';
 import type { LoadedOnnxruntime, OrtSession } from './load-onnxruntime';
 import { isNode } from './load-onnxruntime';
 import type { OnnxWorkerInit, OnnxWorkerReply, OnnxWorkerRequest } from './onnx-worker';
-import { nhwcToNchw } from './layout';
 import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
 
 /** Where onnxruntime runs: a worker thread (Node default: the event loop stays free) or the calling thread. */
@@ -49,7 +48,6 @@ export class OnnxRunner {
       layers: options.layers,
       stages: options.stages,
       metadata: options.metadata,
-      inputLayout: 'nchw',
     });
     const modelBytes = model.length;
     const threads = options.threads ?? (isNode() ? availableParallelism() : undefined);
@@ -73,7 +71,6 @@ export class OnnxRunner {
             model,
             sessionOptions,
             inputName: ONNX_INPUT_NAME,
-            nchw: true,
             outputNames: layers,
           })
         : await MainExecutor.start(onnxruntime, model, sessionOptions, layers);
@@ -107,8 +104,7 @@ class MainExecutor implements Executor {
   }
 
   async run(data: Float32Array, shape: readonly number[]): Promise<Outputs> {
-    const [b, h, w, c] = shape as [number, number, number, number];
-    const input = new this.onnxruntime.ort.Tensor('float32', nhwcToNchw(data, shape), [b, c, h, w]);
+    const input = new this.onnxruntime.ort.Tensor('float32', data, [...shape]);
     const results = await this.session.run({ [ONNX_INPUT_NAME]: input });
     const out: Outputs = {};
     for (const layer of this.layers) {

@@ -8,7 +8,6 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { OrtModule, OrtSession } from './load-onnxruntime';
-import { nhwcToNchw } from './layout';
 
 export interface OnnxWorkerInit {
   /** Absolute path of the onnxruntime-node package to require (resolved by the main thread). */
@@ -17,8 +16,6 @@ export interface OnnxWorkerInit {
   sessionOptions: Record<string, unknown>;
   inputName: string;
   outputNames: string[];
-  /** The graph takes NCHW: requests arrive NHWC and are transposed here, in this thread. */
-  nchw: boolean;
 }
 
 export interface OnnxWorkerRequest {
@@ -53,10 +50,7 @@ async function start(): Promise<void> {
       return;
     }
     try {
-      const [b, h, w, c] = request.shape as [number, number, number, number];
-      const input = init.nchw
-        ? new ort.Tensor('float32', nhwcToNchw(request.data, request.shape), [b, c, h, w])
-        : new ort.Tensor('float32', request.data, request.shape);
+      const input = new ort.Tensor('float32', request.data, request.shape);
       const results = await session.run({ [init.inputName]: input });
       const outputs = init.outputNames.map((name) => {
         const tensor = results[name] as { data: Float32Array; dims: readonly number[] };

@@ -12,12 +12,6 @@ export interface ResnetOnnxOptions {
   stages: number;
   /** Free strings stored in the model's metadata_props. */
   metadata?: Record<string, string>;
-  /**
-   * Layout of the graph input: `'nhwc'` (default, `[B, H, W, 3]`, transposed by a first node) or
-   * `'nchw'` (`[B, 3, H, W]`). Outputs are NHWC either way. onnxruntime's Transpose of a
-   * 3-channel image batch costs ~1.4 ms per 256×256 image, more than a JS loop, so the engine feeds NCHW.
-   */
-  inputLayout?: 'nhwc' | 'nchw';
 }
 
 /** OIHW copy of a folded HWIO filter. */
@@ -36,10 +30,35 @@ function hwioToOihw(filter: Float32Array, spec: ConvSpec): Float32Array {
 }
 
 /**
+ * The stem filter rearranged for an NHWC image read as one channel of `W·C` columns: the weight
+ * `[O, 1, K, K·C]` holds `W[o, i, kh, kw]` at column `kw·C + i` (from the folded HWIO filter).
+ */
+function hwioToInterleavedRows(filter: Float32Array, spec: ConvSpec): Float32Array {
+  const { outChannels: O, inChannels: I, kernel: K } = spec;
+  const out = new Float32Array(filter.length);
+  for (let kh = 0; kh < K; kh++) {
+    for (let kw = 0; kw < K; kw++) {
+      for (let i = 0; i < I; i++) {
+        const src = ((kh * K + kw) * I + i) * O;
+        for (let o = 0; o < O; o++) out[(o * K + kh) * K * I + kw * I + i] = filter[src + o] as number;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * The ONNX graph of a torchvision ResNet up to `stages`, with the same BatchNorm folding as the
  * tfjs engine (`foldConv`, float64 then float32), conv weights OIHW. The graph takes NHWC images
- * and returns NHWC features, so it is a drop-in for the tfjs engine: a Transpose at the start
- * (NHWC → NCHW) and one per output (NCHW → NHWC); onnxruntime runs them in a few ms per batch.
+ * and returns NHWC features, so it is a drop-in for the tfjs engine.
+ *
+ * No transpose on the way in: an NHWC batch `[B, H, W, C]` is, byte for byte, a one-channel image
+ * `[B, 1, H, W·C]` (two metadata-only nodes, Unsqueeze and Reshape), and the stem convolution
+ * (K×K, stride s, pad p over C channels) is the same sum as a K×(K·C) convolution over it with
+ * strides (s, s·C) and pads (p, p·C): the C channels of a pixel are C adjacent columns. That
+ * runs as fast as the NCHW stem or faster, and saves transposing 3·H·W floats per image (in
+ * JavaScript ~1 ms per 256×256 image, as an onnxruntime Transpose node ~1.4 ms). Each output
+ * gets one Transpose (NCHW → NHWC), small at that depth.
  */
 export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options: ResnetOnnxOptions): OnnxGraph {
   const nodes: OnnxNode[] = [];
@@ -47,11 +66,17 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
   let counter = 0;
   const fresh = (prefix: string) => `${prefix}_${counter++}`;
 
-  const conv = (x: string, spec: ConvSpec, relu: boolean): string => {
+  /** `interleaved`: the input is an NHWC image read as one channel of W·C columns (the stem). */
+  const conv = (x: string, spec: ConvSpec, relu: boolean, interleaved = false): string => {
     const { filter, bias } = foldConv(spec, lookup);
     const w = `${spec.conv}.weight`;
     const b = `${spec.conv}.bias`;
-    initializers.push({ name: w, dims: [spec.outChannels, spec.inChannels, spec.kernel, spec.kernel], data: hwioToOihw(filter, spec) });
+    const C = spec.inChannels;
+    initializers.push(
+      interleaved
+        ? { name: w, dims: [spec.outChannels, 1, spec.kernel, spec.kernel * C], data: hwioToInterleavedRows(filter, spec) }
+        : { name: w, dims: [spec.outChannels, C, spec.kernel, spec.kernel], data: hwioToOihw(filter, spec) },
+    );
     initializers.push({ name: b, dims: [spec.outChannels], data: bias });
     const y = fresh(spec.conv);
     nodes.push({
@@ -60,9 +85,9 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
       inputs: [x, w, b],
       outputs: [y],
       attributes: {
-        kernel_shape: [spec.kernel, spec.kernel],
-        strides: [spec.stride, spec.stride],
-        pads: [spec.pad, spec.pad, spec.pad, spec.pad],
+        kernel_shape: interleaved ? [spec.kernel, spec.kernel * C] : [spec.kernel, spec.kernel],
+        strides: interleaved ? [spec.stride, spec.stride * C] : [spec.stride, spec.stride],
+        pads: interleaved ? [spec.pad, spec.pad * C, spec.pad, spec.pad * C] : [spec.pad, spec.pad, spec.pad, spec.pad],
         dilations: [1, 1],
         group: 1,
       },
@@ -73,13 +98,14 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     return r;
   };
 
-  const inputLayout = options.inputLayout ?? 'nhwc';
-  let nchw = ONNX_INPUT_NAME;
-  if (inputLayout === 'nhwc') {
-    nchw = fresh('nchw');
-    nodes.push({ opType: 'Transpose', inputs: [ONNX_INPUT_NAME], outputs: [nchw], attributes: { perm: [0, 3, 1, 2] } });
-  }
-  let x = conv(nchw, plan.stem, true);
+  // [B, H, W, C] → [B, 1, H, W·C]: the same bytes, read as one channel.
+  const unsqueezed = fresh('images.unsqueezed');
+  const rows = fresh('images.rows');
+  initializers.push({ name: 'images.unsqueeze_axes', dims: [1], data: { int64: [1] } });
+  initializers.push({ name: 'images.rows_shape', dims: [4], data: { int64: [0, 0, 0, -1] } });
+  nodes.push({ opType: 'Unsqueeze', inputs: [ONNX_INPUT_NAME, 'images.unsqueeze_axes'], outputs: [unsqueezed] });
+  nodes.push({ opType: 'Reshape', inputs: [unsqueezed, 'images.rows_shape'], outputs: [rows] });
+  let x = conv(rows, plan.stem, true, true);
   const pooled = fresh('maxpool');
   nodes.push({
     opType: 'MaxPool',
@@ -120,9 +146,7 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     name: 'resnet',
     nodes,
     initializers,
-    inputs: [
-      { name: ONNX_INPUT_NAME, dims: inputLayout === 'nhwc' ? ['batch', 'height', 'width', 3] : ['batch', 3, 'height', 'width'] },
-    ],
+    inputs: [{ name: ONNX_INPUT_NAME, dims: ['batch', 'height', 'width', plan.stem.inChannels] }],
     outputs,
     metadata: options.metadata,
   };
