@@ -90,7 +90,37 @@ describe('batches', () => {
     expect(batch!.images).not.toEqual(plain.data);
   });
 
+  it('normalize: images are (v − mean) / std of the plain ones, masks and synthetic anomalies too', async () => {
+    const normalize = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+    const expectNormalized = (got: Float32Array, plain: Float32Array) => {
+      expect(got.length).toBe(plain.length);
+      let worst = 0;
+      plain.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs((got[i] as number) - (v - normalize.mean[i % 3]!) / normalize.std[i % 3]!));
+      });
+      expect(worst).toBeLessThan(1e-6);
+    };
+    const [plain] = await collect(batches(good.slice(0, 3), { batchSize: 3, imageSize: [6, 5] }));
+    const [normalized] = await collect(batches(good.slice(0, 3), { batchSize: 3, imageSize: [6, 5], normalize }));
+    expect(plain!.normalization).toBeNull();
+    expect(normalized!.normalization).toEqual(normalize);
+    expectNormalized(normalized!.images, plain!.images);
+    // the sharp kernels (no JS resize) and synthetic anomalies (drawn in [0, 1], normalised after)
+    const [linear] = await collect(batches(good.slice(0, 1), { batchSize: 1, imageSize: 8, kernel: 'linear' }));
+    const [linearN] = await collect(batches(good.slice(0, 1), { batchSize: 1, imageSize: 8, kernel: 'linear', normalize }));
+    expectNormalized(linearN!.images, linear!.images);
+    const synthetic: Sample[] = [{ ...good[0]!, label: 1, defectType: 'synthetic', synthetic: { seed: 4 } }];
+    const [s1] = await collect(batches(synthetic, { batchSize: 1, imageSize: 16, withMasks: true }));
+    const [s2] = await collect(batches(synthetic, { batchSize: 1, imageSize: 16, withMasks: true, normalize }));
+    expectNormalized(s2!.images, s1!.images);
+    expect(s2!.masks).toEqual(s1!.masks);
+  });
+
   it('checks its options', () => {
+    expect(() => batches(good, { batchSize: 2, imageSize: 4, normalize: { mean: [0, 0], std: [1, 1, 1] } as never })).toThrow(
+      /normalize must be \{ mean: \[r, g, b\], std: \[r, g, b\] \}.*got \{"mean":\[0,0\]/,
+    );
+    expect(() => batches(good, { batchSize: 2, imageSize: 4, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } })).toThrow(/std > 0/);
     expect(() => batches(good, { batchSize: 0, imageSize: 4 })).toThrow(InvalidArgumentError);
     expect(() => batches(good, { batchSize: 2, imageSize: 4, prefetch: -1 })).toThrow(/prefetch must be an integer ≥ 0/);
     expect(() => batches(good, { batchSize: 2, imageSize: 4, onBadImage: 'ignore' as never })).toThrow(/onBadImage must be 'error' or 'skip'/);

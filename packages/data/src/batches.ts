@@ -2,13 +2,16 @@ import { InvalidArgumentError } from '@dfm/linalg';
 import { type BadFile, BadImagesError, describeBadFiles, MaskMismatchError } from './errors';
 import { DEFAULT_PIXEL_LIMIT, type ImageSize, loadImage, normalizeSize, type ResizeKernel } from './load-image';
 import { loadMask } from './load-mask';
+import { type Normalization, normalizationAffine, normalizeInPlace } from './normalization';
 import type { Sample } from './sample';
 import { createSyntheticAnomaly } from './synthetic-anomaly';
 
 /** A batch of decoded images, NHWC. */
 export interface Batch {
-  /** [batchSize, height, width, 3] RGB in [0, 1]. */
+  /** [batchSize, height, width, 3] RGB in [0, 1], or normalised when {@link Batch.normalization} is set. */
   images: Float32Array;
+  /** The normalisation applied to `images` (`BatchOptions.normalize`), or null: values in [0, 1]. */
+  normalization: Normalization | null;
   /** [batchSize, height, width] 0/1, or null when `withMasks` is false. */
   masks: Uint8Array | null;
   /** The samples in this batch, in order (skipped files are not here). */
@@ -36,6 +39,11 @@ export interface BatchOptions {
   withMasks?: boolean;
   /** Resampling kernel for images. Default `'bilinear-antialiased'`. */
   kernel?: ResizeKernel;
+  /**
+   * Normalise images while decoding (`(v − mean[c]) / std[c]`, e.g. ImageNet's), so the batch is
+   * ready for a backbone without another pass over its pixels. Masks are unaffected.
+   */
+  normalize?: Normalization;
 }
 
 /** Counters of a pass, for tests and monitoring. */
@@ -64,14 +72,28 @@ interface Decoded {
 async function decodeSample(
   sample: Sample,
   size: [number, number],
-  options: { pixelLimit: number; withMasks: boolean; kernel: ResizeKernel },
+  options: {
+    pixelLimit: number;
+    withMasks: boolean;
+    kernel: ResizeKernel;
+    normalize: Normalization | undefined;
+    affine: ReturnType<typeof normalizationAffine> | undefined;
+  },
 ): Promise<Decoded> {
   const [height, width] = size;
-  const imagePromise = loadImage(sample.path, { size, pixelLimit: options.pixelLimit, kernel: options.kernel });
+  const synthetic = options.withMasks && sample.synthetic !== undefined ? sample.synthetic : undefined;
+  // Synthetic anomalies are drawn on [0, 1] images: those are normalised afterwards.
+  const imagePromise = loadImage(sample.path, {
+    size,
+    pixelLimit: options.pixelLimit,
+    kernel: options.kernel,
+    normalize: synthetic === undefined ? options.normalize : undefined,
+  });
   if (!options.withMasks) return { sample, image: (await imagePromise).data, mask: null };
-  if (sample.synthetic !== undefined) {
-    const synthetic = createSyntheticAnomaly((await imagePromise).data, height, width, sample.synthetic.seed);
-    return { sample, image: synthetic.image, mask: synthetic.mask };
+  if (synthetic !== undefined) {
+    const made = createSyntheticAnomaly((await imagePromise).data, height, width, synthetic.seed);
+    const image = options.affine === undefined ? made.image : normalizeInPlace(made.image, options.affine);
+    return { sample, image, mask: made.mask };
   }
   if (sample.maskPath === null) return { sample, image: (await imagePromise).data, mask: new Uint8Array(height * width) };
   const maskPath = sample.maskPath;
@@ -142,7 +164,11 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
   const maskLength = height * width;
   const skipped: BadFile[] = [];
   const stats: BatchStats = { batchesStarted: 0, samplesStarted: 0, maxBatchesAlive: 0 };
-  const decodeOptions = { pixelLimit, withMasks, kernel };
+  const normalize = options.normalize;
+  const affine = normalize === undefined ? undefined : normalizationAffine(normalize, where);
+  const normalization: Normalization | null =
+    normalize === undefined ? null : { mean: [...normalize.mean] as Normalization['mean'], std: [...normalize.std] as Normalization['std'] };
+  const decodeOptions = { pixelLimit, withMasks, kernel, normalize, affine };
 
   return {
     skipped,
@@ -198,7 +224,7 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
           images.set(item.image, i * imageLength);
           if (masks !== null && item.mask !== null) masks.set(item.mask, i * maskLength);
         });
-        return { images, masks, samples: items.map((item) => item.sample), batchSize: count, height, width };
+        return { images, normalization, masks, samples: items.map((item) => item.sample), batchSize: count, height, width };
       };
 
       const produce = async (): Promise<void> => {

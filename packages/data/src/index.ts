@@ -23,8 +23,9 @@ export {
 } from './load-image';
 export { type DecodedMask, type LoadMaskOptions, loadMask } from './load-mask';
 export { MVTecAD, type MVTecADOptions } from './mvtec-ad';
+export type { Normalization } from './normalization';
 export { createRng, type Rng, shuffle } from './random';
-export { resizeBilinearAntialiased, resizeNearest } from './resize';
+export { type ResizeAffine, resizeBilinearAntialiased, resizeNearest } from './resize';
 export { hasImageExtension, IMAGE_EXTENSIONS, type Sample } from './sample';
 export type { SplitInfo, SplitOptions, TestSplitMode, ValSplitMode } from './splits';
 export { createSyntheticAnomaly, type SyntheticAnomaly } from './synthetic-anomaly';
