@@ -412,7 +412,7 @@ export class Engine {
     const started = performance.now();
     const stream: BatchStream = batches(samples, {
       batchSize: this.batchSize,
-      imageSize: model.preProcessor.imageSize,
+      ...model.preProcessor.batchOptions(),
       prefetch: this.prefetch,
       onBadImage: this.onBadImage,
       pixelLimit: this.pixelLimit,

@@ -14,8 +14,9 @@ export interface PreProcessorOptions {
 }
 
 /**
- * Pre-processing of the reference recipe: resize to 256×256 (done while decoding, by the data
- * loader, with an antialiasing filter) and ImageNet normalisation (done here, on tensors).
+ * Pre-processing of the reference recipe: resize to 256×256 and ImageNet normalisation, both
+ * done while decoding by the data loader ({@link PreProcessor.batchOptions}); {@link PreProcessor.transform}
+ * normalises here, on tensors, only batches the loader did not normalise.
  */
 export class PreProcessor {
   readonly imageSize: [number, number];
@@ -37,12 +38,26 @@ export class PreProcessor {
     this.std = std;
   }
 
+  /** What the data loader should do while decoding: resize to `imageSize` and normalise with `mean`/`std`. */
+  batchOptions(): { imageSize: [number, number]; normalize: { mean: [number, number, number]; std: [number, number, number] } } {
+    return { imageSize: [...this.imageSize], normalize: { mean: [...this.mean], std: [...this.std] } };
+  }
+
   /** Normalised `[B, H, W, 3]` tensor of a decoded batch (owned by the caller). */
   transform(batch: Batch): tf.Tensor4D {
     const { batchSize, height, width } = batch;
     if (batch.images.length !== batchSize * height * width * 3) {
       throw new InvalidArgumentError(
         `PreProcessor.transform(): a batch of ${batchSize} ${height}×${width} RGB images needs ${batchSize * height * width * 3} values — got ${batch.images.length}.`,
+      );
+    }
+    const done = batch.normalization;
+    if (done !== null && done !== undefined) {
+      if (done.mean.every((v, c) => v === this.mean[c]) && done.std.every((v, c) => v === this.std[c])) {
+        return tf.tensor4d(batch.images, [batchSize, height, width, 3]);
+      }
+      throw new InvalidArgumentError(
+        `PreProcessor.transform(): the batch was normalised with mean ${JSON.stringify(done.mean)}, std ${JSON.stringify(done.std)} — this pre-processor uses mean ${JSON.stringify(this.mean)}, std ${JSON.stringify(this.std)}. Decode with batchOptions() of this pre-processor.`,
       );
     }
     return tf.tidy(() => {

@@ -51,7 +51,7 @@ export class Visualizer {
         : ownRange(raw);
       const gtMask = batch.masks !== null && sample.label === 1 ? batch.masks.subarray(i * pixels, (i + 1) * pixels) : undefined;
       const png = await renderHeatmapOverlay({
-        image: batch.images.subarray(i * pixels * 3, (i + 1) * pixels * 3),
+        image: unitRange(batch.images.subarray(i * pixels * 3, (i + 1) * pixels * 3), batch.normalization),
         anomalyMap: normalised,
         predMask: processed?.predMask?.subarray(i * pixels, (i + 1) * pixels),
         gtMask,
@@ -70,6 +70,15 @@ export class Visualizer {
   reset(): void {
     this.written = 0;
   }
+}
+
+/** RGB in [0, 1] of an image the loader normalised (a copy), or the image itself. */
+function unitRange(image: Float32Array, normalization: Batch['normalization']): Float32Array {
+  if (normalization === null || normalization === undefined) return image;
+  const { mean, std } = normalization;
+  const out = new Float32Array(image.length);
+  for (let i = 0; i < image.length; i += 1) out[i] = (image[i] as number) * (std[i % 3] as number) + (mean[i % 3] as number);
+  return out;
 }
 
 function ownRange(map: Float32Array): Float32Array {
