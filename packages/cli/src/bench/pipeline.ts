@@ -1,4 +1,4 @@
-import { normalizeImageNet } from '@dfm/backbone';
+import { IMAGENET_MEAN, IMAGENET_STD } from '@dfm/backbone';
 import { DFMModel, upsampleMap } from '@dfm/core';
 import { batches, type ResizeKernel, type Sample } from '@dfm/data';
 import { auroc } from '@dfm/lightning-like';
@@ -39,9 +39,12 @@ export interface PipelineOptions {
   kernel?: ResizeKernel;
 }
 
+/** ImageNet normalisation, applied by the loader while resizing. */
+const NORMALIZE = { mean: IMAGENET_MEAN, std: IMAGENET_STD };
+
 /**
- * The DFM recipe end to end with one engine: decode (sharp + antialiased resize, prefetching two
- * batches while the backbone runs), backbone → pool 4 → flatten, PCA 0.97, FRE scores and maps at
+ * The DFM recipe end to end with one engine: decode (sharp + antialiased resize + ImageNet
+ * normalisation, prefetching two batches while the backbone runs), backbone → pool 4 → flatten, PCA 0.97, FRE scores and maps at
  * the input size, image AUROC. The timed part starts at the first decode and ends at the last score.
  */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
@@ -62,7 +65,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const chunks: Float32Array[] = [];
   let featureShape: [number, number, number] | undefined;
   let mark = now();
-  for await (const batch of batches(train, { batchSize, imageSize, prefetch: 2, kernel })) {
+  for await (const batch of batches(train, { batchSize, imageSize, prefetch: 2, kernel, normalize: NORMALIZE })) {
     const t1 = now();
     stages.decode += t1 - mark;
     const images = normalizedBatch(batch.images, batch.batchSize, imageSize);
@@ -92,7 +95,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const scores: number[] = [];
   const labels: number[] = [];
   mark = now();
-  for await (const batch of batches(test, { batchSize, imageSize, prefetch: 2, kernel })) {
+  for await (const batch of batches(test, { batchSize, imageSize, prefetch: 2, kernel, normalize: NORMALIZE })) {
     const t1 = now();
     stages.decode += t1 - mark;
     const images = normalizedBatch(batch.images, batch.batchSize, imageSize);
@@ -128,8 +131,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   return result;
 }
 
+/** The loader already normalised the batch: this only wraps it. */
 function normalizedBatch(data: Float32Array, count: number, size: number): tf.Tensor4D {
-  return tf.tidy(() => normalizeImageNet(tf.tensor4d(data, [count, size, size, 3])));
+  return tf.tensor4d(data, [count, size, size, 3]);
 }
 
 /** ms per image of the backbone alone on a fixed random batch: one warm-up, then the median of `iterations`. */
@@ -155,11 +159,11 @@ export async function timeBackbone(engine: BenchEngine, weights: string, batchSi
   return { msPerImage: times[Math.floor(times.length / 2)] as number, best: times[0] as number, detail };
 }
 
-/** Seconds to decode and resize `samples` alone through batches() (no backbone), and the main thread's CPU seconds. */
+/** Seconds to decode, resize and normalise `samples` alone through batches() (no backbone), and the main thread's CPU seconds. */
 export async function timeDecode(samples: readonly Sample[], batchSize: number, imageSize: number, kernel: ResizeKernel) {
   const start = performance.now();
   const cpu = process.cpuUsage();
-  for await (const _batch of batches(samples, { batchSize, imageSize, prefetch: 2, kernel })) {
+  for await (const _batch of batches(samples, { batchSize, imageSize, prefetch: 2, kernel, normalize: NORMALIZE })) {
     // decode only
   }
   const used = process.cpuUsage(cpu);
