@@ -14,33 +14,21 @@ export interface ResnetOnnxOptions {
   metadata?: Record<string, string>;
 }
 
-/** OIHW copy of a folded HWIO filter. */
-function hwioToOihw(filter: Float32Array, spec: ConvSpec): Float32Array {
-  const { outChannels: O, inChannels: I, kernel: K } = spec;
-  const out = new Float32Array(filter.length);
-  for (let kh = 0; kh < K; kh++) {
-    for (let kw = 0; kw < K; kw++) {
-      for (let i = 0; i < I; i++) {
-        const src = ((kh * K + kw) * I + i) * O;
-        for (let o = 0; o < O; o++) out[((o * I + i) * K + kh) * K + kw] = filter[src + o] as number;
-      }
-    }
-  }
-  return out;
-}
-
 /**
- * The stem filter rearranged for an NHWC image read as one channel of `W·C` columns: the weight
- * `[O, 1, K, K·C]` holds `W[o, i, kh, kw]` at column `kw·C + i` (from the folded HWIO filter).
+ * A folded HWIO filter rearranged for ONNX `Conv`: `'oihw'` = `[O, I, K, K]`; `'rows'` (the stem
+ * over an NHWC image read as one channel of `W·C` columns) = `[O, 1, K, K·C]`, holding
+ * `W[o, i, kh, kw]` at column `kw·C + i`.
  */
-function hwioToInterleavedRows(filter: Float32Array, spec: ConvSpec): Float32Array {
+function reorderHwio(filter: Float32Array, spec: ConvSpec, layout: 'oihw' | 'rows'): Float32Array {
   const { outChannels: O, inChannels: I, kernel: K } = spec;
   const out = new Float32Array(filter.length);
   for (let kh = 0; kh < K; kh++) {
     for (let kw = 0; kw < K; kw++) {
       for (let i = 0; i < I; i++) {
         const src = ((kh * K + kw) * I + i) * O;
-        for (let o = 0; o < O; o++) out[(o * K + kh) * K * I + kw * I + i] = filter[src + o] as number;
+        // Offset of (o = 0, i, kh, kw) and the step per output channel.
+        const [base, step] = layout === 'oihw' ? [(i * K + kh) * K + kw, I * K * K] : [kh * K * I + kw * I + i, K * K * I];
+        for (let o = 0; o < O; o++) out[base + o * step] = filter[src + o] as number;
       }
     }
   }
@@ -74,8 +62,8 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     const C = spec.inChannels;
     initializers.push(
       interleaved
-        ? { name: w, dims: [spec.outChannels, 1, spec.kernel, spec.kernel * C], data: hwioToInterleavedRows(filter, spec) }
-        : { name: w, dims: [spec.outChannels, C, spec.kernel, spec.kernel], data: hwioToOihw(filter, spec) },
+        ? { name: w, dims: [spec.outChannels, 1, spec.kernel, spec.kernel * C], data: reorderHwio(filter, spec, 'rows') }
+        : { name: w, dims: [spec.outChannels, C, spec.kernel, spec.kernel], data: reorderHwio(filter, spec, 'oihw') },
     );
     initializers.push({ name: b, dims: [spec.outChannels], data: bias });
     const y = fresh(spec.conv);
