@@ -35,7 +35,7 @@ export interface PipelineOptions {
   test: readonly Sample[];
   batchSize: number;
   imageSize: number;
-  /** Resize kernel of @dfm/data (default its own: PIL-exact antialiased bilinear in JS). */
+  /** Resize kernel of @dfm/data (default its own: the antialiased bilinear of PIL / torchvision, in float, in JS). */
   kernel?: ResizeKernel;
 }
 

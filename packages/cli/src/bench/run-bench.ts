@@ -130,7 +130,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     pipelines.push(await runPipeline({ engine, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE }));
   }
   // Where decode time goes: the fastest engine again with libvips' resize (inside sharp, native)
-  // instead of @dfm/data's default PIL-exact antialiased bilinear in JS.
+  // instead of @dfm/data's default antialiased bilinear of PIL / torchvision, in float, in JS.
   const fastest = engines[0];
   if (fastest !== undefined && !options.skipKernelVariant) {
     say(`pipeline: ${fastest} with kernel 'linear'`);
