@@ -10,8 +10,11 @@ import { createSyntheticAnomaly } from './synthetic-anomaly';
 export interface Batch {
   /** [batchSize, height, width, 3] RGB in [0, 1], or normalised when {@link Batch.normalization} is set. */
   images: Float32Array;
-  /** The normalisation applied to `images` (`BatchOptions.normalize`), or null: values in [0, 1]. */
-  normalization: Normalization | null;
+  /**
+   * The normalisation applied to `images` (`BatchOptions.normalize`); null or absent: values in
+   * [0, 1]. `batches()` always sets it; optional so hand-made batches need not.
+   */
+  normalization?: Normalization | null;
   /** [batchSize, height, width] 0/1, or null when `withMasks` is false. */
   masks: Uint8Array | null;
   /** The samples in this batch, in order (skipped files are not here). */
