@@ -244,8 +244,8 @@ function fusedU8Rgb(
 }
 
 // Horizontal pass: [height, width, C] → [height, outWidth, C]. Each output sums its taps in float64
-// in tap order, is multiplied by `valueScale` and stored as float32. There is one kernel per source
-// array type (not one over the `Pixels` union) so every element read stays monomorphic in V8.
+// in tap order, is multiplied by `valueScale` and stored as float32. Uint8 (every 8-bit image) has
+// its own kernel so its element reads stay monomorphic in V8; Uint16 and Float32 share one.
 
 /**
  * Uint8. RGB (what the fused path does not take: downscales by more than 2, or one axis unchanged)
@@ -325,47 +325,11 @@ function horizontalU8(src: Uint8Array, dst: Float32Array, height: number, width:
   }
 }
 
-function horizontalU16(src: Uint16Array, dst: Float32Array, height: number, width: number, outWidth: number, channels: number, taps: Taps, valueScale: number): void {
-  const { start, count, weights, maxTaps } = taps;
-  const rowInLength = width * channels;
-  let o = 0;
-  if (channels === 3) {
-    for (let y = 0; y < height; y++) {
-      const rowIn = y * rowInLength;
-      for (let x = 0, wi = 0; x < outWidth; x++, wi += maxTaps, o += 3) {
-        let p = rowIn + start[x]!;
-        const n = count[x]!;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        for (let k = 0; k < n; k++, p += 3) {
-          const w = weights[wi + k]!;
-          s0 += w * src[p]!;
-          s1 += w * src[p + 1]!;
-          s2 += w * src[p + 2]!;
-        }
-        dst[o] = s0 * valueScale;
-        dst[o + 1] = s1 * valueScale;
-        dst[o + 2] = s2 * valueScale;
-      }
-    }
-    return;
-  }
-  for (let y = 0; y < height; y++) {
-    const rowIn = y * rowInLength;
-    for (let x = 0, wi = 0; x < outWidth; x++, wi += maxTaps) {
-      const s = rowIn + start[x]!;
-      const n = count[x]!;
-      for (let c = 0; c < channels; c++, o++) {
-        let sum = 0;
-        for (let k = 0, p = s + c; k < n; k++, p += channels) sum += weights[wi + k]! * src[p]!;
-        dst[o] = sum * valueScale;
-      }
-    }
-  }
-}
-
-function horizontalF32(src: Float32Array, dst: Float32Array, height: number, width: number, outWidth: number, channels: number, taps: Taps, valueScale: number): void {
+/**
+ * Uint16 and Float32 (off the hot path: 16-bit files and float inputs): one kernel for both. Its
+ * element reads see two array types (a polymorphic, not megamorphic, access in V8).
+ */
+function horizontalWide(src: Uint16Array | Float32Array, dst: Float32Array, height: number, width: number, outWidth: number, channels: number, taps: Taps, valueScale: number): void {
   const { start, count, weights, maxTaps } = taps;
   const rowInLength = width * channels;
   let o = 0;
@@ -579,8 +543,7 @@ export function resizeBilinearAntialiased(
   } else {
     const taps = bilinearTaps(width, outWidth, channels);
     if (source instanceof Uint8Array) horizontalU8(source, horizontal, height, width, outWidth, channels, taps, valueScale);
-    else if (source instanceof Uint16Array) horizontalU16(source, horizontal, height, width, outWidth, channels, taps, valueScale);
-    else horizontalF32(source, horizontal, height, width, outWidth, channels, taps, valueScale);
+    else horizontalWide(source, horizontal, height, width, outWidth, channels, taps, valueScale);
   }
   if (outHeight === height) {
     if (affine !== undefined) applyAffine(horizontal, 0, horizontal.length, channels, affine);
