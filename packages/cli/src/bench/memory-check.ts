@@ -31,7 +31,7 @@ export function measureFitMemory(options: { trainDir: string; weights: string; c
 const { readdirSync } = require('node:fs');
 const { join } = require('node:path');
 const tf = require(${JSON.stringify(modules.tf)});
-const { setBackend, normalizeImageNet } = require(${JSON.stringify(modules.backbone)});
+const { setBackend, IMAGENET_MEAN, IMAGENET_STD } = require(${JSON.stringify(modules.backbone)});
 const { DFMModel } = require(${JSON.stringify(modules.core)});
 const { batches } = require(${JSON.stringify(modules.data)});
 const [trainDir, weights, count, engine] = process.argv.slice(1);
@@ -42,8 +42,8 @@ const [trainDir, weights, count, engine] = process.argv.slice(1);
   const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', weights, engine });
   const start = performance.now();
   async function* images() {
-    for await (const batch of batches(samples, { batchSize: 16, imageSize: 256, prefetch: 2 })) {
-      const x = tf.tidy(() => normalizeImageNet(tf.tensor4d(batch.images, [batch.batchSize, 256, 256, 3])));
+    for await (const batch of batches(samples, { batchSize: 16, imageSize: 256, prefetch: 2, normalize: { mean: IMAGENET_MEAN, std: IMAGENET_STD } })) {
+      const x = tf.tensor4d(batch.images, [batch.batchSize, 256, 256, 3]);
       try { yield x; } finally { x.dispose(); }
     }
   }
