@@ -69,6 +69,22 @@ export interface CreateBackboneOptions {
   resolveFrom?: string;
 }
 
+/**
+ * The float32 values of a tensor to copy from: on tfjs-wasm a view of the wasm heap (no copy of its
+ * own; `typedArrayFromHeap` is public on the wasm backend), elsewhere `data()` (on the cpu backend
+ * that is the tensor's own storage, which the caller must only read).
+ */
+async function readFloats(tensor: tf.Tensor): Promise<Float32Array> {
+  const backend = tf.backend() as unknown as {
+    typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array;
+    dataIdMap?: { has(dataId: object): boolean };
+  };
+  if (tensor.dtype === 'float32' && typeof backend.typedArrayFromHeap === 'function' && backend.dataIdMap?.has(tensor.dataId)) {
+    return backend.typedArrayFromHeap(tensor);
+  }
+  return (await tensor.data()) as Float32Array;
+}
+
 /** A feature extractor. Owns its weight tensors until `dispose()`. */
 export interface Backbone {
   readonly name: BackboneName;
@@ -245,10 +261,9 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       async extractAsync(batch: tf.Tensor4D) {
         checkAlive('extractAsync');
         checkBatch(batch, 'extractAsync');
-        // data() copies out of wasm (and tensorflow) memory, so that copy can move to the worker as is;
-        // the cpu backend hands out its own storage, which must not be detached.
-        const read = (await batch.data()) as Float32Array;
-        const data = tf.getBackend() === 'cpu' ? read.slice() : read;
+        // One copy, into a warm buffer the runner reuses batch after batch (then moved to its worker).
+        const data = runner.inputBuffer(batch.size);
+        data.set(await readFloats(batch));
         return toTensors(await runner.run(data, batch.shape));
       },
       dispose() {

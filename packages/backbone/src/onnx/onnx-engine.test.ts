@@ -64,6 +64,32 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
     inMain.dispose();
   });
 
+
+  it('reused input buffers never mix batches: concurrent and repeated calls give each batch its own features', async () => {
+    for (const onnxThread of ['worker', 'main'] as const) {
+      const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer2'], engine: 'onnxruntime', onnxThread });
+      const inputs = [1, 2, 3].map((seed) => tf.randomNormal([2, 40, 40, 3], 0, 1, 'float32', seed) as tf.Tensor4D);
+      const alone: number[][] = [];
+      for (const input of inputs) {
+        const { layer2 } = await backbone.extractAsync(input);
+        alone.push(Array.from(await layer2.data()));
+        layer2.dispose();
+      }
+      // Three at once (each takes its own buffer), then again one by one (the buffers come back from the pool).
+      for (const round of [0, 1]) {
+        const outputs = round === 0 ? await Promise.all(inputs.map((x) => backbone.extractAsync(x))) : [];
+        if (round === 1) for (const x of inputs) outputs.push(await backbone.extractAsync(x));
+        for (const [i, { layer2 }] of outputs.entries()) {
+          expect(Array.from(await layer2.data())).toEqual(alone[i]);
+          layer2.dispose();
+        }
+      }
+      expect(alone[0]).not.toEqual(alone[1]);
+      for (const input of inputs) expect(input.isDisposed).toBe(false);
+      tf.dispose(inputs);
+      backbone.dispose();
+    }
+  });
   it('the public NHWC graph (resnetOnnxModel) run directly matches the tfjs engine', async () => {
     const loaded = await loadOnnxruntime();
     if (typeof loaded === 'string') throw new Error(loaded);

@@ -3,7 +3,8 @@
  * on the calling thread (its promise wraps a blocking call), so run in the main thread it would
  * stall the event loop, and with it image decoding, for the whole inference. Here it blocks only
  * this thread: the main thread keeps decoding the next batches meanwhile. Inputs and outputs move
- * as transferred ArrayBuffers (no copy). Built as its own entry (`dist/onnx-worker.js`).
+ * as transferred ArrayBuffers (no copy), and each input buffer goes back with its result, to be
+ * filled again for a later batch. Built as its own entry (`dist/onnx-worker.js`).
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -27,7 +28,13 @@ export interface OnnxWorkerRequest {
 export type OnnxWorkerReply =
   | { type: 'ready' }
   | { type: 'error'; id?: number; message: string }
-  | { type: 'result'; id: number; outputs: { name: string; data: Float32Array; shape: number[] }[] };
+  | {
+      type: 'result';
+      id: number;
+      outputs: { name: string; data: Float32Array; shape: number[] }[];
+      /** The request's input buffer, handed back for reuse (no allocation per batch). */
+      input: ArrayBuffer;
+    };
 
 async function start(): Promise<void> {
   const port = parentPort;
@@ -56,7 +63,11 @@ async function start(): Promise<void> {
         const tensor = results[name] as { data: Float32Array; dims: readonly number[] };
         return { name, data: tensor.data, shape: [...tensor.dims] };
       });
-      port.postMessage({ type: 'result', id: request.id, outputs } satisfies OnnxWorkerReply, outputs.map((o) => o.data.buffer as ArrayBuffer));
+      const inputBuffer = request.data.buffer as ArrayBuffer;
+      port.postMessage({ type: 'result', id: request.id, outputs, input: inputBuffer } satisfies OnnxWorkerReply, [
+        ...outputs.map((o) => o.data.buffer as ArrayBuffer),
+        inputBuffer,
+      ]);
     } catch (error) {
       port.postMessage({ type: 'error', id: request.id, message: (error as Error).message } satisfies OnnxWorkerReply);
     }
