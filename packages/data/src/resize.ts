@@ -244,8 +244,8 @@ function fusedU8Rgb(
 }
 
 // Horizontal pass: [height, width, C] → [height, outWidth, C]. Each output sums its taps in float64
-// in tap order, is multiplied by `valueScale` and stored as float32. Uint8 (every 8-bit image) has
-// its own kernel so its element reads stay monomorphic in V8; Uint16 and Float32 share one.
+// in tap order, is multiplied by `valueScale` and stored as float32. Uint8 RGB (every 8-bit image
+// loadImage resizes) has its own kernel so its element reads stay monomorphic in V8; the rest share one.
 
 /**
  * Uint8. RGB (what the fused path does not take: downscales by more than 2, or one axis unchanged)
@@ -310,26 +310,16 @@ function horizontalU8(src: Uint8Array, dst: Float32Array, height: number, width:
     }
     return;
   }
-  let o = 0;
-  for (let y = 0; y < height; y++) {
-    const rowIn = y * rowInLength;
-    for (let x = 0, wi = 0; x < outWidth; x++, wi += maxTaps) {
-      const s = rowIn + start[x]!;
-      const n = count[x]!;
-      for (let c = 0; c < channels; c++, o++) {
-        let sum = 0;
-        for (let k = 0, p = s + c; k < n; k++, p += channels) sum += weights[wi + k]! * src[p]!;
-        dst[o] = sum * vs;
-      }
-    }
-  }
+  // Other channel counts (loadImage always resizes RGB): the shared kernel.
+  horizontalWide(src, dst, height, width, outWidth, channels, taps, valueScale);
 }
 
 /**
- * Uint16 and Float32 (off the hot path: 16-bit files and float inputs): one kernel for both. Its
- * element reads see two array types (a polymorphic, not megamorphic, access in V8).
+ * Uint16 and Float32 (off the hot path: 16-bit files and float inputs), and Uint8 with other than
+ * 3 channels: one kernel for all. Its element reads see up to three array types (polymorphic, not
+ * megamorphic, in V8).
  */
-function horizontalWide(src: Uint16Array | Float32Array, dst: Float32Array, height: number, width: number, outWidth: number, channels: number, taps: Taps, valueScale: number): void {
+function horizontalWide(src: Pixels, dst: Float32Array, height: number, width: number, outWidth: number, channels: number, taps: Taps, valueScale: number): void {
   const { start, count, weights, maxTaps } = taps;
   const rowInLength = width * channels;
   let o = 0;
