@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { compareWithFixture, fixtureInput, formatComparison, readFixture } from '../test/fixture-comparison';
+import { compareWithFixture, expectParity, fixtureInput, readFixture } from '../test/fixture-comparison';
 import { createBackbone } from './create-backbone';
 import { setBackend } from './set-backend';
 import { describeWithAssets } from './testing';
@@ -23,12 +23,8 @@ describeWithAssets('resnet18 with ImageNet weights matches torchvision', [WEIGHT
       const input = fixtureInput(testCase.input.seed, testCase.input.shape);
       const outputs = backbone.extract(input);
       const results = await compareWithFixture(fixture, outputs);
-      process.stdout.write(`${formatComparison(`${fixture} (${backend})`, results)}\n`);
       expect(results.map((r) => r.layer)).toEqual(['layer1', 'layer2', 'layer3']);
-      for (const r of results) {
-        expect(r.relativeError, r.layer).toBeLessThanOrEqual(1e-4);
-        expect(r.sumError, `${r.layer} sums`).toBeLessThanOrEqual(1e-4);
-      }
+      expectParity(`${fixture} (${backend})`, results);
       tf.dispose([input, ...Object.values(outputs)]);
       backbone.dispose();
     });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareWithFixture, fixtureInput, formatComparison, readFixture } from '../test/fixture-comparison';
+import { compareWithFixture, expectParity, fixtureInput, readFixture } from '../test/fixture-comparison';
 import { createBackbone } from './create-backbone';
 import { setBackend } from './set-backend';
 
@@ -16,11 +16,7 @@ async function checkCase(name: string, backend: string) {
   const input = fixtureInput(testCase.input.seed, testCase.input.shape);
   const outputs = backbone.extract(input);
   const results = await compareWithFixture(name, outputs);
-  process.stdout.write(`${formatComparison(`${name} (${backend})`, results)}\n`);
-  for (const r of results) {
-    expect(r.relativeError, `${name} ${r.layer}`).toBeLessThanOrEqual(1e-4);
-    expect(r.sumError, `${name} ${r.layer} sums`).toBeLessThanOrEqual(1e-4);
-  }
+  expectParity(`${name} (${backend})`, results);
   tf.dispose([input, ...Object.values(outputs)]);
   backbone.dispose();
 }

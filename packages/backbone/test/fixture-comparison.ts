@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 import type { LayerName } from '../src/architectures';
 import { loadSafetensors } from '../src/load-safetensors';
 import { normalizeImageNet } from '../src/normalize-imagenet';
@@ -109,6 +110,15 @@ export async function compareWithFixture(
 }
 
 /** One line per layer, for the test log. */
+/** Prints the comparison and expects every layer's relative and sum error within `tolerance` (the backbone issue's 1e-4). */
+export function expectParity(label: string, results: LayerComparison[], tolerance = 1e-4): void {
+  process.stdout.write(`${formatComparison(label, results)}\n`);
+  for (const r of results) {
+    expect(r.relativeError, `${label} ${r.layer}`).toBeLessThanOrEqual(tolerance);
+    expect(r.sumError, `${label} ${r.layer} sums`).toBeLessThanOrEqual(tolerance);
+  }
+}
+
 export function formatComparison(label: string, results: LayerComparison[]): string {
   return results
     .map(

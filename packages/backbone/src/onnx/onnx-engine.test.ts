@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compareWithFixture, fixtureInput, formatComparison, readFixture } from '../../test/fixture-comparison';
+import { compareWithFixture, expectParity, fixtureInput, readFixture } from '../../test/fixture-comparison';
 import { createBackbone } from '../create-backbone';
 import { selectEngine } from '../select-engine';
 import { setBackend } from '../set-backend';
@@ -38,11 +38,7 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
       const outputs = await backbone.extractAsync(input);
       expect(tf.memory().numTensors).toBe(before + testCase.layers.length);
       const results = await compareWithFixture(name, outputs);
-      process.stdout.write(`${formatComparison(`${name} (onnxruntime)`, results)}\n`);
-      for (const r of results) {
-        expect(r.relativeError, `${name} ${r.layer}`).toBeLessThanOrEqual(1e-4);
-        expect(r.sumError, `${name} ${r.layer} sums`).toBeLessThanOrEqual(1e-4);
-      }
+      expectParity(`${name} (onnxruntime)`, results);
       tf.dispose([input, ...Object.values(outputs)]);
       backbone.dispose();
     });
@@ -190,12 +186,8 @@ describeWithAssets('onnxruntime engine: resnet18 with ImageNet weights matches t
     const input = fixtureInput(testCase.input.seed, testCase.input.shape);
     const outputs = await backbone.extractAsync(input);
     const results = await compareWithFixture(fixture, outputs);
-    process.stdout.write(`${formatComparison(`${fixture} (onnxruntime)`, results)}\n`);
     expect(results.map((r) => r.layer)).toEqual(['layer1', 'layer2', 'layer3']);
-    for (const r of results) {
-      expect(r.relativeError, r.layer).toBeLessThanOrEqual(1e-4);
-      expect(r.sumError, `${r.layer} sums`).toBeLessThanOrEqual(1e-4);
-    }
+    expectParity(`${fixture} (onnxruntime)`, results);
     tf.dispose([input, ...Object.values(outputs)]);
     backbone.dispose();
   });
