@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { backboneFlops, findAssetsDir, findWorkspaceRoot, loadOnnxruntime, setBackend } from '@dfm/backbone';
 import { MVTecAD } from '@dfm/data';
 import { BENCH_ENGINES, type BenchEngine } from './engines';
+import { type PipelineFloor, pipelineFloor } from './floor';
 import { type FmaPeak, measureFmaPeak } from './fma-peak';
 import { describeMachine, type MachineInfo } from './machine';
-import { measureFitMemory, type MemoryResult } from './memory-check';
+import { type MemoryResult, measureFitMemory } from './memory-check';
 import { type PipelineResult, runPipeline, timeBackbone, timeDecode } from './pipeline';
 import { runTorchReference, type TorchResult } from './torch-reference';
 
@@ -66,6 +67,8 @@ export interface BenchReport {
   /** batches() alone over train + test: wall seconds and CPU seconds of the whole process (sharp's threads included). */
   decode: { kernel: string; seconds: number; processCpuSeconds: number }[];
   memory: MemoryResult | { skipped: string };
+  /** The floor of the fastest engine's fit + test time from the parts measured in this run; null when a part is missing. */
+  floor: PipelineFloor | null;
 }
 
 type Io = { out: NodeJS.WritableStream; err: NodeJS.WritableStream };
@@ -180,6 +183,26 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     memory = typeof result === 'string' ? { skipped: result } : result;
   }
 
+  // The floor of the fastest engine's pipeline from the parts measured above.
+  const fastestTiming = backbone.find((b) => b.engine === fastest);
+  const fastestPipeline = pipelines.find((p) => p.engine === fastest && p.kernel === 'bilinear-antialiased');
+  const defaultDecode = decode.find((d) => d.kernel === 'bilinear-antialiased');
+  const floor =
+    fastest !== undefined && fastestTiming && fastestPipeline && defaultDecode
+      ? pipelineFloor({
+          engine: fastest,
+          images: fastestPipeline.images.train + fastestPipeline.images.test,
+          backboneBestMs: fastestTiming.best,
+          decodeCpuSeconds: defaultDecode.processCpuSeconds,
+          cores: machine.nproc,
+          fitSeconds: fastestPipeline.stages.fit,
+          scoreSeconds: fastestPipeline.stages.score,
+          torchSeconds: 'skipped' in torch ? null : torch.total_s,
+          limitMs: limitMsPerImage,
+          target: 0.5,
+        })
+      : null;
+
   const report: BenchReport = {
     machine,
     recipe: `resnet18 → layer3 (ImageNet), ${SIZE} px, batch ${BATCH}, pool 4, PCA 0.97, FRE + maps; MVTec bottle ${data.train.length} train + ${data.test.length} test`,
@@ -194,6 +217,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     workersSpeedup,
     decode,
     memory,
+    floor,
   };
   if (options.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
   else io.out.write(formatReport(report));
@@ -257,6 +281,7 @@ export function formatReport(r: BenchReport): string {
       `Decode alone (batches(), ${n} images): ${r.decode.map((d) => `${d.kernel} ${f(d.seconds)} s wall, ${f(d.processCpuSeconds)} s CPU (${f((d.processCpuSeconds / n) * 1000, 1)} ms/img)`).join('; ')}.`,
     );
   }
+  if (r.floor !== null) lines.push('', formatFloor(r.floor));
   if (r.workersSpeedup !== null) lines.push(`\ntfjs-wasm with worker threads: ${f(r.workersSpeedup)}× the single-thread throughput.`);
   lines.push('');
   if ('skipped' in r.memory) lines.push(`Memory check: ${r.memory.skipped}`);
@@ -267,4 +292,18 @@ export function formatReport(r: BenchReport): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** One paragraph: the floor of the fit + test time, and what 0.5× PyTorch would need. */
+export function formatFloor(floor: PipelineFloor): string {
+  const parts = `backbone alone at its best × ${floor.images} images = ${f(floor.backboneSeconds)} s + decoding's CPU ÷ cores = ${f(floor.decodeSeconds)} s + fit and score ${f(floor.fitScoreSeconds)} s = **${f(floor.totalSeconds)} s**${floor.ratio === null ? '' : ` = **${f(floor.ratio)}× PyTorch**`}`;
+  let text = `Floor of fit + test with this run's parts (${floor.engine}; the run is CPU-bound, so no overlap of decoding and backbone beats it): ${parts}.`;
+  if (floor.neededMsPerImage !== null) {
+    text +=
+      floor.neededMsPerImage <= 0
+        ? ` ${f(floor.target, 1)}× PyTorch is out of reach even with a free backbone.`
+        : ` ${f(floor.target, 1)}× PyTorch needs the backbone at ≤ ${f(floor.neededMsPerImage, 1)} ms/img${floor.neededLimitMultiple === null ? '' : ` = ${f(floor.neededLimitMultiple)}× the physical limit`}, with decoding costing it nothing.`;
+  }
+  if (floor.atLimitSeconds !== null) text += ` With the backbone exactly at the physical limit: ${f(floor.atLimitSeconds)} s.`;
+  return text;
 }
