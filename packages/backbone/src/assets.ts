@@ -1,5 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { nodeBuiltin } from './node-builtin';
 
 /** Where the development assets (real weights and data) are, or why they are not there. */
 export interface AssetsLocation {
@@ -24,6 +23,8 @@ export interface FindAssetsOptions {
 
 /** Walks up from `start` to the folder holding `pnpm-workspace.yaml` (the repository root). */
 export function findWorkspaceRoot(start: string): string | undefined {
+  const { existsSync } = nodeBuiltin('fs', 'findWorkspaceRoot()');
+  const { dirname, join, resolve } = nodeBuiltin('path', 'findWorkspaceRoot()');
   let dir = resolve(start);
   for (;;) {
     if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
@@ -42,6 +43,8 @@ export function findWorkspaceRoot(start: string): string | undefined {
  * if (assets.found) console.log(join(assets.dir!, 'data/mvtec-bottle'));
  */
 export function findAssetsDir(options: FindAssetsOptions = {}): AssetsLocation {
+  const { existsSync, statSync } = nodeBuiltin('fs', 'findAssetsDir()');
+  const { join, resolve } = nodeBuiltin('path', 'findAssetsDir()');
   const { require = [], env = process.env, from = process.cwd() } = options;
   let dir: string | undefined;
   let source: AssetsLocation['source'];

@@ -18,7 +18,8 @@ import {
 import { loadSafetensors } from './load-safetensors';
 import { type RandomBatchNorm, randomResnetWeights } from './random-weights';
 import { type DownloadProgress, resolveWeights, type WeightsSpec } from './resolve-weights';
-import { isNode } from './onnx/load-onnxruntime';
+import { isNode } from './node-builtin';
+import { checkOnnxruntimeOptions, type OnnxruntimePackage } from './onnx/load-onnxruntime';
 import { OnnxRunner } from './onnx/onnx-runner';
 import { ResNetGraph } from './resnet';
 import { runResnet } from './run-resnet';
@@ -44,19 +45,37 @@ export interface CreateBackboneOptions {
   /**
    * Execution engine. `'tfjs'` (default): tfjs-core on the current backend; `extract` and
    * `extractAsync` both work. `'onnxruntime'`: the same network and weights as an ONNX graph run
-   * by onnxruntime-node (onnxruntime-web in a browser); only `extractAsync` works. `'auto'`: tfjs
-   * when @tensorflow/tfjs-node-gpu is installed, else onnxruntime when installed, else tfjs.
-   * The backbone's `engine` and `engineDetail` say what runs.
+   * by onnxruntime-node (onnxruntime-web in a browser; see `onnxruntimePackage`); only
+   * `extractAsync` works. `'auto'`: tfjs when @tensorflow/tfjs-node-gpu is installed, else
+   * onnxruntime when installed, else tfjs. The backbone's `engine` and `engineDetail` say what runs.
    */
   engine?: EngineChoice;
-  /** onnxruntime intra-op threads. Default: one per core. */
+  /**
+   * Which onnxruntime the `onnxruntime` engine (and `auto`) uses: `'onnxruntime-node'` (native,
+   * CPU EP, in a worker thread; Node only) or `'onnxruntime-web'` (WebAssembly EP, in this thread;
+   * browsers, and Node where onnxruntime-node has no binding for the platform). Default:
+   * onnxruntime-node in Node, onnxruntime-web elsewhere.
+   */
+  onnxruntimePackage?: OnnxruntimePackage;
+  /**
+   * An onnxruntime module you imported (`import * as ort from 'onnxruntime-web'`), used instead of
+   * importing one by name. A browser bundle needs it: bundlers do not follow this package's
+   * import of the optional onnxruntime (see docs/browser.md). Its package is read from the module.
+   */
+  onnxruntimeModule?: unknown;
+  /**
+   * onnxruntime threads. onnxruntime-node: intra-op threads, default one per core.
+   * onnxruntime-web: sets its global `env.wasm.numThreads` (read once, when it first initialises;
+   * more than 1 needs a cross-origin isolated page), default onnxruntime-web's own.
+   */
   threads?: number;
   /** Extra onnxruntime session options, merged over ours (advanced; see onnxruntime's `SessionOptions`). */
   onnxSessionOptions?: Record<string, unknown>;
   /**
-   * Where onnxruntime runs. `'worker'` (Node default): a worker thread, because onnxruntime-node's
-   * run() blocks its thread for the whole inference; the event loop stays free to decode the next
-   * images. `'main'`: the calling thread (the browser's only choice here).
+   * Where onnxruntime runs. `'worker'` (default for onnxruntime-node): a worker thread, because
+   * onnxruntime-node's run() blocks its thread for the whole inference; the event loop stays free
+   * to decode the next images. `'main'`: the calling thread (the only choice for onnxruntime-web
+   * and for a module passed as `onnxruntimeModule`).
    */
   onnxThread?: 'worker' | 'main';
   /**
@@ -142,12 +161,17 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       `createBackbone('${name}'): layers must be a non-empty list among ${LAYER_NAMES.join(', ')} — got ${JSON.stringify(options.layers)}. Pass e.g. ['layer2', 'layer3'].`,
     );
   }
+  checkOnnxruntimeOptions(options, `createBackbone('${name}')`);
   const layers = [...new Set(options.layers.map((layer) => checkLayerName(layer, `createBackbone('${name}')`)))];
   const stages = Math.max(...layers.map(stageOf));
   const plan = networkPlan(spec, stages);
   const expected = expectedTensors(plan);
 
-  const selected = await selectEngine(engineChoice, { resolveFrom: options.resolveFrom });
+  const selected = await selectEngine(engineChoice, {
+    resolveFrom: options.resolveFrom,
+    onnxruntimePackage: options.onnxruntimePackage,
+    onnxruntimeModule: options.onnxruntimeModule,
+  });
   if (Object.keys(tf.engine().registryFactory).length === 0) await setBackend();
   if (selected.tfjsBackend === 'tensorflow' && tf.getBackend() !== 'tensorflow') {
     await setBackend('tensorflow', { resolveFrom: options.resolveFrom });
@@ -170,10 +194,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       sha256: options.sha256,
     });
     const file = resolved.path ?? resolved.id;
-    const { tensors, metadata } = loadSafetensors(
-      resolved.path ?? (weights as Uint8Array),
-      { label: resolved.id },
-    );
+    const { tensors, metadata } = loadSafetensors(resolved.path ?? resolved.bytes ?? (weights as Uint8Array), { label: resolved.id });
     const declared = metadata?.architecture;
     if (declared !== undefined && (BACKBONE_NAMES as readonly string[]).includes(declared) && declared !== name) {
       throw new InvalidArgumentError(

@@ -16,6 +16,8 @@ export {
   type LoadedOnnxruntime,
   type LoadOnnxruntimeOptions,
   loadOnnxruntime,
+  ONNXRUNTIME_PACKAGES,
+  type OnnxruntimePackage,
 } from './onnx/load-onnxruntime';
 export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type OnnxNode } from './onnx/onnx-model';
 export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { CorruptFileError, InvalidArgumentError } from '@dfm/linalg';
+import { nodeBuiltin } from './node-builtin';
 
 /** Element types of the safetensors format that this reader decodes. */
 export type SafetensorsDtype =
@@ -81,7 +81,7 @@ export function loadSafetensors(
   if (typeof pathOrBytes === 'string') {
     file = pathOrBytes;
     try {
-      const buffer = readFileSync(pathOrBytes);
+      const buffer = nodeBuiltin('fs', `loadSafetensors('${pathOrBytes}')`).readFileSync(pathOrBytes);
       bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (cause) {
       throw new InvalidArgumentError(

@@ -1,11 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
 import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/linalg';
 import { architectureOf, type BackboneName } from './architectures';
+import { isNode, nodeBuiltin } from './node-builtin';
 import { writeFileAtomic } from './write-file-atomic';
 
 /**
@@ -46,6 +41,11 @@ export interface ResolveWeightsOptions {
 export interface ResolveWeightsResult {
   /** A local safetensors file, or null for random weights and in-memory bytes. */
   path: string | null;
+  /**
+   * Outside Node (no file system, so no cache folder): the downloaded file's bytes. Undefined
+   * otherwise (a local file, bytes passed in, random weights).
+   */
+  bytes?: Uint8Array;
   /** What the weights are: file basename, URL, hub id, `bytes:<sha256 prefix>` or `random:<seed>`. */
   id: string;
   /** sha256 (hex) of the file's bytes; null for random weights. */
@@ -67,6 +67,8 @@ export function hubUrl(id: string, endpoint = 'https://huggingface.co'): string 
 
 /** The cache folder: `options.cacheDir`, `$DFM_CACHE_DIR`, else `~/.cache/dfm`. */
 export function cacheDirectory(options: { cacheDir?: string; env?: Record<string, string | undefined> } = {}): string {
+  const { homedir } = nodeBuiltin('os', 'cacheDirectory()');
+  const { join, resolve } = nodeBuiltin('path', 'cacheDirectory()');
   const env = options.env ?? process.env;
   const fromEnv = env.DFM_CACHE_DIR;
   return resolve(options.cacheDir ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(homedir(), '.cache', 'dfm')));
@@ -81,6 +83,10 @@ export function cacheDirectory(options: { cacheDir?: string; env?: Record<string
  * Content-Length); the sha256 is recorded beside it (`<file>.sha256`) and checked on every later
  * use, so a failed or partial download never leaves a file that looks valid.
  *
+ * Outside Node (a browser) there is no file system: bytes are used as they are, and a URL, hub id
+ * or `'imagenet'` is fetched into memory (`bytes`) with `fetch` (the browser's HTTP cache is the
+ * cache); a string starting with `/`, `./` or `../` is a URL relative to the page.
+ *
  * @example
  * const { path, id, sha256 } = await resolveWeights('imagenet', { architecture: 'resnet18' });
  * // id 'timm/resnet18.tv_in1k', path ~/.cache/dfm/hub/timm--resnet18.tv_in1k/model.safetensors
@@ -89,13 +95,12 @@ export async function resolveWeights(
   spec: WeightsSpec,
   options: ResolveWeightsOptions = {},
 ): Promise<ResolveWeightsResult> {
-  const env = options.env ?? process.env;
   if (spec === null) {
     const seed = options.seed ?? 0;
     return { path: null, id: `random:${seed}`, sha256: null };
   }
   if (spec instanceof Uint8Array) {
-    const digest = createHash('sha256').update(spec).digest('hex');
+    const digest = await sha256Hex(spec);
     checkExpected(digest, options.sha256, '<bytes>');
     return { path: null, id: `bytes:${digest.slice(0, 16)}`, sha256: digest };
   }
@@ -104,6 +109,11 @@ export async function resolveWeights(
       `resolveWeights(): weights must be a path, URL, hub id, 'imagenet', bytes or null — got ${spec === '' ? 'an empty string' : typeof spec}. Pass one of those.`,
     );
   }
+  if (!isNode()) return resolveInBrowser(spec, options);
+  const { createHash } = nodeBuiltin('crypto', 'resolveWeights()');
+  const { existsSync, statSync } = nodeBuiltin('fs', 'resolveWeights()');
+  const { basename, join, resolve } = nodeBuiltin('path', 'resolveWeights()');
+  const env = options.env ?? process.env;
   const endpoint = options.hubEndpoint ?? env.DFM_HUB_ENDPOINT ?? env.HF_ENDPOINT ?? 'https://huggingface.co';
   const cacheDir = cacheDirectory({ cacheDir: options.cacheDir, env });
 
@@ -138,6 +148,120 @@ export async function resolveWeights(
   );
 }
 
+/** sha256 (hex): node:crypto in Node, WebCrypto elsewhere. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  if (isNode()) return nodeBuiltin('crypto', 'resolveWeights()').createHash('sha256').update(bytes).digest('hex');
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle === undefined) {
+    throw new DfmError(
+      'resolveWeights(): hashing the weights needs WebCrypto (crypto.subtle) — this page has none, as browsers give it only to secure contexts. Serve the page over https or from localhost.',
+    );
+  }
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Outside Node: a URL, hub id or `'imagenet'` fetched into memory; anything else is refused with the fix. */
+async function resolveInBrowser(spec: string, options: ResolveWeightsOptions): Promise<ResolveWeightsResult> {
+  const env = options.env ?? {};
+  const endpoint = options.hubEndpoint ?? env.DFM_HUB_ENDPOINT ?? env.HF_ENDPOINT ?? 'https://huggingface.co';
+  let url: string;
+  let id: string;
+  if (spec === 'imagenet') {
+    if (options.architecture === undefined) {
+      throw new InvalidArgumentError(
+        "resolveWeights('imagenet'): needs options.architecture to choose the file — got none. Pass { architecture: 'resnet18' } (or use createBackbone).",
+      );
+    }
+    id = imagenetHubId(architectureOf(options.architecture, 'resolveWeights()').name);
+    url = hubUrl(id, endpoint);
+  } else if (/^https?:\/\//i.test(spec)) {
+    url = spec;
+    id = spec;
+  } else if (/^\.{0,2}\//.test(spec) && typeof pageUrl() === 'string') {
+    url = new URL(spec, pageUrl()).href;
+    id = url;
+  } else if (HUB_ID.test(spec)) {
+    url = hubUrl(spec, endpoint);
+    id = spec;
+  } else {
+    throw new InvalidArgumentError(
+      `resolveWeights(): weights must be, outside Node.js, an http(s) URL, a URL starting with / ./ or ../, a hub id like timm/resnet18.tv_in1k, 'imagenet', bytes or null — got ${JSON.stringify(spec)}. There is no file system here: pass a URL or the file's bytes (Uint8Array).`,
+    );
+  }
+  const bytes = await fetchBytes(url, options.timeoutMs ?? 60_000, options.onProgress);
+  const digest = await sha256Hex(bytes);
+  checkExpected(digest, options.sha256, url);
+  return { path: null, bytes, id, sha256: digest };
+}
+
+/** The page's URL in a browser (`location.href`), else undefined. */
+function pageUrl(): string | undefined {
+  return (globalThis as { location?: { href?: string } }).location?.href;
+}
+
+/** `fetch` into memory, with the same progress reports, inactivity timeout and length check as the Node download. */
+async function fetchBytes(
+  url: string,
+  timeoutMs: number,
+  onProgress: ((progress: DownloadProgress) => void) | undefined,
+): Promise<Uint8Array> {
+  const failure = (fault: string, cause?: unknown) =>
+    new DfmError(`resolveWeights(): downloading ${url} must succeed — ${fault}. Check the URL, the network and the server's CORS headers, then retry.`, {
+      cause,
+    });
+  const abort = new AbortController();
+  let timer = setTimeout(() => abort.abort(), timeoutMs);
+  const alive = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => abort.abort(), timeoutMs);
+  };
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: abort.signal });
+    } catch (cause) {
+      throw failure(abort.signal.aborted ? `no answer for ${timeoutMs} ms` : `the request failed (${(cause as Error).message})`, cause);
+    }
+    if (!response.ok) throw failure(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    const lengthHeader = response.headers.get('content-length');
+    const totalBytes = lengthHeader !== null && !encoded ? Number(lengthHeader) : undefined;
+    const chunks: Uint8Array[] = [];
+    let receivedBytes = 0;
+    let lastReport = 0;
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (cause) {
+        throw failure(abort.signal.aborted ? `no data for ${timeoutMs} ms after ${receivedBytes} bytes` : `the connection failed after ${receivedBytes} bytes`, cause);
+      }
+      if (chunk.done) break;
+      alive();
+      chunks.push(chunk.value);
+      receivedBytes += chunk.value.length;
+      const now = Date.now();
+      if (onProgress && now - lastReport >= 100) {
+        lastReport = now;
+        onProgress({ url, receivedBytes, totalBytes, done: false });
+      }
+    }
+    if (totalBytes !== undefined && receivedBytes !== totalBytes) throw failure(`received ${receivedBytes} bytes of the ${totalBytes} announced`);
+    onProgress?.({ url, receivedBytes, totalBytes, done: true });
+    const bytes = new Uint8Array(receivedBytes);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function safeFileName(pathname: string): string {
   const last = decodeURIComponent(pathname.split('/').filter(Boolean).pop() ?? '');
   const clean = last.replace(/[^\w.-]/g, '_');
@@ -145,6 +269,8 @@ function safeFileName(pathname: string): string {
 }
 
 function sha256File(path: string): string {
+  const { createHash } = nodeBuiltin('crypto', 'resolveWeights()');
+  const { readFileSync } = nodeBuiltin('fs', 'resolveWeights()');
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
@@ -159,6 +285,7 @@ function checkExpected(digest: string, expected: string | undefined, file: strin
 
 /** Reads `<file>.sha256` (first hex word), or undefined. */
 function readRecordedSha(file: string): string | undefined {
+  const { readFileSync } = nodeBuiltin('fs', 'resolveWeights()');
   try {
     const word = readFileSync(`${file}.sha256`, 'utf8').trim().split(/\s+/)[0];
     return word !== undefined && /^[0-9a-f]{64}$/.test(word) ? word : undefined;
@@ -173,6 +300,7 @@ async function downloadCached(
   target: string,
   options: ResolveWeightsOptions,
 ): Promise<ResolveWeightsResult> {
+  const { existsSync, rmSync } = nodeBuiltin('fs', 'resolveWeights()');
   if (existsSync(target)) {
     const recorded = readRecordedSha(target);
     if (recorded !== undefined) {
@@ -190,6 +318,9 @@ async function downloadCached(
 
 /** Downloads `url` to `target` via a `.part` file; returns the sha256. Nothing is left on failure. */
 async function download(url: string, target: string, options: ResolveWeightsOptions): Promise<string> {
+  const { createHash, randomBytes } = nodeBuiltin('crypto', 'resolveWeights()');
+  const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = nodeBuiltin('fs', 'resolveWeights()');
+  const { basename, resolve } = nodeBuiltin('path', 'resolveWeights()');
   const folder = resolve(target, '..');
   mkdirSync(folder, { recursive: true });
   const part = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
@@ -230,9 +361,9 @@ function fetchTo(
       new DfmError(`resolveWeights(): downloading ${url} must succeed — ${fault}. Check the URL and the network, then retry.`, {
         cause,
       });
-    let client: typeof http | typeof https;
+    let client: typeof import('node:http') | typeof import('node:https');
     try {
-      client = new URL(url).protocol === 'https:' ? https : http;
+      client = new URL(url).protocol === 'https:' ? nodeBuiltin('https', 'resolveWeights()') : nodeBuiltin('http', 'resolveWeights()');
     } catch (cause) {
       reject(failure('the URL is invalid', cause));
       return;
@@ -308,6 +439,7 @@ function fetchTo(
 function defaultProgress(): ((progress: DownloadProgress) => void) | undefined {
   const stream = process.stderr;
   if (!stream.isTTY) return undefined;
+  const { basename } = nodeBuiltin('path', 'resolveWeights()');
   return ({ url, receivedBytes, totalBytes, done }) => {
     const megabytes = (n: number) => (n / 1e6).toFixed(1);
     const width = 30;

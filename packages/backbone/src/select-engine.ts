@@ -1,7 +1,12 @@
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { DfmError, InvalidArgumentError } from '@dfm/linalg';
-import { isNode, type LoadedOnnxruntime, loadOnnxruntime } from './onnx/load-onnxruntime';
+import { isNode, nodeBuiltin } from './node-builtin';
+import {
+  defaultOnnxruntimePackage,
+  type LoadedOnnxruntime,
+  type LoadOnnxruntimeOptions,
+  loadOnnxruntime,
+  type OnnxruntimePackage,
+} from './onnx/load-onnxruntime';
 import { nativeBindingPath } from './set-backend';
 
 /** Which execution engine runs the backbone. */
@@ -14,6 +19,10 @@ export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'tfjs', 'onnxrun
 export interface SelectEngineOptions {
   /** Folder the optional packages are resolved from (default: this module). Tests point it at an empty folder. */
   resolveFrom?: string;
+  /** Which onnxruntime engine `onnxruntime` and `auto` use (see {@link LoadOnnxruntimeOptions}). */
+  onnxruntimePackage?: LoadOnnxruntimeOptions['onnxruntimePackage'];
+  /** An onnxruntime module imported by the caller (see {@link LoadOnnxruntimeOptions}). */
+  onnxruntimeModule?: unknown;
 }
 
 export interface SelectEngineResult {
@@ -26,12 +35,21 @@ export interface SelectEngineResult {
   onnxruntime?: LoadedOnnxruntime;
 }
 
-const ONNXRUNTIME_HINT =
-  'Install it next to @dfm/backbone (npm install onnxruntime-node; in a browser, onnxruntime-web), or use engine: \'tfjs\'.';
+/** How to get the onnxruntime that was not found. */
+function onnxruntimeHint(packageName: OnnxruntimePackage): string {
+  if (!isNode()) {
+    return "In a browser: npm install onnxruntime-web, import * as ort from 'onnxruntime-web' and pass { onnxruntimeModule: ort } (see docs/browser.md), or use engine: 'tfjs'.";
+  }
+  return packageName === 'onnxruntime-node'
+    ? "Install it next to @dfm/backbone (npm install onnxruntime-node; in a browser, onnxruntime-web), or use engine: 'tfjs'."
+    : "Install it next to @dfm/backbone (npm install onnxruntime-web), or use engine: 'tfjs'.";
+}
 
 /** True when `@tensorflow/tfjs-node-gpu` is installed with its native binding. */
 function hasTfjsNodeGpu(resolveFrom: string | undefined): boolean {
   if (!isNode()) return false;
+  const { createRequire } = nodeBuiltin('module', 'selectEngine()');
+  const { join } = nodeBuiltin('path', 'selectEngine()');
   const require = createRequire(resolveFrom !== undefined ? join(resolveFrom, 'noop.js') : import.meta.url);
   try {
     return nativeBindingPath(require.resolve('@tensorflow/tfjs-node-gpu/package.json')) !== undefined;
@@ -43,7 +61,8 @@ function hasTfjsNodeGpu(resolveFrom: string | undefined): boolean {
 /**
  * Chooses the backbone's execution engine. `auto`: tfjs when `@tensorflow/tfjs-node-gpu` is
  * installed (CUDA through libtensorflow), else onnxruntime when installed (`onnxruntime-node` in
- * Node, `onnxruntime-web` in a browser), else tfjs (on its current backend, wasm by default).
+ * Node, `onnxruntime-web` in a browser, or as `onnxruntimePackage` / `onnxruntimeModule` say), else
+ * tfjs (on its current backend, wasm by default).
  *
  * @example
  * const { engine, reason } = await selectEngine('auto'); // e.g. { engine: 'onnxruntime', reason: 'auto: ...' }
@@ -59,7 +78,8 @@ export async function selectEngine(choice: string = 'auto', options: SelectEngin
   if (normalised === 'onnxruntime') {
     const loaded = await loadOnnxruntime(options);
     if (typeof loaded === 'string') {
-      throw new DfmError(`createBackbone(): engine 'onnxruntime' needs onnxruntime — ${loaded}. ${ONNXRUNTIME_HINT}`);
+      const packageName = options.onnxruntimePackage ?? defaultOnnxruntimePackage();
+      throw new DfmError(`createBackbone(): engine 'onnxruntime' needs onnxruntime — ${loaded}. ${onnxruntimeHint(packageName)}`);
     }
     return { engine: 'onnxruntime', reason: 'onnxruntime: requested', onnxruntime: loaded };
   }

@@ -1,8 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
+import { environmentVariable, isNode, nodeBuiltin } from './node-builtin';
 
 /** Which tfjs backend to run on; `tensorflow` is libtensorflow through tfjs-node(-gpu). */
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
@@ -42,7 +40,7 @@ const INSTALL_HINT =
  * const { backend, reason } = await setBackend(); // e.g. { backend: 'wasm', reason: 'auto: ... wasm (SIMD, 1 thread)' }
  */
 export async function setBackend(
-  choice: string = process.env.DFM_BACKEND ?? 'auto',
+  choice: string = environmentVariable('DFM_BACKEND') ?? 'auto',
   options: SetBackendOptions = {},
 ): Promise<SetBackendResult> {
   const normalised = choice.trim().toLowerCase();
@@ -92,6 +90,8 @@ interface Attempt {
 
 /** True when the package's compiled binding (`lib/napi-v*\/tfjs_binding.node`) exists. */
 export function nativeBindingPath(packageJsonPath: string): string | undefined {
+  const { existsSync, readdirSync } = nodeBuiltin('fs', 'nativeBindingPath()');
+  const { dirname, join } = nodeBuiltin('path', 'nativeBindingPath()');
   const lib = join(dirname(packageJsonPath), 'lib');
   if (!existsSync(lib)) return undefined;
   for (const entry of readdirSync(lib)) {
@@ -102,6 +102,9 @@ export function nativeBindingPath(packageJsonPath: string): string | undefined {
 }
 
 async function useNative(name: string, resolveFrom: string | undefined): Promise<Attempt> {
+  if (!isNode()) return { ok: false, message: `${name} needs Node.js` };
+  const { createRequire } = nodeBuiltin('module', 'setBackend()');
+  const { join } = nodeBuiltin('path', 'setBackend()');
   const base = resolveFrom !== undefined ? join(resolveFrom, 'noop.js') : import.meta.url;
   const require = createRequire(base);
   let packageJson: string;

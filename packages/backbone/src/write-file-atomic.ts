@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { DfmError } from '@dfm/linalg';
+import { nodeBuiltin } from './node-builtin';
 
 /**
  * Writes `bytes` to `path` so that readers see either the old file or the complete new one, never
@@ -18,6 +16,9 @@ import { DfmError } from '@dfm/linalg';
  * writeFileAtomic('model.dfm', encodeSafetensors(tensors, metadata));
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const { randomBytes } = nodeBuiltin('crypto', 'writeFileAtomic()');
+  const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = nodeBuiltin('fs', 'writeFileAtomic()');
+  const { basename, dirname, join } = nodeBuiltin('path', 'writeFileAtomic()');
   const folder = dirname(path);
   const temporary = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let fd: number | undefined;
@@ -58,6 +59,7 @@ function writeError(path: string, error: unknown): DfmError {
 
 /** fsyncs a folder so a rename is durable; ignored where the platform does not allow it. */
 function syncFolder(folder: string): void {
+  const { closeSync, fsyncSync, openSync } = nodeBuiltin('fs', 'writeFileAtomic()');
   let fd: number | undefined;
   try {
     fd = openSync(folder, 'r');

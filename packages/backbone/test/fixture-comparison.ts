@@ -109,6 +109,38 @@ export async function compareWithFixture(
   return results;
 }
 
+/**
+ * Compares two runs element by element over the full maps (e.g. onnxruntime-web against
+ * onnxruntime-node): per layer, max |output − reference| over max |reference|, so that
+ * {@link expectParity} applies the fixtures' tolerance. Neither is disposed.
+ */
+export async function compareOutputs(
+  reference: Partial<Record<LayerName, tf.Tensor>>,
+  outputs: Partial<Record<LayerName, tf.Tensor>>,
+  layers: readonly LayerName[],
+): Promise<LayerComparison[]> {
+  const results: LayerComparison[] = [];
+  for (const layer of layers) {
+    const expected = reference[layer];
+    const actual = outputs[layer];
+    if (!expected || !actual) throw new Error(`no output for ${layer}`);
+    if (expected.shape.join(',') !== actual.shape.join(',')) {
+      throw new Error(`${layer}: shape [${actual.shape.join(',')}] but the reference has [${expected.shape.join(',')}]`);
+    }
+    const want = (await expected.data()) as Float32Array;
+    const got = (await actual.data()) as Float32Array;
+    let maxAbs = 0;
+    let maxAbsError = 0;
+    for (let i = 0; i < want.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(want[i] as number));
+      maxAbsError = Math.max(maxAbsError, Math.abs((got[i] as number) - (want[i] as number)));
+    }
+    if (Number.isNaN(got.reduce((sum, v) => sum + v, 0))) maxAbsError = Number.POSITIVE_INFINITY;
+    results.push({ layer, maxAbsError, maxAbs, relativeError: maxAbsError / (maxAbs || 1), sumError: 0, sampled: want.length });
+  }
+  return results;
+}
+
 /** One line per layer, for the test log. */
 /** Prints the comparison and expects every layer's relative and sum error within `tolerance` (the backbone issue's 1e-4). */
 export function expectParity(label: string, results: LayerComparison[], tolerance = 1e-4): void {

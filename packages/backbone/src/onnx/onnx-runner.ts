@@ -1,11 +1,10 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { DfmError } from '@dfm/linalg';
+import type { Worker } from 'node:worker_threads';
+import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import type { LayerName, NetworkPlan } from '../architectures';
+import { nodeBuiltin } from '../node-builtin';
 import type { TensorLookup } from '../resnet';
 import { workerEntry, workerExecArgv } from '../workers/worker-entry';
 import type { LoadedOnnxruntime, OrtSession } from './load-onnxruntime';
-import { isNode } from './load-onnxruntime';
 import type { OnnxWorkerInit, OnnxWorkerReply, OnnxWorkerRequest } from './onnx-worker';
 import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
 
@@ -17,12 +16,16 @@ export interface OnnxRunnerOptions {
   stages: number;
   layers: readonly LayerName[];
   lookup: TensorLookup;
-  /** Intra-op threads (default: one per core in Node; onnxruntime-web's own default in a browser). */
+  /**
+   * onnxruntime-node: intra-op threads (default one per core). onnxruntime-web: its global
+   * `env.wasm.numThreads`, which it reads once, when it first initialises (default: its own, 1
+   * unless the page is cross-origin isolated).
+   */
   threads?: number;
   metadata?: Record<string, string>;
   /** Extra onnxruntime session options, merged last (e.g. `{ extra: { session: { intra_op: { allow_spinning: '0' } } } }`). */
   sessionOptions?: Record<string, unknown>;
-  /** Default `'worker'` in Node, `'main'` elsewhere. */
+  /** Default `'worker'` for onnxruntime-node loaded by name, else `'main'` (the only choice for onnxruntime-web). */
   thread?: OnnxThread;
 }
 
@@ -75,18 +78,34 @@ export class OnnxRunner {
       metadata: options.metadata,
     });
     const modelBytes = model.length;
-    const threads = options.threads ?? (isNode() ? availableParallelism() : undefined);
+    const web = onnxruntime.packageName === 'onnxruntime-web';
+    const thread = options.thread ?? (onnxruntime.modulePath !== undefined ? 'worker' : 'main');
+    if (thread === 'worker' && onnxruntime.modulePath === undefined) {
+      throw new InvalidArgumentError(
+        `createBackbone(): onnxThread 'worker' needs onnxruntime-node loaded by name in Node — got ${onnxruntime.packageName}${onnxruntime.source === 'given' ? ' passed as onnxruntimeModule' : ''}. Use onnxThread: 'main' (the default here).`,
+      );
+    }
     const sessionOptions: Record<string, unknown> = {
-      executionProviders: isNode() ? ['cpu'] : ['wasm'],
+      executionProviders: web ? ['wasm'] : ['cpu'],
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       interOpNumThreads: 1,
     };
-    if (threads !== undefined) sessionOptions.intraOpNumThreads = threads;
-    const thread = options.thread ?? (isNode() && onnxruntime.modulePath !== undefined ? 'worker' : 'main');
-    // No busy-waiting between parallel sections: the pool threads sleep instead, leaving the cores
-    // to image decoding running beside inference (measured ~7% faster fit + test on 2 cores).
-    if (isNode()) sessionOptions.extra = { session: { intra_op: { allow_spinning: '0' } } };
+    let threadsDetail: string;
+    if (web) {
+      // onnxruntime-web has one thread pool for the module, sized by env.wasm.numThreads when it
+      // initialises (its first session); the session's intraOpNumThreads is not read.
+      const wasm = onnxruntime.ort.env.wasm;
+      if (options.threads !== undefined && wasm !== undefined) wasm.numThreads = options.threads;
+      threadsDetail = '';
+    } else {
+      const threads = options.threads ?? nodeBuiltin('os', 'createBackbone()').availableParallelism();
+      sessionOptions.intraOpNumThreads = threads;
+      // No busy-waiting between parallel sections: the pool threads sleep instead, leaving the cores
+      // to image decoding running beside inference (measured ~7% faster fit + test on 2 cores).
+      sessionOptions.extra = { session: { intra_op: { allow_spinning: '0' } } };
+      threadsDetail = `, ${threads} intra-op thread${threads === 1 ? '' : 's'}`;
+    }
     Object.assign(sessionOptions, options.sessionOptions);
     const layers = [...options.layers];
     const executor =
@@ -99,7 +118,11 @@ export class OnnxRunner {
             outputNames: layers,
           })
         : await MainExecutor.start(onnxruntime, model, sessionOptions, layers);
-    const detail = `${onnxruntime.packageName} ${onnxruntime.version}, ${isNode() ? 'CPU EP' : 'wasm EP'}${threads !== undefined ? `, ${threads} intra-op thread${threads === 1 ? '' : 's'}` : ''}${thread === 'worker' ? ', in a worker thread' : ''}`;
+    if (web) {
+      const numThreads = onnxruntime.ort.env.wasm?.numThreads;
+      if (numThreads !== undefined) threadsDetail = `, ${numThreads} thread${numThreads === 1 ? '' : 's'}`;
+    }
+    const detail = `${onnxruntime.packageName} ${onnxruntime.version}, ${web ? 'wasm EP' : 'CPU EP'}${threadsDetail}${thread === 'worker' ? ', in a worker thread' : ''}`;
     return new OnnxRunner(executor, detail, modelBytes);
   }
 
@@ -196,6 +219,7 @@ class WorkerExecutor implements Executor {
 
   static async start(init: OnnxWorkerInit): Promise<WorkerExecutor> {
     const entry = workerEntry('onnx-worker', import.meta.url);
+    const { Worker } = nodeBuiltin('worker_threads', 'createBackbone()');
     const worker = new Worker(entry.source, { eval: entry.eval, workerData: init, execArgv: workerExecArgv() });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { nodeBuiltin } from '../node-builtin';
 
 /**
  * How to start one of this package's worker threads, `name` being the worker's file name without
@@ -11,6 +10,8 @@ import { pathToFileURL } from 'node:url';
  */
 export function workerEntry(name: string, base: string): { source: URL | string; eval: boolean } {
   if (/\.[cm]?ts$/.test(new URL(base).pathname)) {
+    const { createRequire } = nodeBuiltin('module', 'workerEntry()');
+    const { pathToFileURL } = nodeBuiltin('url', 'workerEntry()');
     const api = createRequire(base).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
     const target = new URL(`./${name}.ts`, base).href;
     const bootstrap = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); });`;

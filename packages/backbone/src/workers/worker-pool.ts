@@ -1,7 +1,7 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DfmError } from '@dfm/linalg';
 import type { LayerName, NetworkPlan } from '../architectures';
+import { nodeBuiltin } from '../node-builtin';
 import { workerEntry, workerExecArgv } from './worker-entry';
 import type { TfjsWorkerInit, TfjsWorkerReply, TfjsWorkerRequest } from './tfjs-worker';
 
@@ -12,7 +12,7 @@ export function tfjsWorkerEntry(base: string = import.meta.url): { source: URL |
 
 /** Number of workers `'auto'` starts: one per core. */
 export function defaultWorkerCount(): number {
-  return availableParallelism();
+  return nodeBuiltin('os', 'defaultWorkerCount()').availableParallelism();
 }
 
 export interface TfjsWorkerPoolOptions {
@@ -60,6 +60,7 @@ export class TfjsWorkerPool {
     }
     const init: TfjsWorkerInit = { plan, stages, layers: [...layers], tensors: views, buffer };
     const entry = tfjsWorkerEntry();
+    const { Worker } = nodeBuiltin('worker_threads', 'TfjsWorkerPool.start()');
     const slots: Slot[] = [];
     const details: string[] = [];
     try {
