@@ -1,4 +1,4 @@
-import { resizeBilinearAntialiased } from '@dfm/data';
+import { type Normalization, normalizationAffine, resizeBilinearAntialiased } from '@dfm/data';
 import sharp from 'sharp';
 
 /** Content types the server accepts (what sharp decodes from memory). */
@@ -8,9 +8,15 @@ export const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/t
  * Decodes uploaded bytes in memory (never via a file) to RGB float32 in [0, 1], HWC, resized to
  * `[height, width]` with the same antialiased bilinear filter as `loadImage`: EXIF orientation
  * applied, alpha dropped, grey replicated, embedded ICC profiles ignored. 8-bit precision (16-bit
- * images are read at 8 bits here; `loadImage` keeps 16).
+ * images are read at 8 bits here; `loadImage` keeps 16). With `normalize` the values are
+ * normalised in the resize's last write, exactly as `batches({ normalize })` does.
  */
-export async function decodeUpload(bytes: Buffer, [height, width]: [number, number], pixelLimit = 40_000_000): Promise<Float32Array> {
+export async function decodeUpload(
+  bytes: Buffer,
+  [height, width]: [number, number],
+  pixelLimit = 40_000_000,
+  normalize?: Normalization,
+): Promise<Float32Array> {
   const { data, info } = await sharp(bytes, { limitInputPixels: pixelLimit, ignoreIcc: true, autoOrient: true, animated: false })
     .removeAlpha()
     .toColourspace('srgb')
@@ -21,5 +27,6 @@ export async function decodeUpload(bytes: Buffer, [height, width]: [number, numb
     rgb = new Uint8Array(info.width * info.height * 3);
     for (let i = 0; i < info.width * info.height; i += 1) rgb.fill(data[i] as number, i * 3, i * 3 + 3);
   }
-  return resizeBilinearAntialiased(rgb, info.height, info.width, 3, height, width, 1 / 255);
+  const affine = normalize === undefined ? undefined : normalizationAffine(normalize, 'decodeUpload()');
+  return resizeBilinearAntialiased(rgb, info.height, info.width, 3, height, width, 1 / 255, affine);
 }

@@ -64,19 +64,22 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
 export function createPredictServer(options: PredictServerOptions): Server {
   const { model, maxBytes = 10 * 1024 * 1024, timeoutMs = 30_000, pixelLimit = 40_000_000 } = options;
   const imageSize = model.preProcessor.imageSize;
+  // Uploads are normalised while resizing (as the Engine's loader does), not afterwards on tfjs.
+  const { normalize } = model.preProcessor.batchOptions();
   let queue: Promise<unknown> = Promise.resolve();
 
   const score = async (bytes: Buffer) => {
     let pixels: Float32Array;
     try {
-      pixels = await decodeUpload(bytes, imageSize, pixelLimit);
+      pixels = await decodeUpload(bytes, imageSize, pixelLimit, normalize);
     } catch (error) {
       throw new HttpError(400, `the body is not a readable image (${(error as Error).message.split('\n')[0]})`);
     }
     const [height, width] = imageSize;
-    const images = model.preProcessor.transform({ images: pixels, masks: null, samples: [], batchSize: 1, height, width });
+    const batch = { images: pixels, normalization: normalize, masks: null, samples: [], batchSize: 1, height, width };
+    const images = model.preProcessor.transform(batch);
     try {
-      const output = await model.predictStep({ images, batch: { images: pixels, masks: null, samples: [], batchSize: 1, height, width } });
+      const output = await model.predictStep({ images, batch });
       const predScore = output.predScore[0] as number;
       const post = model.postProcessor?.isFitted ? model.postProcessor.apply({ predScore }) : null;
       return {

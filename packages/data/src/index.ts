@@ -23,7 +23,7 @@ export {
 } from './load-image';
 export { type DecodedMask, type LoadMaskOptions, loadMask } from './load-mask';
 export { MVTecAD, type MVTecADOptions } from './mvtec-ad';
-export type { Normalization } from './normalization';
+export { type Normalization, normalizationAffine } from './normalization';
 export { createRng, type Rng, shuffle } from './random';
 export { type ResizeAffine, resizeBilinearAntialiased, resizeNearest } from './resize';
 export { hasImageExtension, IMAGE_EXTENSIONS, type Sample } from './sample';

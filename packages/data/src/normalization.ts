@@ -10,7 +10,15 @@ export interface Normalization {
   std: readonly [number, number, number];
 }
 
-/** Checks a {@link Normalization} and returns the affine form `v · scale + offset` per channel. */
+/**
+ * Checks a {@link Normalization} and returns the affine form `v · scale + offset` per channel: the
+ * `affine` argument of `resizeBilinearAntialiased`, so pixels decoded elsewhere (e.g. an upload)
+ * are normalised exactly as `batches({ normalize })` does.
+ *
+ * @example
+ * const affine = normalizationAffine({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }, 'myDecoder()');
+ * const input = resizeBilinearAntialiased(rgbBytes, 512, 512, 3, 256, 256, 1 / 255, affine);
+ */
 export function normalizationAffine(normalize: Normalization, where: string): { scale: Float64Array; offset: Float64Array } {
   const ok = (values: unknown, positive: boolean) =>
     Array.isArray(values) &&
