@@ -55,3 +55,22 @@ export function nodeBuiltin<Name extends keyof NodeBuiltins>(name: Name, caller:
 export function environmentVariable(name: string): string | undefined {
   return isNode() ? process.env[name] : undefined;
 }
+
+/**
+ * The native binding a package ships for this Node: the first `<package>/<folder>/napi-v*\/<...within>`
+ * that exists (tfjs-node: `lib`, `tfjs_binding.node`; onnxruntime-node: `bin`, platform, arch,
+ * `onnxruntime_binding.node`); undefined when there is none.
+ *
+ * @param packageJsonPath the package's resolved `package.json`
+ */
+export function napiBindingPath(packageJsonPath: string, folder: string, within: readonly string[], caller: string): string | undefined {
+  const { existsSync, readdirSync } = nodeBuiltin('fs', caller);
+  const { dirname, join } = nodeBuiltin('path', caller);
+  const root = join(dirname(packageJsonPath), folder);
+  if (!existsSync(root)) return undefined;
+  for (const entry of readdirSync(root)) {
+    const candidate = join(root, entry, ...within);
+    if (entry.startsWith('napi-v') && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}

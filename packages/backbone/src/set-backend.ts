@@ -1,6 +1,6 @@
 import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
-import { environmentVariable, isNode, nodeBuiltin } from './node-builtin';
+import { environmentVariable, isNode, napiBindingPath, nodeBuiltin } from './node-builtin';
 
 /** Which tfjs backend to run on; `tensorflow` is libtensorflow through tfjs-node(-gpu). */
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
@@ -90,15 +90,7 @@ interface Attempt {
 
 /** True when the package's compiled binding (`lib/napi-v*\/tfjs_binding.node`) exists. */
 export function nativeBindingPath(packageJsonPath: string): string | undefined {
-  const { existsSync, readdirSync } = nodeBuiltin('fs', 'nativeBindingPath()');
-  const { dirname, join } = nodeBuiltin('path', 'nativeBindingPath()');
-  const lib = join(dirname(packageJsonPath), 'lib');
-  if (!existsSync(lib)) return undefined;
-  for (const entry of readdirSync(lib)) {
-    const candidate = join(lib, entry, 'tfjs_binding.node');
-    if (entry.startsWith('napi-v') && existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return napiBindingPath(packageJsonPath, 'lib', ['tfjs_binding.node'], 'nativeBindingPath()');
 }
 
 async function useNative(name: string, resolveFrom: string | undefined): Promise<Attempt> {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@dfm/linalg';
-import { isNode, nodeBuiltin } from '../node-builtin';
+import { isNode, napiBindingPath, nodeBuiltin } from '../node-builtin';
 
 /** The parts of onnxruntime's API this package uses (onnxruntime-common's shapes). */
 export interface OrtTensor {
@@ -131,15 +131,7 @@ export function checkOnnxruntimeOptions(options: LoadOnnxruntimeOptions, caller:
 
 /** Path of onnxruntime-node's native binding (`bin/napi-v*\/<platform>/<arch>/onnxruntime_binding.node`), if shipped. */
 export function onnxruntimeBindingPath(packageJsonPath: string): string | undefined {
-  const { existsSync, readdirSync } = nodeBuiltin('fs', 'onnxruntimeBindingPath()');
-  const { dirname, join } = nodeBuiltin('path', 'onnxruntimeBindingPath()');
-  const bin = join(dirname(packageJsonPath), 'bin');
-  if (!existsSync(bin)) return undefined;
-  for (const entry of readdirSync(bin)) {
-    const candidate = join(bin, entry, process.platform, process.arch, 'onnxruntime_binding.node');
-    if (entry.startsWith('napi-v') && existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return napiBindingPath(packageJsonPath, 'bin', [process.platform, process.arch, 'onnxruntime_binding.node'], 'onnxruntimeBindingPath()');
 }
 
 const loaded = new Map<string, Promise<LoadedOnnxruntime | string>>();
