@@ -4,6 +4,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing.ts',
+    // Internals shared by the @dfm packages (not public API).
+    internal: 'src/internal.ts',
     // The worker thread of the tfjs-wasm pool: its own file, found beside index.js via import.meta.url.
     'tfjs-worker': 'src/workers/tfjs-worker.ts',
     // onnxruntime runs in its own thread (its run() blocks the calling thread).

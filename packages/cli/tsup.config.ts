@@ -2,7 +2,8 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   entry: ['src/index.ts', 'src/bin.ts'],
-  format: ['esm', 'cjs'],
+  // ESM only: the CJS build had an empty import.meta (bench failed there); Node >= 20.19 can require() ESM.
+  format: ['esm'],
   dts: true,
   sourcemap: true,
   clean: true,
