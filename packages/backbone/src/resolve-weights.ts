@@ -1,7 +1,7 @@
-import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/linalg';
 import { architectureOf, type BackboneName } from './architectures';
 import { isNode, nodeBuiltin } from './node-builtin';
 import { writeFileAtomic } from './write-file-atomic';
+import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/errors';
 
 /**
  * Where weights come from: a local path, an http(s) URL, a Hugging Face hub id (`owner/repo`,
@@ -26,7 +26,12 @@ export interface ResolveWeightsOptions {
   cacheDir?: string;
   /** Hub base URL. Default `$DFM_HUB_ENDPOINT`, else `$HF_ENDPOINT`, else `https://huggingface.co`. */
   hubEndpoint?: string;
-  /** Expected sha256 (hex) of the file; a mismatch throws CorruptFileError and keeps nothing. */
+  /**
+   * Expected sha256 (hex) of the file; a mismatch throws CorruptFileError and keeps nothing.
+   * Default: for `'imagenet'` and the hub ids it stands for, the hash the hub publishes (see
+   * {@link publishedSha256}); otherwise none (the first download's hash is recorded and checked
+   * on every later use).
+   */
   sha256?: string;
   /** Seed recorded in the id of random weights (`random:<seed>`). Default 0. */
   seed?: number;
@@ -55,6 +60,28 @@ export interface ResolveWeightsResult {
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 const MAX_REDIRECTS = 5;
 
+/**
+ * The sha256 the Hugging Face hub publishes ("Git LFS Details" on each file's page) for the
+ * `model.safetensors` of the hub ids `'imagenet'` resolves to. A download of one of these ids must
+ * have exactly these bytes, whichever the endpoint (a mirror serves the same files), so a
+ * tampered or corrupted download is refused instead of being trusted on first use.
+ * `timm/resnet34.tv_in1k` is missing: its published hash could not be confirmed from a source,
+ * so it is still trusted on first use (its hash recorded in the `.sha256` beside the file).
+ */
+const PUBLISHED_SHA256: Readonly<Record<string, string>> = {
+  // https://huggingface.co/timm/resnet18.tv_in1k/blob/main/model.safetensors (commit a987fd6, 46.8 MB)
+  'timm/resnet18.tv_in1k': '694f673df6520a3158624e8a89af086f59923ee4cd7436fe5bc3bc71d295ad81',
+  // https://huggingface.co/timm/resnet50.tv_in1k/blob/main/model.safetensors (commit aa6c2d3, 102 MB)
+  'timm/resnet50.tv_in1k': '5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888',
+  // https://huggingface.co/timm/wide_resnet50_2.tv_in1k/blob/main/model.safetensors (commit a616519, 276 MB)
+  'timm/wide_resnet50_2.tv_in1k': 'df6fb6c4824769769de18e14088475fd6ee94236849aa4e5d8022ba9d9a9a16c',
+};
+
+/** The sha256 the hub publishes for a hub id's `model.safetensors`, when it is pinned here; else undefined. */
+export function publishedSha256(id: string): string | undefined {
+  return Object.hasOwn(PUBLISHED_SHA256, id) ? PUBLISHED_SHA256[id] : undefined;
+}
+
 /** The hub id that `'imagenet'` stands for: torchvision's ImageNet-1k weights on the timm hub. */
 export function imagenetHubId(architecture: BackboneName): string {
   return `timm/${architecture}.tv_in1k`;
@@ -79,9 +106,16 @@ export function cacheDirectory(options: { cacheDir?: string; env?: Record<string
  * in model files, and the file's sha256.
  *
  * Downloads go to `<cache>/hub/<owner>--<repo>/model.safetensors` or `<cache>/url/<hash>/<name>`
- * through a temporary `.part` file that is renamed only once complete (length checked against
- * Content-Length); the sha256 is recorded beside it (`<file>.sha256`) and checked on every later
- * use, so a failed or partial download never leaves a file that looks valid.
+ * through a temporary `.part` file of the process's own (`<file>.<pid>.<random>.part`), checked
+ * (length against Content-Length; sha256 against `options.sha256` or, for `'imagenet'`, the
+ * hash the hub publishes) and renamed into place only once complete. The sha256 is recorded
+ * beside it (`<file>.sha256`), written before the rename, and checked on every later use, so a
+ * failed or partial download never leaves a file that looks valid.
+ *
+ * Several processes may resolve the same weights at once (workers starting together): each
+ * downloads to its own `.part`, and a cached file is never deleted, only replaced atomically by
+ * a verified download, so no process removes a file another one has just completed and returned.
+ * A process that finds the file already complete and verified uses it.
  *
  * Outside Node (a browser) there is no file system: bytes are used as they are, and a URL, hub id
  * or `'imagenet'` is fetched into memory (`bytes`) with `fetch` (the browser's HTTP cache is the
@@ -145,6 +179,7 @@ export async function resolveWeights(
   }
   throw new InvalidArgumentError(
     `resolveWeights(): weights must be an existing file, an http(s) URL, a hub id like timm/resnet18.tv_in1k, 'imagenet' or null — got ${JSON.stringify(spec)}, which is none of these (no such file). Check the path.`,
+    { code: 'E_WEIGHTS_NOT_FOUND' },
   );
 }
 
@@ -155,6 +190,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   if (subtle === undefined) {
     throw new DfmError(
       'resolveWeights(): hashing the weights needs WebCrypto (crypto.subtle) — this page has none, as browsers give it only to secure contexts. Serve the page over https or from localhost.',
+      { code: 'E_RUNTIME_UNAVAILABLE' },
     );
   }
   const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
@@ -191,7 +227,8 @@ async function resolveInBrowser(spec: string, options: ResolveWeightsOptions): P
   }
   const bytes = await fetchBytes(url, options.timeoutMs ?? 60_000, options.onProgress);
   const digest = await sha256Hex(bytes);
-  checkExpected(digest, options.sha256, url);
+  const expected = expectedSha256(id, options);
+  if (expected !== undefined && digest !== expected) throw downloadMismatch(url, id, expected, digest, options);
   return { path: null, bytes, id, sha256: digest };
 }
 
@@ -209,6 +246,7 @@ async function fetchBytes(
   const failure = (fault: string, cause?: unknown) =>
     new DfmError(`resolveWeights(): downloading ${url} must succeed — ${fault}. Check the URL, the network and the server's CORS headers, then retry.`, {
       cause,
+      code: 'E_DOWNLOAD_FAILED',
     });
   const abort = new AbortController();
   let timer = setTimeout(() => abort.abort(), timeoutMs);
@@ -294,33 +332,79 @@ function readRecordedSha(file: string): string | undefined {
   }
 }
 
+/** Writes `<file>.sha256` (atomically: readers see the old record or the new one, never a partial one). */
+function recordSha(file: string, digest: string): void {
+  const { basename } = nodeBuiltin('path', 'resolveWeights()');
+  writeFileAtomic(`${file}.sha256`, `${digest}  ${basename(file)}\n`);
+}
+
+/** The hash a download of `id` must have: `options.sha256`, else the one the hub publishes for it, else none. */
+function expectedSha256(id: string, options: ResolveWeightsOptions): string | undefined {
+  return options.sha256?.toLowerCase() ?? publishedSha256(id);
+}
+
+/** The CorruptFileError for a download whose bytes are not the expected ones (nothing of it is kept). */
+function downloadMismatch(url: string, id: string, expected: string, digest: string, options: ResolveWeightsOptions): CorruptFileError {
+  const published = options.sha256 === undefined;
+  const fix = published
+    ? `The server sent other bytes than the hub publishes for ${id}: check the hub endpoint ($DFM_HUB_ENDPOINT / $HF_ENDPOINT, a mirror or proxy) and retry; to use other weights, pass their path or URL, or their hash as options.sha256.`
+    : 'Check the URL, or fix the expected hash (options.sha256).';
+  return new CorruptFileError(
+    `resolveWeights(): the download of ${url} must have sha256 ${expected}${published ? ` (the hash the hub publishes for ${id})` : ''} — got ${digest}, so it was not kept. ${fix}`,
+    { file: url },
+  );
+}
+
+/**
+ * The sha256 of the cached `target` when it can be used as it is, else undefined (then it is
+ * downloaded again and replaced atomically; it is never deleted first, as another process may
+ * have just completed it and returned its path). Usable: its hash is the expected one (then a
+ * missing `.sha256` is written), or, with no expected hash, the one its `.sha256` records.
+ */
+function verifiedCachedFile(target: string, expected: string | undefined): string | undefined {
+  let actual: string;
+  try {
+    actual = sha256File(target);
+  } catch {
+    return undefined; // absent (or unreadable, which a download will report if it cannot replace it)
+  }
+  const recorded = readRecordedSha(target);
+  if (expected === undefined) return recorded === actual ? actual : undefined;
+  if (actual !== expected) return undefined;
+  if (recorded !== actual) {
+    try {
+      recordSha(target, actual);
+    } catch {
+      // A read-only cache: the file is verified against the expected hash all the same.
+    }
+  }
+  return actual;
+}
+
 async function downloadCached(
   url: string,
   id: string,
   target: string,
   options: ResolveWeightsOptions,
 ): Promise<ResolveWeightsResult> {
-  const { existsSync, rmSync } = nodeBuiltin('fs', 'resolveWeights()');
-  if (existsSync(target)) {
-    const recorded = readRecordedSha(target);
-    if (recorded !== undefined) {
-      const actual = sha256File(target);
-      const expectedOk = options.sha256 === undefined || options.sha256.toLowerCase() === actual;
-      if (actual === recorded && expectedOk) return { path: target, id, sha256: actual };
-    }
-    // Unrecorded, altered or not the expected file: fetch it again.
-    rmSync(target, { force: true });
-    rmSync(`${target}.sha256`, { force: true });
-  }
-  const digest = await download(url, target, options);
+  const expected = expectedSha256(id, options);
+  const cached = verifiedCachedFile(target, expected);
+  if (cached !== undefined) return { path: target, id, sha256: cached };
+  const digest = await download(url, id, target, expected, options);
   return { path: target, id, sha256: digest };
 }
 
-/** Downloads `url` to `target` via a `.part` file; returns the sha256. Nothing is left on failure. */
-async function download(url: string, target: string, options: ResolveWeightsOptions): Promise<string> {
+/**
+ * Downloads `url` to `target` via a `.part` file of this process's own; returns the sha256.
+ * Nothing of this download is left on failure. Safe when other processes download the same
+ * `target` at the same time: the `.sha256` is written before the rename (so whoever finds the
+ * file finds its record), a file already completed by another process with the same bytes is
+ * kept (this copy is dropped), and the rename replaces the file atomically.
+ */
+async function download(url: string, id: string, target: string, expected: string | undefined, options: ResolveWeightsOptions): Promise<string> {
   const { createHash, randomBytes } = nodeBuiltin('crypto', 'resolveWeights()');
   const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = nodeBuiltin('fs', 'resolveWeights()');
-  const { basename, resolve } = nodeBuiltin('path', 'resolveWeights()');
+  const { resolve } = nodeBuiltin('path', 'resolveWeights()');
   const folder = resolve(target, '..');
   mkdirSync(folder, { recursive: true });
   const part = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
@@ -338,9 +422,26 @@ async function download(url: string, target: string, options: ResolveWeightsOpti
     closeSync(fd);
     closed = true;
     const digest = hash.digest('hex');
-    checkExpected(digest, options.sha256, url);
-    renameSync(part, target);
-    writeFileAtomic(`${target}.sha256`, `${digest}  ${basename(target)}\n`);
+    if (expected !== undefined && digest !== expected) throw downloadMismatch(url, id, expected, digest, options);
+    if (verifiedCachedFile(target, digest) === digest) {
+      // Another process completed the same file meanwhile: keep it (it may be in use) and drop this copy.
+      rmSync(part, { force: true });
+      return digest;
+    }
+    recordSha(target, digest);
+    try {
+      renameSync(part, target);
+    } catch (cause) {
+      // Windows refuses to replace a file another process holds open; that file is as good when it has the same bytes.
+      if (verifiedCachedFile(target, digest) === digest) {
+        rmSync(part, { force: true });
+        return digest;
+      }
+      throw new DfmError(
+        `resolveWeights(): moving the download into the cache as ${target} must succeed — it failed with ${(cause as NodeJS.ErrnoException).code ?? 'an error'} (${(cause as Error).message}). Check that the cache folder is writable (or set $DFM_CACHE_DIR / options.cacheDir to one that is), then retry.`,
+        { cause, code: 'E_WRITE_FAILED' },
+      );
+    }
     return digest;
   } catch (error) {
     if (!closed) closeSync(fd);
@@ -360,6 +461,7 @@ function fetchTo(
     const failure = (fault: string, cause?: unknown) =>
       new DfmError(`resolveWeights(): downloading ${url} must succeed — ${fault}. Check the URL and the network, then retry.`, {
         cause,
+        code: 'E_DOWNLOAD_FAILED',
       });
     let client: typeof import('node:http') | typeof import('node:https');
     try {
