@@ -3,8 +3,9 @@
  *   pnpm --filter @example/mvtec-bottle start [MVTEC_ROOT] [CATEGORY]
  * Without arguments it uses the development assets (../shared/assets) when they are there.
  */
-import { join } from 'node:path';
-import { findAssetsDir, setBackend } from '@dfm/backbone';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setBackend } from '@dfm/backbone';
 import { MVTecAD } from '@dfm/data';
 import { Dfm, Engine, PreProcessor } from '@dfm/lightning-like';
 
@@ -34,10 +35,11 @@ export async function runBottle(options: BottleOptions): Promise<{ metrics: Reco
 }
 
 if (process.argv[1]?.endsWith('main.ts')) {
-  const assets = findAssetsDir();
+  // The development assets: $DFM_ASSETS_DIR, else ../shared/assets beside the repository.
+  const assets = process.env.DFM_ASSETS_DIR ?? resolve(fileURLToPath(new URL('../../../../shared/assets', import.meta.url)));
   const [root, category] = process.argv.slice(2);
   const { metrics, resultsDir } = root
     ? await runBottle({ root, category })
-    : await runBottle({ root: join(assets.dir ?? '.', 'data'), category: 'mvtec-bottle', weights: join(assets.dir ?? '.', 'weights/resnet18-imagenet-layer1-3.safetensors') });
+    : await runBottle({ root: join(assets, 'data'), category: 'mvtec-bottle', weights: join(assets, 'weights/resnet18-imagenet-layer1-3.safetensors') });
   process.stdout.write(`${JSON.stringify(metrics, null, 2)}\nresults: ${resultsDir}\n`);
 }

@@ -9,7 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackboneName, createBackbone, findAssetsDir, setBackend } from '../src/index';
+import { type BackboneName, createBackbone, setBackend } from '../src/index';
+import { findAssetsDir } from '../src/internal';
 
 const SIZE = 256;
 const WEIGHTS = 'weights/resnet18-imagenet-layer1-3.safetensors';

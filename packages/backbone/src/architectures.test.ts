@@ -1,6 +1,6 @@
-import { UnknownBackboneError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { BACKBONE_NAMES, expectedTensors, featureSize, LAYER_NAMES, layerInfo, networkPlan, ARCHITECTURES } from './architectures';
+import { UnknownBackboneError } from './errors';
 
 describe('architectures', () => {
   it('gives the layer table of the README (channels, stride)', () => {

@@ -1,4 +1,4 @@
-import { UnknownBackboneError } from '@dfm/linalg';
+import { UnknownBackboneError } from './errors';
 
 /** The supported architectures (torchvision/timm topology and tensor names). */
 export type BackboneName = 'resnet18' | 'resnet34' | 'resnet50' | 'wide_resnet50_2';

@@ -1,4 +1,3 @@
-import { CorruptFileError, InvalidArgumentError, ShapeMismatchError, UnknownBackboneError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BackboneName, featureSize, type LayerName, layerInfo } from './architectures';
@@ -6,6 +5,8 @@ import { createBackbone } from './create-backbone';
 import { encodeSafetensors } from './encode-safetensors';
 import { randomResnetWeights, type StateTensor } from './random-weights';
 import { setBackend } from './set-backend';
+import { CorruptFileError, InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
+import { UnknownBackboneError } from './errors';
 
 const bytesOf = (weights: Map<string, StateTensor>, metadata?: Record<string, string>) =>
   encodeSafetensors(Object.fromEntries(weights), metadata);

@@ -1,4 +1,3 @@
-import { CorruptFileError, InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   allTensorNames,
@@ -23,9 +22,10 @@ import { checkOnnxruntimeOptions, type OnnxruntimePackage } from './onnx/load-on
 import { OnnxRunner } from './onnx/onnx-runner';
 import { ResNetGraph } from './resnet';
 import { runResnet } from './run-resnet';
-import { type EngineChoice, type EngineName, selectEngine } from './select-engine';
+import { type RuntimeChoice, type RuntimeName, selectRuntime } from './select-runtime';
 import { setBackend } from './set-backend';
 import { defaultWorkerCount, TfjsWorkerPool } from './workers/worker-pool';
+import { CorruptFileError, InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 export interface CreateBackboneOptions {
   /** See `WeightsSpec`: path, URL, hub id, 'imagenet', safetensors bytes, or null (random, seeded). */
@@ -43,15 +43,15 @@ export interface CreateBackboneOptions {
   /** Expected sha256 of the weights file. */
   sha256?: string;
   /**
-   * Execution engine. `'tfjs'` (default): tfjs-core on the current backend; `extract` and
+   * Runtime: what executes the network. `'tfjs'` (default): tfjs-core on the current backend; `extract` and
    * `extractAsync` both work. `'onnxruntime'`: the same network and weights as an ONNX graph run
    * by onnxruntime-node (onnxruntime-web in a browser; see `onnxruntimePackage`); only
    * `extractAsync` works. `'auto'`: tfjs when @tensorflow/tfjs-node-gpu is installed, else
-   * onnxruntime when installed, else tfjs. The backbone's `engine` and `engineDetail` say what runs.
+   * onnxruntime when installed, else tfjs. The backbone's `runtime` and `runtimeDetail` say what runs.
    */
-  engine?: EngineChoice;
+  runtime?: RuntimeChoice;
   /**
-   * Which onnxruntime the `onnxruntime` engine (and `auto`) uses: `'onnxruntime-node'` (native,
+   * Which onnxruntime the `onnxruntime` runtime (and `auto`) uses: `'onnxruntime-node'` (native,
    * CPU EP, in a worker thread; Node only) or `'onnxruntime-web'` (WebAssembly EP, in this thread;
    * browsers, and Node where onnxruntime-node has no binding for the platform). Default:
    * onnxruntime-node in Node, onnxruntime-web elsewhere.
@@ -79,12 +79,12 @@ export interface CreateBackboneOptions {
    */
   onnxThread?: 'worker' | 'main';
   /**
-   * tfjs engine: worker threads `extractAsync` splits each batch across (one wasm instance each).
+   * tfjs runtime: worker threads `extractAsync` splits each batch across (one wasm instance each).
    * `'auto'` (default): one per core when the tfjs backend is wasm in Node and there are ≥ 2 cores, else 0.
    * 0 = run in this thread. `extract` always runs in this thread.
    */
   workers?: number | 'auto';
-  /** Folder the optional engines (onnxruntime-node, tfjs-node-gpu) are resolved from. Default: this package. */
+  /** Folder the optional runtimes (onnxruntime-node, tfjs-node-gpu) are resolved from. Default: this package. */
   resolveFrom?: string;
 }
 
@@ -113,20 +113,20 @@ export interface Backbone {
   readonly weightsId: string;
   /** sha256 of the weights file; null for random weights. */
   readonly weightsSha256: string | null;
-  /** The engine that runs: `tfjs` or `onnxruntime`. */
-  readonly engine: EngineName;
-  /** One line: why this engine, and on what (backend, threads, workers). */
-  readonly engineDetail: string;
+  /** The runtime that executes the network: `tfjs` or `onnxruntime`. */
+  readonly runtime: RuntimeName;
+  /** One line: why this runtime, and on what (backend, threads, workers). */
+  readonly runtimeDetail: string;
   /**
-   * Features of a batch of normalised images, computed in this thread (tfjs engine only; the
-   * onnxruntime engine throws: use {@link extractAsync}).
+   * Features of a batch of normalised images, computed in this thread (tfjs runtime only; the
+   * onnxruntime runtime throws: use {@link extractAsync}).
    *
    * @param batch `[B, H, W, 3]` float32, normalised (see `normalizeImageNet`), H, W ≥ 32; not modified
    * @returns per requested layer `[B, h, w, C]` (NHWC), and `[B, C]` for avgpool; owned by the caller
    */
   extract(batch: tf.Tensor4D): Record<LayerName, tf.Tensor4D | tf.Tensor2D>;
   /**
-   * Features of a batch of normalised images, on any engine: onnxruntime, tfjs worker threads, or
+   * Features of a batch of normalised images, on any runtime: onnxruntime, tfjs worker threads, or
    * tfjs in this thread. Same contract as {@link extract}.
    */
   extractAsync(batch: tf.Tensor4D): Promise<Record<LayerName, tf.Tensor4D | tf.Tensor2D>>;
@@ -150,7 +150,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       `createBackbone('${name}'): options must be { weights, layers } — got ${String(options)}. Pass e.g. { weights: 'imagenet', layers: ['layer3'] }.`,
     );
   }
-  const { weights, seed = 0, randomBatchNorm = 'identity', engine: engineChoice = 'tfjs', workers = 'auto' } = options;
+  const { weights, seed = 0, randomBatchNorm = 'identity', runtime: runtimeChoice = 'tfjs', workers = 'auto' } = options;
   if (!(workers === 'auto' || (Number.isInteger(workers) && workers >= 0))) {
     throw new InvalidArgumentError(
       `createBackbone('${name}'): workers must be 'auto' or an integer ≥ 0 — got ${JSON.stringify(workers)}. Use 0 to run in this thread.`,
@@ -167,7 +167,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
   const plan = networkPlan(spec, stages);
   const expected = expectedTensors(plan);
 
-  const selected = await selectEngine(engineChoice, {
+  const selected = await selectRuntime(runtimeChoice, {
     resolveFrom: options.resolveFrom,
     onnxruntimePackage: options.onnxruntimePackage,
     onnxruntimeModule: options.onnxruntimeModule,
@@ -257,7 +257,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
   const base = { name, layers, weightsId, weightsSha256 };
   const info = (layer: LayerName) => layerInfo(name, checkLayerName(layer, 'Backbone.layerInfo()'));
 
-  if (selected.engine === 'onnxruntime') {
+  if (selected.runtime === 'onnxruntime') {
     const runner = await OnnxRunner.create(selected.onnxruntime as NonNullable<typeof selected.onnxruntime>, {
       plan,
       stages,
@@ -270,13 +270,13 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
     });
     return {
       ...base,
-      engine: 'onnxruntime',
-      engineDetail: `${selected.reason}: ${runner.detail}`,
+      runtime: 'onnxruntime',
+      runtimeDetail: `${selected.reason}: ${runner.detail}`,
       layerInfo: info,
       extract(): never {
         checkAlive('extract');
         throw new InvalidArgumentError(
-          `Backbone.extract(): the onnxruntime engine runs asynchronously — ${name} was created with it. Use await backbone.extractAsync(batch), or createBackbone(..., { engine: 'tfjs' }).`,
+          `Backbone.extract(): the onnxruntime runtime runs asynchronously — ${name} was created with it. Use await backbone.extractAsync(batch), or createBackbone(..., { runtime: 'tfjs' }).`,
         );
       },
       async extractAsync(batch: tf.Tensor4D) {
@@ -316,8 +316,8 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
   };
   return {
     ...base,
-    engine: 'tfjs',
-    engineDetail: `${selected.reason}: tfjs ${backend}${workerCount > 0 ? `, extractAsync on ${workerCount} worker thread${workerCount === 1 ? '' : 's'} (one wasm instance each)` : ''}`,
+    runtime: 'tfjs',
+    runtimeDetail: `${selected.reason}: tfjs ${backend}${workerCount > 0 ? `, extractAsync on ${workerCount} worker thread${workerCount === 1 ? '' : 's'} (one wasm instance each)` : ''}`,
     layerInfo: info,
     extract,
     async extractAsync(batch: tf.Tensor4D) {

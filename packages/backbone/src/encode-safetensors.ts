@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@dfm/linalg';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** A tensor to write: Float32Array is stored as F32, Float64Array as F64. */
 export interface EncodableTensor {

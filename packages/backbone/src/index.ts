@@ -10,7 +10,6 @@ export {
   layerInfo,
   MIN_INPUT_SIZE,
 } from './architectures';
-export { type AssetsLocation, type FindAssetsOptions, findAssetsDir, findWorkspaceRoot } from './assets';
 export { type Backbone, type CreateBackboneOptions, createBackbone } from './create-backbone';
 export {
   type LoadedOnnxruntime,
@@ -19,11 +18,8 @@ export {
   ONNXRUNTIME_PACKAGES,
   type OnnxruntimePackage,
 } from './onnx/load-onnxruntime';
-export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type OnnxNode } from './onnx/onnx-model';
-export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
-export { ENGINE_CHOICES, type EngineChoice, type EngineName, type SelectEngineOptions, type SelectEngineResult, selectEngine } from './select-engine';
-export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
-export { type BackboneFlops, backboneFlops } from './flops';
+export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxModel } from './onnx/resnet-onnx';
+export { RUNTIME_CHOICES, type RuntimeChoice, type RuntimeName, type SelectRuntimeOptions, type SelectRuntimeResult, selectRuntime } from './select-runtime';
 export { type EncodableTensor, encodeSafetensors } from './encode-safetensors';
 export {
   type LoadSafetensorsOptions,
@@ -32,14 +28,7 @@ export {
   type SafetensorsDtype,
   type SafetensorsTensor,
 } from './load-safetensors';
-export { IMAGENET_MEAN, IMAGENET_STD, normalizeImageNet } from './normalize-imagenet';
-export { RandomStream, randomNormal, randomUniform } from './random';
-export {
-  type RandomBatchNorm,
-  type RandomResnetWeightsOptions,
-  randomResnetWeights,
-  type StateTensor,
-} from './random-weights';
+export { IMAGENET_MEAN, IMAGENET_STD, type ImageNormalization, normalizeImageNet, normalizeImages } from './normalize-imagenet';
 export {
   cacheDirectory,
   type DownloadProgress,
@@ -52,4 +41,5 @@ export {
 } from './resolve-weights';
 export { BACKEND_CHOICES, type BackendChoice, type SetBackendOptions, type SetBackendResult, setBackend } from './set-backend';
 export { VERSION } from './version';
-export { writeFileAtomic } from './write-file-atomic';
+export { UnknownBackboneError } from './errors';
+export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

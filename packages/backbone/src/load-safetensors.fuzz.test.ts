@@ -1,9 +1,9 @@
-import { CorruptFileError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { FuzzTally, fuzzCount, joinSafetensors, mutateSafetensors } from '../test/mutate-safetensors';
 import { encodeSafetensors } from './encode-safetensors';
 import { loadSafetensors } from './load-safetensors';
 import { RandomStream } from './random';
+import { CorruptFileError } from '@dfm/errors';
 
 /**
  * Mutation fuzzing: every mutated file either loads (its tensors then fit their shapes, and the

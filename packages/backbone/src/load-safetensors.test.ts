@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptFileError, InvalidArgumentError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES_DIR } from '../test/fixture-comparison';
 import { encodeSafetensors } from './encode-safetensors';
 import { joinSafetensors as rawFile } from '../test/mutate-safetensors';
 import { halfToFloat, loadSafetensors } from './load-safetensors';
+import { CorruptFileError, InvalidArgumentError } from '@dfm/errors';
 
 
 function corrupt(bytes: Uint8Array): CorruptFileError {

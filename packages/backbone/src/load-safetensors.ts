@@ -1,5 +1,5 @@
-import { CorruptFileError, InvalidArgumentError } from '@dfm/linalg';
 import { nodeBuiltin } from './node-builtin';
+import { CorruptFileError, InvalidArgumentError } from '@dfm/errors';
 
 /** Element types of the safetensors format that this reader decodes. */
 export type SafetensorsDtype =

@@ -17,7 +17,7 @@ import type * as os from 'node:os';
 import type * as path from 'node:path';
 import type * as url from 'node:url';
 import type * as workerThreads from 'node:worker_threads';
-import { DfmError } from '@dfm/linalg';
+import { DfmError } from '@dfm/errors';
 
 interface NodeBuiltins {
   crypto: typeof crypto;
@@ -45,7 +45,8 @@ export function isNode(): boolean {
 export function nodeBuiltin<Name extends keyof NodeBuiltins>(name: Name, caller: string): NodeBuiltins[Name] {
   if (!isNode() || typeof process.getBuiltinModule !== 'function') {
     throw new DfmError(
-      `${caller}: needs Node.js ≥ 20.16 (node:${name}) — this runtime is ${isNode() ? `Node.js ${process.versions.node}` : 'not Node.js (a browser?)'}. In a browser pass weights as bytes or a URL and use engine 'onnxruntime' (onnxruntime-web) or 'tfjs'; in Node upgrade to 20.19 or later.`,
+      `${caller}: needs Node.js ≥ 20.16 (node:${name}) — this runtime is ${isNode() ? `Node.js ${process.versions.node}` : 'not Node.js (a browser?)'}. In a browser pass weights as bytes or a URL and use runtime 'onnxruntime' (onnxruntime-web) or 'tfjs'; in Node upgrade to 20.19 or later.`,
+      { code: 'E_RUNTIME_UNAVAILABLE' },
     );
   }
   return process.getBuiltinModule(`node:${name}`) as unknown as NodeBuiltins[Name];

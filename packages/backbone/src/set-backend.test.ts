@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setBackend } from './set-backend';
+import { DfmError, InvalidArgumentError } from '@dfm/errors';
 
 /** A fake node_modules with @tensorflow/tfjs-node whose index.js writes a marker when loaded. */
 function fakeNative(options: { binding: boolean; body: string }): { root: string; marker: string } {

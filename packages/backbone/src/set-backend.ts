@@ -1,6 +1,6 @@
-import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { environmentVariable, isNode, napiBindingPath, nodeBuiltin } from './node-builtin';
+import { DfmError, InvalidArgumentError } from '@dfm/errors';
 
 /** Which tfjs backend to run on; `tensorflow` is libtensorflow through tfjs-node(-gpu). */
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
@@ -56,7 +56,7 @@ export async function setBackend(
     case 'wasm': {
       const detail = await useWasm();
       if (detail.ok) return { backend: 'wasm', reason: `wasm: ${detail.message}` };
-      throw new DfmError(`setBackend('wasm'): the wasm backend must initialise — ${detail.message}. Use 'cpu' instead.`);
+      throw new DfmError(`setBackend('wasm'): the wasm backend must initialise — ${detail.message}. Use 'cpu' instead.`, { code: 'E_RUNTIME_UNAVAILABLE' });
     }
     case 'tensorflow': {
       const notes: string[] = [];
@@ -65,7 +65,7 @@ export async function setBackend(
         if (result.ok) return { backend: 'tensorflow', reason: `tensorflow: ${result.message}` };
         notes.push(result.message);
       }
-      throw new DfmError(`setBackend('tensorflow'): needs @tensorflow/tfjs-node or -gpu — ${notes.join('; ')}. ${INSTALL_HINT}`);
+      throw new DfmError(`setBackend('tensorflow'): needs @tensorflow/tfjs-node or -gpu — ${notes.join('; ')}. ${INSTALL_HINT}`, { code: 'E_RUNTIME_UNAVAILABLE' });
     }
     case 'auto': {
       const notes: string[] = [];
@@ -139,7 +139,7 @@ async function useWasm(): Promise<Attempt> {
 
 async function useCpu(): Promise<string> {
   await import('@tensorflow/tfjs-backend-cpu');
-  if (!(await tf.setBackend('cpu'))) throw new DfmError('setBackend(): the cpu backend must initialise — it did not. Report this as a bug.');
+  if (!(await tf.setBackend('cpu'))) throw new DfmError('setBackend(): the cpu backend must initialise — it did not. Report this as a bug.', { code: 'E_INTERNAL' });
   await tf.ready();
   // The cpu backend greets Node users once on first use ("Hi, looks like you are running TensorFlow.js
   // in Node.js"); we have already chosen, so skip it.

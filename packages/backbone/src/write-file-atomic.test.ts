@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DfmError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from './write-file-atomic';
+import { DfmError } from '@dfm/errors';
 
 const child = fileURLToPath(new URL('../test/atomic-write-child.ts', import.meta.url));
 const root = fileURLToPath(new URL('../../..', import.meta.url));

@@ -1,5 +1,5 @@
-import { DfmError } from '@dfm/linalg';
 import { nodeBuiltin } from './node-builtin';
+import { DfmError } from '@dfm/errors';
 
 /**
  * Writes `bytes` to `path` so that readers see either the old file or the complete new one, never
@@ -53,7 +53,7 @@ function writeError(path: string, error: unknown): DfmError {
       : 'Check the path.';
   return new DfmError(
     `writeFileAtomic(): writing ${path} must succeed — it failed with ${code} (${detail}). Any earlier file at ${path} is unchanged and no partial file was left. ${fix}`,
-    { cause: error },
+    { cause: error, code: 'E_WRITE_FAILED' },
   );
 }
 

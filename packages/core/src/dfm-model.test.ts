@@ -3,12 +3,13 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSafetensors, randomResnetWeights, setBackend } from '@dfm/backbone';
-import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/linalg';
+import { encodeSafetensors, setBackend } from '@dfm/backbone';
+import { randomResnetWeights } from '@dfm/backbone/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DFMModel } from './dfm-model';
 import { IncompatibleModelError } from './errors';
+import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 
 const SIZE = 64;
 const dir = mkdtempSync(join(tmpdir(), 'dfm-core-'));
@@ -49,7 +50,7 @@ describe('DFMModel options', () => {
       /new DFMModel\(\): layer must be one of layer1, layer2, layer3, layer4, avgpool — got "layer9"/,
     );
     expect(() => new DFMModel({ ...options, poolingKernelSize: 0 })).toThrow(/poolingKernelSize must be an integer ≥ 1 — got 0/);
-    expect(() => new DFMModel({ ...options, nComps: 1.5 })).toThrow(/nComps must be a ratio in \(0, 1\] or an integer ≥ 1 — got 1.5/);
+    expect(() => new DFMModel({ ...options, nComps: 1.5 })).toThrow(/^new DFMModel\(\): nComps must be a variance ratio in \(0, 1\), an integer count ≥ 1 \(1 = one component\) or 'all' — got 1\.5/);
     expect(() => new DFMModel({ ...options, scoreType: 'l2' as never })).toThrow(/scoreType must be 'fre' or 'nll' — got "l2"/);
     expect(() => new DFMModel({ ...options, nComps: 0 })).toThrow(InvalidArgumentError);
   });
@@ -126,7 +127,8 @@ describe('DFMModel with a random-init resnet18 (64×64, layer2, pool 4)', () => 
   it('rejects images of another size than the fitted ones, naming both', async () => {
     const other = images(1, 0, 96);
     await expect(model.predict(other)).rejects.toThrow(ShapeMismatchError);
-    await expect(model.predict(other)).rejects.toThrow(/fitted on 512 features per sample \(\[2,2,128\]\) — got 1152/);
+    await expect(model.predict(other)).rejects.toThrow(/^DFMModel\.predict\(\): the model was fitted on 64×64 \(w×h\) images — got a batch of 96×96\. Resize/);
+    await expect(model.predict(other)).rejects.toMatchObject({ code: 'E_IMAGE_SIZE_MISMATCH' });
     other.dispose();
   });
 
@@ -224,6 +226,57 @@ describe('model file (.dfm)', () => {
     });
   }
 
+  it('records the whole pre-processing and the post-processing; load restores them (from a path or from bytes)', async () => {
+    const preProcessing = {
+      imageSize: [64, 64] as [number, number],
+      resizeKernel: 'lanczos3',
+      normalization: { mean: [0.1, 0.2, 0.3] as [number, number, number], std: [0.4, 0.5, 0.6] as [number, number, number] },
+    };
+    const model = new DFMModel({ ...options, weights: weightsA, nComps: 1, preProcessing });
+    await model.fit(batches(12, 6));
+    expect(model.numComponents).toBe(1); // nComps 1 = ONE component (an integer count, as sklearn)
+    model.postProcessing = { imageThreshold: 2.5, imageMin: 1, imageMax: 4, pixelThreshold: 0.25, pixelMin: 0, pixelMax: 0.5 };
+    const path = join(dir, 'custom-pre.dfm');
+    await model.save(path);
+    for (const source of [path, new Uint8Array(readFileSync(path))]) {
+      const loaded = await DFMModel.load(source);
+      expect(loaded.preProcessing).toEqual(preProcessing);
+      expect(loaded.postProcessing).toEqual(model.postProcessing);
+      expect(loaded.config.nComps).toBe(1);
+      expect(loaded.numComponents).toBe(1);
+      loaded.dispose();
+    }
+    model.dispose();
+  });
+
+  it('fills the pre-processing image size from the fit and refuses a file whose pre-processing disagrees with it', async () => {
+    const model = new DFMModel({ ...options, weights: weightsA });
+    expect(model.preProcessing.imageSize).toBeNull();
+    await model.fit(batches(6, 6));
+    expect(model.preProcessing).toEqual({ imageSize: [64, 64], resizeKernel: 'bilinear-antialiased', normalization: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } });
+    model.preProcessing = { ...model.preProcessing, imageSize: [32, 32] };
+    const path = join(dir, 'disagree.dfm');
+    await model.save(path);
+    await expect(DFMModel.load(path)).rejects.toThrow(/resizes to 32×32 but was fitted on 64×64 images/);
+    model.dispose();
+  });
+
+  it('a failed ready() can be retried; dispose() during ready() frees the backbone when it arrives', async () => {
+    const late = join(dir, 'late.safetensors');
+    const model = new DFMModel({ ...options, weights: late });
+    await expect(model.ready()).rejects.toMatchObject({ code: 'E_WEIGHTS_NOT_FOUND' });
+    copyFileSync(weightsA, late);
+    const backbone = await model.ready(); // the second call loads again instead of replaying the failure
+    expect(backbone.name).toBe('resnet18');
+    model.dispose();
+    const before = tf.memory().numTensors;
+    const racing = new DFMModel({ ...options, weights: weightsA });
+    const loading = racing.ready();
+    racing.dispose();
+    await expect(loading).rejects.toMatchObject({ code: 'E_DISPOSED' });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a truncated file gives CorruptFileError naming it; another format version and other weights say what differs', async () => {
     const model = new DFMModel({ ...options, weights: weightsA });
     await model.fit(batches(10, 10));
@@ -235,11 +288,16 @@ describe('model file (.dfm)', () => {
     await expect(DFMModel.load(truncated)).rejects.toThrow(CorruptFileError);
     await expect(DFMModel.load(truncated)).rejects.toThrow(/truncated\.dfm/);
     await expect(DFMModel.load(path, { weights: weightsB })).rejects.toThrow(IncompatibleModelError);
+    await expect(DFMModel.load(path, { weights: weightsB })).rejects.toMatchObject({ name: 'WeightsMismatchError', code: 'E_WEIGHTS_MISMATCH' });
+    // Weights that cannot be had at all are not "another model": the cause's own code is kept.
+    await expect(DFMModel.load(path, { weights: join(dir, 'missing.safetensors') })).rejects.not.toThrow(IncompatibleModelError);
+    await expect(DFMModel.load(path, { weights: join(dir, 'missing.safetensors') })).rejects.toThrow(/needs resnet18 weights .* which could not be loaded/);
     await expect(DFMModel.load(path, { weights: weightsB })).rejects.toThrow(/was fitted with resnet18 weights .* \(sha256 [0-9a-f]{64}\) — the weights given are .* \(sha256 [0-9a-f]{64}\)/);
-    const text = bytes.toString('latin1').replace('"format_version":"1"', '"format_version":"9"');
+    const text = bytes.toString('latin1').replace('"format_version":"2"', '"format_version":"9"');
     const future = join(dir, 'future.dfm');
     writeFileSync(future, Buffer.from(text, 'latin1'));
-    await expect(DFMModel.load(future)).rejects.toThrow(/model format version 9 .* reading format 1/);
+    await expect(DFMModel.load(future)).rejects.toThrow(/model format version 9 .* reading format 2/);
+    await expect(DFMModel.load(future)).rejects.toMatchObject({ code: 'E_INCOMPATIBLE_MODEL' });
     const plain = join(dir, 'plain.safetensors');
     copyFileSync(weightsA, plain);
     await expect(DFMModel.load(plain)).rejects.toThrow(/not a \.dfm model/);

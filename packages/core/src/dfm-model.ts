@@ -3,21 +3,18 @@ import {
   type Backbone,
   type BackboneName,
   createBackbone,
-  type EngineChoice,
+  type RuntimeChoice,
   type LayerName,
   type WeightsSpec,
 } from '@dfm/backbone';
-import {
-  InvalidArgumentError,
-  NotFittedError,
-  PCA,
-  ShapeMismatchError,
-  SingleClassGaussian,
-  formatShape,
-} from '@dfm/linalg';
+import { checkNComponents, type NComponents, PCA, SingleClassGaussian } from '@dfm/linalg';
 import { residualToMap, upsampleMap } from './anomaly-map';
 import { type FeatureShape, poolAndFlatten } from './feature-pooling';
-import { type LoadModelOptions, loadModel, saveModel } from './model-file';
+import { FeatureBank } from './feature-bank';
+import { type LoadModelOptions, type ModelSource, loadModel, saveModel } from './model-file';
+import { checkPostProcessing, type PostProcessing } from './post-processing';
+import { checkPreProcessing, defaultPreProcessing, type PreProcessing } from './pre-processing';
+import { DfmError, InvalidArgumentError, isDfmError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
 /** How an image is scored: feature reconstruction error (with a map) or Gaussian NLL (no map). */
 export type ScoreType = 'fre' | 'nll';
@@ -32,8 +29,11 @@ export interface DFMModelOptions {
   preTrained?: boolean;
   /** Average-pooling kernel = stride on the feature map (default 4; 1 = none). */
   poolingKernelSize?: number;
-  /** PCA level: in (0, 1] a cumulative explained-variance ratio, an integer ≥ 1 a component count (default 0.97). */
-  nComps?: number;
+  /**
+   * PCA level (anomalib's `n_comps`): in (0, 1) a cumulative explained-variance ratio, an integer ≥ 1 a
+   * component count (1 = one component), `'all'` every non-zero component. Default 0.97.
+   */
+  nComps?: NComponents;
   /** Default `'fre'`. */
   scoreType?: ScoreType;
   /** Weights for the backbone (a path, URL, hub id, `'imagenet'` or bytes); overrides `preTrained`. */
@@ -43,11 +43,17 @@ export interface DFMModelOptions {
   /** A backbone already created with the same name and layer, shared instead of loading another. */
   backboneInstance?: Backbone;
   /**
-   * Backbone execution engine (default `'auto'`: tfjs on tfjs-node-gpu when installed, else
+   * Backbone runtime: what executes the network (default `'auto'`: tfjs on tfjs-node-gpu when installed, else
    * onnxruntime when installed, else tfjs-wasm with one worker thread per core). A runtime choice,
-   * not saved in the model file; `model.backbone.engineDetail` says what runs.
+   * not saved in the model file; `model.backbone.runtimeDetail` says what runs.
    */
-  engine?: EngineChoice;
+  runtime?: RuntimeChoice;
+  /**
+   * What images go through before the backbone (resize, kernel, pixel normalisation), recorded in
+   * the model file for scoring elsewhere. Default: the reference recipe (antialiased bilinear,
+   * ImageNet statistics) at the fitted image size. `imageSize` null = taken from the fit.
+   */
+  preProcessing?: PreProcessing;
 }
 
 /** The resolved configuration of a model (what the model file records). */
@@ -56,7 +62,7 @@ export interface DFMModelConfig {
   layer: LayerName;
   preTrained: boolean;
   poolingKernelSize: number;
-  nComps: number;
+  nComps: NComponents;
   scoreType: ScoreType;
   seed: number;
 }
@@ -142,17 +148,22 @@ const LAYERS: readonly LayerName[] = ['layer1', 'layer2', 'layer3', 'layer4', 'a
 export class DFMModel {
   readonly config: DFMModelConfig;
   private readonly weights: WeightsSpec;
-  /** The engine requested for the backbone (see {@link DFMModelOptions.engine}). */
-  readonly engine: EngineChoice;
+  /** The runtime requested for the backbone (see {@link DFMModelOptions.runtime}). */
+  readonly runtime: RuntimeChoice;
   private backboneInstance: Backbone | undefined;
   private backbonePromise: Promise<Backbone> | undefined;
   private readonly ownsBackbone: boolean;
   private state: DFMModelState | undefined;
+  /** What images go through before the backbone; saved with the model (see {@link DFMModelOptions.preProcessing}). */
+  preProcessing: PreProcessing;
   /**
-   * Free JSON saved with the model and restored by {@link DFMModel.load} (the Engine keeps
-   * thresholds and normalisation statistics here).
+   * Thresholds and score ranges for labels and scaled scores (set by the trainer after validation,
+   * or by you); saved with the model; `null` = none fitted (raw scores only).
    */
+  postProcessing: PostProcessing | null = null;
+  /** Free JSON saved with the model and restored by {@link DFMModel.load} (dataset, split). */
   metadata: Record<string, unknown> = {};
+  #loadGeneration = 0;
 
   constructor(options: DFMModelOptions) {
     const {
@@ -165,7 +176,8 @@ export class DFMModel {
       weights,
       seed = 0,
       backboneInstance,
-      engine = 'auto',
+      runtime = 'auto',
+      preProcessing,
     } = options ?? ({} as DFMModelOptions);
     if (typeof backbone !== 'string' || backbone.length === 0) {
       throw new InvalidArgumentError(
@@ -182,11 +194,7 @@ export class DFMModel {
         `new DFMModel(): poolingKernelSize must be an integer ≥ 1 — got ${poolingKernelSize}. Use 4 (the default) or 1 for no pooling.`,
       );
     }
-    if (!(typeof nComps === 'number' && Number.isFinite(nComps) && nComps > 0 && (nComps <= 1 || Number.isInteger(nComps)))) {
-      throw new InvalidArgumentError(
-        `new DFMModel(): nComps must be a ratio in (0, 1] or an integer ≥ 1 — got ${nComps}. Use 0.97 (the default).`,
-      );
-    }
+    checkNComponents(nComps, 'new DFMModel()', 'nComps');
     if (scoreType !== 'fre' && scoreType !== 'nll') {
       throw new InvalidArgumentError(
         `new DFMModel(): scoreType must be 'fre' or 'nll' — got ${JSON.stringify(scoreType)}.`,
@@ -198,24 +206,45 @@ export class DFMModel {
       );
     }
     this.config = { backbone, layer, preTrained, poolingKernelSize, nComps, scoreType, seed };
+    this.preProcessing = preProcessing === undefined ? defaultPreProcessing(null) : checkPreProcessing(preProcessing, 'new DFMModel()');
     this.weights = weights !== undefined ? weights : preTrained ? 'imagenet' : null;
-    this.engine = engine;
+    this.runtime = runtime;
     this.backboneInstance = backboneInstance;
     this.ownsBackbone = backboneInstance === undefined;
   }
 
-  /** Loads the backbone (once) and resolves to it. */
+  /**
+   * Loads the backbone (once) and resolves to it. A failed load can be retried (the next call
+   * starts again); {@link dispose} during a load frees the backbone when it arrives and rejects
+   * this call with code `E_DISPOSED`.
+   */
   async ready(): Promise<Backbone> {
     if (this.backboneInstance !== undefined) return this.backboneInstance;
-    this.backbonePromise ??= createBackbone(this.config.backbone, {
-      weights: this.weights,
-      layers: [this.config.layer],
-      seed: this.config.seed,
-      engine: this.engine,
-    }).then((backbone) => {
-      this.backboneInstance = backbone;
-      return backbone;
-    });
+    if (this.backbonePromise === undefined) {
+      const generation = this.#loadGeneration;
+      const loading = createBackbone(this.config.backbone, {
+        weights: this.weights,
+        layers: [this.config.layer],
+        seed: this.config.seed,
+        runtime: this.runtime,
+      }).then(
+        (backbone) => {
+          if (generation !== this.#loadGeneration) {
+            backbone.dispose();
+            throw new DfmError('DFMModel.ready(): the model was disposed while its backbone loaded — the backbone was freed. Create a new model.', {
+              code: 'E_DISPOSED',
+            });
+          }
+          this.backboneInstance = backbone;
+          return backbone;
+        },
+        (error: unknown) => {
+          if (this.backbonePromise === loading) this.backbonePromise = undefined; // a later call retries
+          throw error;
+        },
+      );
+      this.backbonePromise = loading;
+    }
     return this.backbonePromise;
   }
 
@@ -290,6 +319,9 @@ export class DFMModel {
    * disposed. Refits from scratch when called again.
    */
   async fit(data: FitInput, options: FitOptions = {}): Promise<FitResult> {
+    if (options.imageSize !== undefined && !isSize(options.imageSize)) {
+      throw new InvalidArgumentError(`DFMModel.fit(): imageSize must be [height, width] with positive integers — got ${JSON.stringify(options.imageSize)}.`);
+    }
     let bank: tf.Tensor2D;
     let featureShape: FeatureShape | null = options.featureShape ?? null;
     let imageSize: [number, number] | null = options.imageSize ?? null;
@@ -335,6 +367,7 @@ export class DFMModel {
         }
       }
       this.replaceState({ pca, gaussian, featureShape, imageSize, nSamples });
+      if (imageSize !== null && this.preProcessing.imageSize === null) this.preProcessing = { ...this.preProcessing, imageSize: [imageSize[0], imageSize[1]] };
       return {
         nSamples,
         nFeatures,
@@ -407,7 +440,14 @@ export class DFMModel {
    * @param batch `[B, H, W, 3]` float32, ImageNet-normalised, NHWC.
    */
   async predict(batch: tf.Tensor4D, options: { map?: boolean } = {}): Promise<InferenceBatch> {
-    this.fitted('predict');
+    const state = this.fitted('predict');
+    checkImageBatch('DFMModel.predict()', batch);
+    if (state.imageSize !== null && (batch.shape[1] !== state.imageSize[0] || batch.shape[2] !== state.imageSize[1])) {
+      throw new ShapeMismatchError(
+        `DFMModel.predict(): the model was fitted on ${state.imageSize[1]}×${state.imageSize[0]} (w×h) images — got a batch of ${batch.shape[2]}×${batch.shape[1]}. Resize the images as at fit (model.preProcessing says how).`,
+        { code: 'E_IMAGE_SIZE_MISMATCH' },
+      );
+    }
     const { features, featureShape } = await this.getFeatures(batch);
     try {
       const { predScore, anomalyMap } = this.score(features, featureShape, options);
@@ -432,18 +472,20 @@ export class DFMModel {
   }
 
   /**
-   * Reads a `.dfm` file written by {@link save}, loads its backbone and checks that the weights
-   * are the ones it was fitted with. Fails with `CorruptFileError` for a damaged file and
-   * `IncompatibleModelError` for another format version or other weights, saying what differs.
+   * Reads a `.dfm` model — a path (Node), or its bytes (`Uint8Array`, anywhere) — loads its backbone,
+   * checks that the weights are the ones it was fitted with, and restores its pre- and
+   * post-processing. Fails with `CorruptFileError` (`E_CORRUPT_FILE`) for a damaged file,
+   * `IncompatibleModelError` (`E_INCOMPATIBLE_MODEL`) for another format version,
+   * `WeightsMismatchError` (`E_WEIGHTS_MISMATCH`) for other weights, saying what differs.
    */
-  static async load(path: string, options: LoadModelOptions = {}): Promise<DFMModel> {
-    const { model, metadata } = await loadModel(path, options);
-    model.metadata = metadata.user;
+  static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<DFMModel> {
+    const { model } = await loadModel(source, options);
     return model;
   }
 
   /** Frees the PCA, the Gaussian and (if this model created it) the backbone. */
   dispose(): void {
+    this.#loadGeneration += 1; // a backbone still loading is freed when it arrives (see ready())
     this.replaceState(undefined);
     if (this.ownsBackbone) this.backboneInstance?.dispose();
     this.backboneInstance = undefined;
@@ -486,10 +528,8 @@ export class DFMModel {
     batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>,
     onBatch: FitOptions['onBatch'],
   ): Promise<{ bank: tf.Tensor2D; featureShape: FeatureShape; imageSize: [number, number] }> {
-    const chunks: Float32Array[] = [];
-    let featureShape: FeatureShape | undefined;
+    const bank = new FeatureBank();
     let imageSize: [number, number] | undefined;
-    let samples = 0;
     let index = 0;
     for await (const batch of batches) {
       index += 1;
@@ -503,46 +543,33 @@ export class DFMModel {
       try {
         result = await this.getFeatures(batch);
       } catch (error) {
-        if (error instanceof InvalidArgumentError && /NaN or Infinity/.test(error.message)) {
+        if (isDfmError(error, 'E_NON_FINITE')) {
           throw new InvalidArgumentError(
             `DFMModel.fit(): batch ${index} holds NaN or Infinity pixel values. Check that its images decoded correctly.`,
-            { cause: error },
+            { cause: error, code: 'E_NON_FINITE' },
           );
         }
         throw error;
       }
       try {
-        featureShape ??= result.featureShape;
-        const values = (await result.features.data()) as Float32Array;
-        for (let i = 0; i < values.length; i += 1) {
-          if (!Number.isFinite(values[i] as number)) {
-            throw new InvalidArgumentError(
-              `DFMModel.fit(): batch ${index} gives non-finite features (at sample ${samples + Math.floor(i / result.features.shape[1])}). Check that its images are valid and normalised.`,
-            );
-          }
-        }
-        chunks.push(values);
-        samples += result.features.shape[0];
+        await bank.add(result.features, result.featureShape, 'DFMModel.fit()');
       } finally {
         result.features.dispose();
       }
-      onBatch?.({ batch: index, samples });
+      onBatch?.({ batch: index, samples: bank.samples });
     }
-    if (featureShape === undefined || imageSize === undefined) {
+    const featureShape = bank.featureShape;
+    if (featureShape === null || imageSize === undefined) {
       throw new InvalidArgumentError(
         'DFMModel.fit(): the batch iterable was empty — got 0 images. Point the data at a folder with normal training images.',
       );
     }
-    const nFeatures = featureShape[0] * featureShape[1] * featureShape[2];
-    const data = new Float32Array(samples * nFeatures);
-    let offset = 0;
-    for (const chunk of chunks) {
-      data.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return { bank: tf.tensor2d(data, [samples, nFeatures]), featureShape, imageSize };
+    return { bank: bank.take('DFMModel.fit()'), featureShape, imageSize };
   }
 }
+
+const isSize = (value: unknown): value is [number, number] =>
+  Array.isArray(value) && value.length === 2 && value.every((v) => Number.isSafeInteger(v) && v > 0);
 
 function isIterable(value: unknown): value is AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D> {
   return (
@@ -567,6 +594,7 @@ function finiteScores(scores: tf.Tensor1D): tf.Tensor1D {
     scores.dispose();
     throw new InvalidArgumentError(
       'DFMModel.score(): the scores overflowed float32 (NaN or Infinity) — the features are far outside the range the model was fitted on. Check that the images are normalised like the training images.',
+      { code: 'E_NON_FINITE' },
     );
   }
   return scores;
@@ -575,6 +603,8 @@ function finiteScores(scores: tf.Tensor1D): tf.Tensor1D {
 function checkFinite(where: string, tensor: tf.Tensor, what: string): void {
   const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)).dataSync()[0]);
   if (finite !== 1) {
-    throw new InvalidArgumentError(`${where}: ${what} holds NaN or Infinity values. Check the images or features that produced it.`);
+    throw new InvalidArgumentError(`${where}: ${what} holds NaN or Infinity values. Check the images or features that produced it.`, {
+      code: 'E_NON_FINITE',
+    });
   }
 }

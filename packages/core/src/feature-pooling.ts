@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, formatShape } from '@dfm/linalg';
+import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /** Height, width and channels of a pooled feature map: `[h, w, c]`. */
 export type FeatureShape = [height: number, width: number, channels: number];

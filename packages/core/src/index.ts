@@ -13,7 +13,8 @@ export {
   type ScoreResult,
   type ScoreType,
 } from './dfm-model';
-export { IncompatibleModelError } from './errors';
+export { IncompatibleModelError, WeightsMismatchError } from './errors';
+export { FeatureBank } from './feature-bank';
 export { type FeatureShape, poolAndFlatten } from './feature-pooling';
 export {
   type BackboneRecord,
@@ -23,7 +24,25 @@ export {
   loadModel,
   MODEL_FORMAT_VERSION,
   type ModelFileMetadata,
+  type ModelSource,
   readModelMetadata,
   saveModel,
 } from './model-file';
 export { VERSION } from './version';
+export {
+  checkPostProcessing,
+  imageScaling,
+  type MinMaxScaleOptions,
+  minMaxScale,
+  type PostProcessing,
+  pixelScaling,
+  scaleInto,
+} from './post-processing';
+export {
+  checkPreProcessing,
+  DEFAULT_RESIZE_KERNEL,
+  defaultPreProcessing,
+  type PixelNormalization,
+  type PreProcessing,
+} from './pre-processing';
+export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

@@ -8,14 +8,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, RandomStream, randomResnetWeights, setBackend } from '@dfm/backbone';
-import { CorruptFileError } from '@dfm/linalg';
+import { encodeSafetensors, setBackend } from '@dfm/backbone';
+import { RandomStream, randomResnetWeights } from '@dfm/backbone/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FuzzTally, fuzzCount, joinSafetensors, mutateSafetensors, splitSafetensors } from '../../backbone/test/mutate-safetensors';
 import { DFMModel } from './dfm-model';
 import { IncompatibleModelError } from './errors';
 import { decodeModelFile, encodeModel, MAX_MODEL_HEADER_BYTES, readModelMetadata } from './model-file';
+import { CorruptFileError } from '@dfm/errors';
 
 const SIZE = 32;
 const dir = mkdtempSync(join(tmpdir(), 'dfm-core-fuzz-'));

@@ -1,22 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import {
-  BACKBONE_NAMES,
-  type EncodableTensor,
-  type EngineChoice,
-  encodeSafetensors,
-  loadSafetensors,
-  resolveWeights,
-  type SafetensorsTensor,
-  type WeightsSpec,
-  writeFileAtomic,
-} from '@dfm/backbone';
-import { CorruptFileError, DfmError, PCA, SingleClassGaussian } from '@dfm/linalg';
+import { BACKBONE_NAMES, type EncodableTensor, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
+import { writeFileAtomic } from '@dfm/backbone/internal';
+import { PCA, SingleClassGaussian } from '@dfm/linalg';
 import { type DFMModelConfig, DFMModel } from './dfm-model';
-import { IncompatibleModelError } from './errors';
+import { IncompatibleModelError, WeightsMismatchError } from './errors';
 import type { FeatureShape } from './feature-pooling';
 import { VERSION } from './version';
+import { CorruptFileError, DfmError, InvalidArgumentError } from '@dfm/errors';
+import { checkPostProcessing, type PostProcessing } from './post-processing';
+import { checkPreProcessing, type PreProcessing } from './pre-processing';
 
 /**
  * The `.dfm` model file: one safetensors file whose tensors hold the fitted PCA (and Gaussian)
@@ -30,13 +24,15 @@ import { VERSION } from './version';
  * | `config` | {@link DFMModelConfig} |
  * | `backbone` | `{ name, layer, weightsId, weightsSha256, weightsSource }` |
  * | `image_size`, `feature_shape`, `n_samples` | what the model was fitted on |
+ * | `pre_processing` | {@link PreProcessing}: resize size and kernel, pixel normalisation |
+ * | `post_processing` | {@link PostProcessing} (thresholds, score ranges) or null |
  * | `pca`, `gaussian` | the estimators' state; typed arrays are stored as tensors named `pca.<field>` |
- * | `user` | free JSON the caller attached (thresholds, normalisation stats) |
+ * | `user` | free JSON the caller attached (dataset, split) |
  *
  * Float32 state is stored as F32 and float64 state as F64, so a loaded model scores exactly like
  * the saved one.
  */
-export const MODEL_FORMAT_VERSION = '1';
+export const MODEL_FORMAT_VERSION = '2';
 
 /** What the file records about the backbone the model was fitted with. */
 export interface BackboneRecord {
@@ -57,6 +53,8 @@ export interface ModelFileMetadata {
   imageSize: [number, number] | null;
   featureShape: FeatureShape | null;
   nSamples: number;
+  preProcessing: PreProcessing;
+  postProcessing: PostProcessing | null;
   user: Record<string, unknown>;
 }
 
@@ -132,6 +130,8 @@ export async function encodeModel(model: DFMModel, user: Record<string, unknown>
     image_size: JSON.stringify(state.imageSize),
     feature_shape: JSON.stringify(state.featureShape),
     n_samples: String(state.nSamples),
+    pre_processing: JSON.stringify(model.preProcessing),
+    post_processing: JSON.stringify(model.postProcessing),
     pca: JSON.stringify(pca),
     gaussian: JSON.stringify(gaussian),
     user: JSON.stringify(user),
@@ -248,6 +248,19 @@ function parseMetadata(metadata: Record<string, string> | undefined, file: strin
   if (!Number.isSafeInteger(nSamples) || nSamples < 2) throw damaged(`has n_samples ${preview(metadata.n_samples)}, not an integer ≥ 2`);
   const user = json('user') ?? {};
   if (!isPlainObject(user)) throw damaged("has metadata 'user' that is not an object");
+  let preProcessing: PreProcessing;
+  let postProcessing: PostProcessing | null;
+  try {
+    preProcessing = checkPreProcessing(json('pre_processing'), 'pre_processing');
+    const post = json('post_processing');
+    postProcessing = post === null ? null : checkPostProcessing(post, 'post_processing');
+  } catch (cause) {
+    if (cause instanceof CorruptFileError) throw cause;
+    throw damaged(`has invalid metadata (${(cause as Error).message})`, cause);
+  }
+  if (preProcessing.imageSize !== null && imageSize !== null && (preProcessing.imageSize[0] !== imageSize[0] || preProcessing.imageSize[1] !== imageSize[1])) {
+    throw damaged(`resizes to ${preProcessing.imageSize.join('×')} but was fitted on ${imageSize.join('×')} images`);
+  }
   return {
     formatVersion: metadata.format_version,
     packageVersion: metadata.package_version ?? 'unknown',
@@ -256,6 +269,8 @@ function parseMetadata(metadata: Record<string, string> | undefined, file: strin
     imageSize: imageSize as [number, number] | null,
     featureShape: featureShape as FeatureShape | null,
     nSamples,
+    preProcessing,
+    postProcessing,
     user,
   };
 }
@@ -325,8 +340,10 @@ export interface LoadModelOptions {
    * the model was fitted on another machine). Their sha256 must equal the recorded one.
    */
   weights?: WeightsSpec;
-  /** Backbone execution engine (a runtime choice, not stored in the file). Default `'auto'`. */
-  engine?: EngineChoice;
+  /** Backbone runtime (what executes the network; not stored in the file). Default `'auto'`. */
+  runtime?: RuntimeChoice;
+  /** The name of in-memory bytes in messages. Default `'<model bytes>'`. */
+  label?: string;
 }
 
 /** A model read from a `.dfm` file, with the caller's free metadata. */
@@ -335,33 +352,53 @@ export interface LoadedModel {
   metadata: ModelFileMetadata;
 }
 
-/** Reads a `.dfm` file, restores the estimators, loads the backbone and checks it is the recorded one. */
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+/** A `.dfm` model: a file path (Node) or the file's bytes (anywhere, e.g. fetched in a browser). */
+export type ModelSource = string | Uint8Array;
+
+/** Reads a `.dfm` model, restores the estimators and pre/post-processing, loads the backbone and checks it is the recorded one. */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
   let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new DfmError(`DFMModel.load(): cannot read ${path} (${(cause as Error).message}). Check the path.`, { cause });
+  let path: string;
+  if (source instanceof Uint8Array) {
+    bytes = source;
+    path = options.label ?? '<model bytes>';
+  } else if (typeof source === 'string' && source.length > 0) {
+    path = source;
+    try {
+      bytes = await readFile(source);
+    } catch (cause) {
+      throw new DfmError(`DFMModel.load(): cannot read ${source} (${(cause as Error).message}). Check the path.`, { cause, code: 'E_FILE_NOT_READABLE' });
+    }
+  } else {
+    throw new InvalidArgumentError(
+      `DFMModel.load(): source must be a .dfm path or the file's bytes (Uint8Array) — got ${source === null ? 'null' : typeof source}.`,
+    );
   }
   const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;
-  const model = new DFMModel({ ...config, weights, engine: options.engine });
+  const model = new DFMModel({ ...config, weights, runtime: options.runtime, preProcessing: metadata.preProcessing });
   model.restoreState({ pca, gaussian, featureShape: metadata.featureShape, imageSize: metadata.imageSize, nSamples: metadata.nSamples });
+  model.preProcessing = metadata.preProcessing;
+  model.postProcessing = metadata.postProcessing;
+  model.metadata = metadata.user;
   try {
     const backbone = await model.ready();
     if (record.weightsSha256 !== null && backbone.weightsSha256 !== record.weightsSha256) {
-      throw new IncompatibleModelError(
+      throw new WeightsMismatchError(
         `DFMModel.load(): ${path} was fitted with ${record.name} weights ${record.weightsId} (sha256 ${record.weightsSha256}) — the weights given are ${backbone.weightsId} (sha256 ${backbone.weightsSha256}). Pass { weights } pointing at the file the model was fitted with.`,
         { file: path },
       );
     }
   } catch (error) {
     model.dispose();
-    if (error instanceof IncompatibleModelError) throw error;
-    throw new IncompatibleModelError(
-      `DFMModel.load(): ${path} needs ${record.name} weights ${record.weightsId}${record.weightsSha256 ? ` (sha256 ${record.weightsSha256})` : ''}, which could not be loaded: ${(error as Error).message} Pass { weights } pointing at that file.`,
-      { file: path, cause: error },
+    if (error instanceof WeightsMismatchError) throw error;
+    // Not a mismatch: the weights could not be had (missing file, network, disk, a bug). Say which
+    // weights the model needs and keep the cause's own code, so a download failure stays one.
+    const code = error instanceof DfmError ? error.code : 'E_INTERNAL';
+    throw new DfmError(
+      `DFMModel.load(): ${path} needs ${record.name} weights ${record.weightsId}${record.weightsSha256 ? ` (sha256 ${record.weightsSha256})` : ''}, which could not be loaded: ${(error as Error).message} Pass { weights } pointing at that file, or fix the cause above.`,
+      { code, cause: error },
     );
   }
   return { model, metadata };

@@ -3,10 +3,10 @@
  * either fit with finite scores or fail with a message that explains why. Scores are never NaN.
  */
 import { setBackend } from '@dfm/backbone';
-import { InvalidArgumentError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DFMModel } from './dfm-model';
+import { InvalidArgumentError } from '@dfm/errors';
 
 const SIZE = 32;
 const options = { backbone: 'resnet18', layer: 'layer2', preTrained: false, poolingKernelSize: 2, seed: 11 } as const;

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Batch, batches } from './batches';
@@ -9,6 +8,7 @@ import { MVTecAD } from './mvtec-ad';
 import type { Sample } from './sample';
 import { tempDir, writeBytes, writeMask, writePng } from './test-images';
 import { validateSamples } from './validate-samples';
+import { InvalidArgumentError } from '@dfm/errors';
 
 let dir: string;
 let cleanup: () => void;
@@ -39,6 +39,21 @@ describe('batches', () => {
     expect([b.height, b.width, b.images.length, b.masks]).toEqual([6, 5, 4 * 6 * 5 * 3, null]);
     const third = await loadImage(good[5]!.path, { size: [6, 5] });
     expect(b.images.slice(30 * 3, 60 * 3)).toEqual(third.data);
+  });
+
+  it('imageSize null keeps every image at its own size, and refuses one of another size as a bad file', async () => {
+    const all = await collect(batches(good.slice(0, 5), { batchSize: 2, imageSize: null }));
+    expect(all.map((b) => [b.batchSize, b.height, b.width])).toEqual([[2, 12, 10], [2, 12, 10], [1, 12, 10]]);
+    const own = await loadImage(good[3]!.path);
+    expect(all[1]!.images.slice(12 * 10 * 3)).toEqual(own.data);
+    const odd = await writePng(join(dir, 'odd', 'odd.png'), 8, 8, 50);
+    const mixed = [...good.slice(0, 3), { path: odd, label: 0 as const, defectType: 'good', maskPath: null }];
+    const error = await collect(batches(mixed, { batchSize: 4, imageSize: null })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_IMAGE_SIZE_MISMATCH' });
+    expect((error as Error).message).toMatch(/with imageSize null \(no resizing\) every image must be 10×12 \(w×h\), the size of the first one — got 8×8 for .*odd\.png/);
+    const skipping = batches(mixed, { batchSize: 4, imageSize: null, onBadImage: 'skip' });
+    expect((await collect(skipping)).map((b) => b.batchSize)).toEqual([3]);
+    expect(skipping.skipped.map((s) => s.path)).toEqual([odd]);
   });
 
   it('every for-await is a new pass; prefetch 0 works', async () => {

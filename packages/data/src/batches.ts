@@ -1,10 +1,10 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type BadFile, BadImagesError, describeBadFiles, MaskMismatchError } from './errors';
 import { DEFAULT_PIXEL_LIMIT, type ImageSize, loadImage, normalizeSize, type ResizeKernel } from './load-image';
 import { loadMask } from './load-mask';
 import { type Normalization, normalizationAffine, normalizeInPlace } from './normalization';
 import type { Sample } from './sample';
 import { createSyntheticAnomaly } from './synthetic-anomaly';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 /** A batch of decoded images, NHWC. */
 export interface Batch {
@@ -28,8 +28,12 @@ export interface Batch {
 export interface BatchOptions {
   /** Images per batch (the last one may hold fewer). */
   batchSize: number;
-  /** Every image is resized to this (`number` = square). */
-  imageSize: ImageSize;
+  /**
+   * Every image is resized to this (`number` = square). `null`: no resizing — every image keeps its
+   * own size, which must be the size of the first image of the pass (a different one is a bad file,
+   * code `E_IMAGE_SIZE_MISMATCH`); for a model whose pre-processor is switched off.
+   */
+  imageSize: ImageSize | null;
   /** Batches decoded ahead of the consumer, at most. Default 2; 0 = decode on demand. */
   prefetch?: number;
   /** `'error'` (default): a bad file stops the iteration with an error naming it. `'skip'`: it is left out, reported to `onSkip` and listed in `skipped`. */
@@ -70,11 +74,14 @@ interface Decoded {
   sample: Sample;
   image: Float32Array;
   mask: Uint8Array | null;
+  height: number;
+  width: number;
 }
 
+/** Decodes one sample at `size`, or at its own size when `size` is null. */
 async function decodeSample(
   sample: Sample,
-  size: [number, number],
+  size: [number, number] | null,
   options: {
     pixelLimit: number;
     withMasks: boolean;
@@ -83,31 +90,44 @@ async function decodeSample(
     affine: ReturnType<typeof normalizationAffine> | undefined;
   },
 ): Promise<Decoded> {
-  const [height, width] = size;
   const synthetic = options.withMasks && sample.synthetic !== undefined ? sample.synthetic : undefined;
   // Synthetic anomalies are drawn on [0, 1] images: those are normalised afterwards.
   const imagePromise = loadImage(sample.path, {
-    size,
+    ...(size === null ? {} : { size }),
     pixelLimit: options.pixelLimit,
     kernel: options.kernel,
     normalize: synthetic === undefined ? options.normalize : undefined,
   });
-  if (!options.withMasks) return { sample, image: (await imagePromise).data, mask: null };
+  const decoded = (image: { data: Float32Array; height: number; width: number }, mask: Uint8Array | null): Decoded => ({
+    sample,
+    image: image.data,
+    mask,
+    height: image.height,
+    width: image.width,
+  });
+  if (!options.withMasks) return decoded(await imagePromise, null);
   if (synthetic !== undefined) {
-    const made = createSyntheticAnomaly((await imagePromise).data, height, width, synthetic.seed);
+    const loaded = await imagePromise;
+    const made = createSyntheticAnomaly(loaded.data, loaded.height, loaded.width, synthetic.seed);
     const image = options.affine === undefined ? made.image : normalizeInPlace(made.image, options.affine);
-    return { sample, image, mask: made.mask };
+    return decoded({ data: image, height: loaded.height, width: loaded.width }, made.mask);
   }
-  if (sample.maskPath === null) return { sample, image: (await imagePromise).data, mask: new Uint8Array(height * width) };
+  if (sample.maskPath === null) {
+    const loaded = await imagePromise;
+    return decoded(loaded, new Uint8Array(loaded.height * loaded.width));
+  }
   const maskPath = sample.maskPath;
-  const [image, mask] = await Promise.all([imagePromise, loadMask(maskPath, { size, pixelLimit: options.pixelLimit })]);
+  const [image, mask] = await Promise.all([
+    imagePromise,
+    loadMask(maskPath, { ...(size === null ? {} : { size }), pixelLimit: options.pixelLimit }),
+  ]);
   if (mask.originalHeight !== image.originalHeight || mask.originalWidth !== image.originalWidth) {
     throw new MaskMismatchError(
       `mask ${maskPath} is ${mask.originalWidth}×${mask.originalHeight} (w×h) but its image ${sample.path} is ${image.originalWidth}×${image.originalHeight}. A mask must have its image's size: re-export the mask at that size.`,
       { file: maskPath, imageFile: sample.path },
     );
   }
-  return { sample, image: image.data, mask: mask.data };
+  return decoded(image, mask.data);
 }
 
 /** The path a bad-file report names: the mask for mask errors, else the image. */
@@ -150,9 +170,11 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
     throw new InvalidArgumentError(`${where}: onBadImage must be 'error' or 'skip' — got ${JSON.stringify(onBadImage)}.`);
   }
   if (options.imageSize === undefined) {
-    throw new InvalidArgumentError(`${where}: imageSize is required (every image is resized to it), e.g. 256 or [256, 256].`);
+    throw new InvalidArgumentError(
+      `${where}: imageSize is required (every image is resized to it), e.g. 256 or [256, 256] — got undefined. Pass null to keep every image's own size.`,
+    );
   }
-  const size = normalizeSize(options.imageSize, where);
+  const fixedSize = options.imageSize === null ? null : normalizeSize(options.imageSize, where);
   if (withMasks) {
     const unmasked = samples.filter((s) => s.label === 1 && s.maskPath === null && s.synthetic === undefined);
     if (unmasked.length > 0) {
@@ -162,9 +184,6 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
     }
   }
   const list = samples.slice();
-  const [height, width] = size;
-  const imageLength = height * width * 3;
-  const maskLength = height * width;
   const skipped: BadFile[] = [];
   const stats: BatchStats = { batchesStarted: 0, samplesStarted: 0, maxBatchesAlive: 0 };
   const normalize = options.normalize;
@@ -180,6 +199,8 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
       skipped.length = 0;
       Object.assign(stats, { batchesStarted: 0, samplesStarted: 0, maxBatchesAlive: 0 });
       let next = 0; // next sample index to decode
+      // The size of this pass: fixed, or (imageSize null) the size of the first image decoded.
+      let size: [number, number] | null = fixedSize;
       let closed = false;
       let producing = false;
       let finished = false; // the producer has delivered its last item
@@ -205,8 +226,19 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
           const settled = await Promise.allSettled(chunk.map((sample) => decodeSample(sample, size, decodeOptions)));
           const failures: BadFile[] = [];
           settled.forEach((result, i) => {
-            if (result.status === 'fulfilled') items.push(result.value);
-            else failures.push({ path: pathOf(chunk[i]!, result.reason), error: asError(result.reason) });
+            if (result.status === 'rejected') {
+              failures.push({ path: pathOf(chunk[i]!, result.reason), error: asError(result.reason) });
+              return;
+            }
+            const item = result.value;
+            size ??= [item.height, item.width];
+            if (item.height !== size[0] || item.width !== size[1]) {
+              const error = new ShapeMismatchError(
+                `${where}: with imageSize null (no resizing) every image must be ${size[1]}×${size[0]} (w×h), the size of the first one — got ${item.width}×${item.height} for ${item.sample.path}. Resize the images to one size, or give the pre-processor an imageSize.`,
+                { code: 'E_IMAGE_SIZE_MISMATCH' },
+              );
+              failures.push({ path: item.sample.path, error });
+            } else items.push(item);
           });
           if (failures.length > 0) {
             if (onBadImage === 'error') {
@@ -219,7 +251,10 @@ export function batches(samples: readonly Sample[], options: BatchOptions): Batc
             }
           }
         }
-        if (items.length === 0) return null;
+        if (items.length === 0 || size === null) return null;
+        const [height, width] = size;
+        const imageLength = height * width * 3;
+        const maskLength = height * width;
         const count = items.length;
         const images = new Float32Array(count * imageLength);
         const masks = withMasks ? new Uint8Array(count * maskLength) : null;

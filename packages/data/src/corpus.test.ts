@@ -6,7 +6,6 @@
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '@dfm/linalg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CorpusCase, makeBadCorpus } from '../scripts/make-bad-corpus';
 import { batches } from './batches';
@@ -17,6 +16,7 @@ import { loadMask } from './load-mask';
 import type { Sample } from './sample';
 import { tempDir, writePng } from './test-images';
 import { validateSamples } from './validate-samples';
+import { InvalidArgumentError } from '@dfm/errors';
 
 const corpus = fileURLToPath(new URL('../test/fixtures/bad/', import.meta.url));
 const cases = JSON.parse(readFileSync(join(corpus, 'cases.json'), 'utf8')) as CorpusCase[];

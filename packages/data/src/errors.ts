@@ -1,8 +1,8 @@
+import { CorruptFileError, DfmError, InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 /**
  * Errors of `@dfm/data`. Every message names the file at fault and says how to fix it, following
  * the house template `what was called: what was expected — what was got. How to fix.`
  */
-import { CorruptFileError, DfmError, InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 
 /** An image (or mask) file that cannot be decoded: empty, truncated, not an image, unsupported. */
 export class ImageDecodeError extends CorruptFileError {
@@ -10,8 +10,8 @@ export class ImageDecodeError extends CorruptFileError {
   /** The file that failed (always set). */
   declare readonly file: string;
 
-  constructor(message: string, options: { file: string; cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, options: { file: string; cause?: unknown; code?: 'E_IMAGE_DECODE' | 'E_IMAGE_TOO_LARGE' }) {
+    super(message, { ...options, code: options.code ?? 'E_IMAGE_DECODE' });
   }
 }
 
@@ -27,7 +27,7 @@ export class ImageTooLargeError extends ImageDecodeError {
   readonly pixelLimit: number;
 
   constructor(message: string, options: { file: string; pixels: number; pixelLimit: number }) {
-    super(message, { file: options.file });
+    super(message, { file: options.file, code: 'E_IMAGE_TOO_LARGE' });
     this.pixels = options.pixels;
     this.pixelLimit = options.pixelLimit;
   }
@@ -42,7 +42,7 @@ export class MaskMismatchError extends ShapeMismatchError {
   readonly imageFile: string;
 
   constructor(message: string, options: { file: string; imageFile: string }) {
-    super(message);
+    super(message, { code: 'E_MASK_MISMATCH' });
     this.file = options.file;
     this.imageFile = options.imageFile;
   }
@@ -55,7 +55,7 @@ export class MissingMaskError extends InvalidArgumentError {
   readonly files: readonly string[];
 
   constructor(message: string, options: { files: readonly string[] }) {
-    super(message);
+    super(message, { code: 'E_MISSING_MASK' });
     this.files = options.files;
   }
 }
@@ -73,7 +73,7 @@ export class BadImagesError extends DfmError {
   readonly failures: readonly BadFile[];
 
   constructor(message: string, options: { failures: readonly BadFile[] }) {
-    super(message, { cause: options.failures[0]?.error });
+    super(message, { cause: options.failures[0]?.error, code: 'E_BAD_IMAGES' });
     this.failures = options.failures;
   }
 

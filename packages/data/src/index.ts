@@ -1,5 +1,4 @@
 export { type Batch, type BatchOptions, type BatchStats, type BatchStream, batches } from './batches';
-export { type BmpHeader, type BmpImage, decodeBmp, isBmp, readBmpHeader } from './bmp';
 export type { AnomalyDataset } from './dataset';
 export {
   type BadFile,
@@ -18,16 +17,17 @@ export {
   type LoadImageOptions,
   loadImage,
   readImageHeader,
+  RESIZE_KERNELS,
   type ResizeKernel,
   SUPPORTED_FORMATS,
 } from './load-image';
 export { type DecodedMask, type LoadMaskOptions, loadMask } from './load-mask';
 export { MVTecAD, type MVTecADOptions } from './mvtec-ad';
 export { type Normalization, normalizationAffine } from './normalization';
-export { createRng, type Rng, shuffle } from './random';
 export { type ResizeAffine, resizeBilinearAntialiased, resizeNearest } from './resize';
 export { hasImageExtension, IMAGE_EXTENSIONS, type Sample } from './sample';
 export type { SplitInfo, SplitOptions, TestSplitMode, ValSplitMode } from './splits';
 export { createSyntheticAnomaly, type SyntheticAnomaly } from './synthetic-anomaly';
 export { type ValidateSamplesOptions, type ValidationReport, validateSamples } from './validate-samples';
 export { VERSION } from './version';
+export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

@@ -1,12 +1,12 @@
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError, ImageTooLargeError } from './errors';
 import { loadImage, readImageHeader } from './load-image';
 import { resizeBilinearAntialiased } from './resize';
 import { encodeBmp, patternRgb, tempDir, writeBytes } from './test-images';
+import { InvalidArgumentError } from '@dfm/errors';
 
 const H = 6;
 const W = 8;

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError } from '@dfm/linalg';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { decodeBmp, isBmp, readBmpHeader } from './bmp';
 import { ImageDecodeError, ImageTooLargeError } from './errors';
 import { type Normalization, normalizationAffine } from './normalization';
 import { resizeBilinearAntialiased } from './resize';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /**
  * Default pixel limit: PIL's decompression-bomb threshold (2 × 89,478,485 pixels). Larger
@@ -61,7 +61,8 @@ export interface ImageHeader {
   height: number;
 }
 
-const KERNELS: readonly ResizeKernel[] = ['bilinear-antialiased', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'];
+/** Every {@link ResizeKernel}, for validation and help texts. */
+export const RESIZE_KERNELS: readonly ResizeKernel[] = ['bilinear-antialiased', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'];
 
 /** Checks and normalises an {@link ImageSize}; `where` names the caller for messages. */
 export function normalizeSize(size: ImageSize, where: string): [number, number] {
@@ -237,8 +238,8 @@ export async function decodeRaw(
  */
 export async function loadImage(path: string, options: LoadImageOptions = {}): Promise<DecodedImage> {
   const kernel = options.kernel ?? 'bilinear-antialiased';
-  if (!KERNELS.includes(kernel)) {
-    throw new InvalidArgumentError(`loadImage(): kernel must be one of ${KERNELS.join(', ')} — got ${JSON.stringify(kernel)}.`);
+  if (!RESIZE_KERNELS.includes(kernel)) {
+    throw new InvalidArgumentError(`loadImage(): kernel must be one of ${RESIZE_KERNELS.join(', ')} — got ${JSON.stringify(kernel)}.`);
   }
   const target = options.size === undefined ? undefined : normalizeSize(options.size, 'loadImage()');
   const pixelLimit = checkPixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT, 'loadImage()');

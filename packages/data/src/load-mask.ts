@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type ImageSize, DEFAULT_PIXEL_LIMIT, decodeRaw, headerOf, normalizeSize, readImageFile } from './load-image';
 import { resizeNearest } from './resize';
+import { InvalidArgumentError } from '@dfm/errors';
 
 export interface LoadMaskOptions {
   /** Output size (nearest-neighbour); omitted = the mask's own size. */

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MissingMaskError } from './errors';
 import { MVTecAD } from './mvtec-ad';
 import { tempDir, writeBytes } from './test-images';
+import { InvalidArgumentError } from '@dfm/errors';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type AnomalyDataset, maskStatus } from './dataset';
 import { MissingMaskError } from './errors';
 import { IMAGE_EXTENSIONS, isDirectory, listSubfolders, type Sample, scanImages } from './sample';
 import { applySplits, resolveSplitOptions, type SplitInfo, type SplitOptions } from './splits';
+import { InvalidArgumentError } from '@dfm/errors';
 
 export interface MVTecADOptions extends SplitOptions {
   /** The folder holding the category folders (e.g. `.../mvtec_anomaly_detection`). */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@dfm/linalg';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /**
  * Per-channel normalisation of RGB values in [0, 1]: `(v − mean[c]) / std[c]` (ImageNet's for the

@@ -1,3 +1,4 @@
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 /**
  * Resampling on plain typed arrays (HWC, row-major).
  *
@@ -7,7 +8,6 @@
  * It runs in float64 and writes float32, so a float pipeline matches torchvision on float tensors.
  */
 
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 
 type Pixels = Uint8Array | Uint16Array | Float32Array;
 

@@ -1,6 +1,6 @@
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** One image of a dataset. */
 export interface Sample {

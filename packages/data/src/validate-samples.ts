@@ -1,8 +1,8 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type BadFile, BadImagesError, describeBadFiles, MaskMismatchError } from './errors';
 import { DEFAULT_PIXEL_LIMIT, loadImage, readImageHeader } from './load-image';
 import { loadMask } from './load-mask';
 import type { Sample } from './sample';
+import { InvalidArgumentError } from '@dfm/errors';
 
 export interface ValidateSamplesOptions {
   /** `'header'` (default): read headers only (size, format; fast, misses damage after the header). `'full'`: decode every file. */

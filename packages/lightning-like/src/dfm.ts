@@ -1,7 +1,5 @@
-import type { BackboneName, EngineChoice, LayerName, WeightsSpec } from '@dfm/backbone';
-import { DFMModel, type FeatureShape, type ScoreType } from '@dfm/core';
-import { InvalidArgumentError, NotFittedError } from '@dfm/linalg';
-import * as tf from '@tensorflow/tfjs-core';
+import type { BackboneName, RuntimeChoice, LayerName, WeightsSpec } from '@dfm/backbone';
+import { DFMModel, FeatureBank, type ModelSource, type ScoreType } from '@dfm/core';
 import { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
 import { Evaluator } from './evaluator';
 import { MemoryBankMixin } from './memory-bank-mixin';
@@ -9,6 +7,8 @@ import { PostProcessor } from './post-processing/post-processor';
 import { PreProcessor } from './pre-processor';
 import type { TrainerArguments } from './trainer-arguments';
 import { Visualizer } from './visualizer';
+import { InvalidArgumentError, NotFittedError } from '@dfm/errors';
+import type { NComponents } from '@dfm/linalg';
 
 /** Options of {@link Dfm}; names and defaults are anomalib's `Dfm` in camelCase. */
 export interface DfmOptions {
@@ -20,17 +20,24 @@ export interface DfmOptions {
   preTrained?: boolean;
   /** Default 4. */
   poolingKernelSize?: number;
-  /** PCA level (anomalib `pca_level`, DFMModel `nComps`). Default 0.97. */
-  pcaLevel?: number;
+  /**
+   * PCA level (anomalib's `pca_level`; `DFMModel.nComps`, `PCA.nComponents`, one meaning everywhere): in
+   * (0, 1) a variance ratio, an integer ≥ 1 a component count (1 = one component), `'all'` every
+   * non-zero component. Default 0.97.
+   */
+  pcaLevel?: NComponents;
   /** Default `'fre'`. */
   scoreType?: ScoreType;
   /** Backbone weights (path, URL, hub id, `'imagenet'`); default `'imagenet'` when preTrained. */
   weights?: WeightsSpec;
   /** Random-init seed when `preTrained` is false. */
   seed?: number;
-  /** Backbone execution engine: `'auto'` (default), `'tfjs'` or `'onnxruntime'` (see DFMModel). Not saved with the model. */
-  engine?: EngineChoice;
-  /** `false` switches a stage off; omitted = the default one. */
+  /** Backbone runtime (what executes the network): `'auto'` (default), `'tfjs'` or `'onnxruntime'` (see DFMModel). Not saved with the model. */
+  runtime?: RuntimeChoice;
+  /**
+   * `false` switches a stage off; omitted = the default one. A switched-off pre-processor is
+   * {@link PreProcessor.identity}: images keep their size and [0, 1] values (and the model file says so).
+   */
   preProcessor?: PreProcessor | false;
   postProcessor?: PostProcessor | false;
   evaluator?: Evaluator | false;
@@ -56,9 +63,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
   readonly postProcessor: PostProcessor | null;
   readonly evaluator: Evaluator | null;
   readonly visualizer: Visualizer | null;
-  private bank: Float32Array[] = [];
-  private bankSamples = 0;
-  private featureShape: FeatureShape | null = null;
+  private readonly bank = new FeatureBank();
 
   /**
    * @param options Model options (anomalib's names, camelCase).
@@ -75,12 +80,12 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       scoreType = 'fre',
       weights,
       seed,
-      engine,
+      runtime,
     } = options;
     this.model =
       restored ??
-      new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed, engine });
-    this.preProcessor = options.preProcessor === false ? new PreProcessor() : (options.preProcessor ?? new PreProcessor());
+      new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed, runtime });
+    this.preProcessor = options.preProcessor === false ? PreProcessor.identity() : (options.preProcessor ?? new PreProcessor());
     this.postProcessor = options.postProcessor === false ? null : (options.postProcessor ?? new PostProcessor());
     this.evaluator = options.evaluator === false ? null : (options.evaluator ?? new Evaluator());
     this.visualizer = options.visualizer === false ? null : (options.visualizer ?? new Visualizer());
@@ -97,7 +102,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     const pick = (camel: string, snake: string): unknown => args[camel] ?? args[snake];
     const known = new Set([
       'backbone', 'layer', 'preTrained', 'pre_trained', 'poolingKernelSize', 'pooling_kernel_size', 'pcaLevel',
-      'pca_level', 'scoreType', 'score_type', 'weights', 'seed', 'engine', 'class_path', 'classPath',
+      'pca_level', 'scoreType', 'score_type', 'weights', 'seed', 'runtime', 'class_path', 'classPath',
     ]);
     const unknown = Object.keys(args).filter((key) => !known.has(key));
     if (unknown.length > 0) {
@@ -117,7 +122,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     set('scoreType', pick('scoreType', 'score_type'));
     set('weights', pick('weights', 'weights'));
     set('seed', pick('seed', 'seed'));
-    set('engine', pick('engine', 'engine'));
+    set('runtime', pick('runtime', 'runtime'));
     return new Dfm(options);
   }
 
@@ -129,19 +134,10 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
   /** Collects the batch's features into the memory bank (a no-op once fitted). */
   async trainingStep({ images }: ModelBatch): Promise<void> {
     if (this.isFitted) return;
+    this.fittedImageSize ??= this.preProcessor.imageSize ?? [images.shape[1], images.shape[2]];
     const { features, featureShape } = await this.model.getFeatures(images);
     try {
-      const values = (await features.data()) as Float32Array;
-      for (let i = 0; i < values.length; i += 1) {
-        if (!Number.isFinite(values[i] as number)) {
-          throw new InvalidArgumentError(
-            `Dfm.trainingStep(): batch ${this.bank.length + 1} gives non-finite features. Check its images.`,
-          );
-        }
-      }
-      this.bank.push(values);
-      this.bankSamples += features.shape[0];
-      this.featureShape = featureShape;
+      await this.bank.add(features, featureShape, 'Dfm.trainingStep()');
     } finally {
       features.dispose();
     }
@@ -149,27 +145,23 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
 
   /** Fits DFMModel on the memory bank and frees it. */
   async fitMemoryBank(): Promise<void> {
-    if (this.bankSamples === 0 || this.featureShape === null) {
+    const featureShape = this.bank.featureShape;
+    if (this.bank.samples === 0 || featureShape === null) {
       throw new NotFittedError(
         'Dfm.fitMemoryBank(): the memory bank is empty — no training batch was seen. Run engine.fit(model, datamodule) with normal training images first.',
       );
     }
-    const [h, w, c] = this.featureShape;
-    const data = new Float32Array(this.bankSamples * h * w * c);
-    let offset = 0;
-    for (const chunk of this.bank) {
-      data.set(chunk, offset);
-      offset += chunk.length;
-    }
-    this.bank = [];
-    const bank = tf.tensor2d(data, [this.bankSamples, h * w * c]);
+    this.model.preProcessing = this.preProcessor.toPreProcessing();
+    const bank = this.bank.take('Dfm.fitMemoryBank()');
     try {
-      await this.model.fit(bank, { featureShape: this.featureShape, imageSize: this.preProcessor.imageSize });
+      await this.model.fit(bank, { featureShape, ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}) });
     } finally {
       bank.dispose();
-      this.bankSamples = 0;
     }
   }
+
+  /** The size the training images had: the pre-processor's, or (no resizing) the first batch's. */
+  private fittedImageSize: [number, number] | null = null;
 
   /** Scores a batch: raw image scores and, for FRE, maps at the input size. */
   async validationStep({ images }: ModelBatch): Promise<StepOutput> {
@@ -185,17 +177,22 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     }
   }
 
-  /** Restores a model saved by {@link save} (thresholds included), ready for test and predict. */
+  /**
+   * Restores a model saved by {@link save} — a path, or the `.dfm` bytes — with its pre-processing
+   * (size, resize kernel, mean, std) and post-processing (thresholds, score ranges), ready for test
+   * and predict.
+   */
   static async load(
-    path: string,
-    options: { weights?: WeightsSpec; engine?: EngineChoice; visualizer?: Visualizer | false } = {},
+    source: ModelSource,
+    options: { weights?: WeightsSpec; runtime?: RuntimeChoice; visualizer?: Visualizer | false } = {},
   ): Promise<Dfm> {
-    const model = await DFMModel.load(path, { weights: options.weights, engine: options.engine });
-    const { postProcessor } = model.metadata;
+    const model = await DFMModel.load(source, { weights: options.weights, runtime: options.runtime });
+    const post = model.postProcessing;
+    const split = (model.metadata.split as { thresholdSplit?: unknown } | undefined)?.thresholdSplit;
     const dfm = new Dfm(
       {
-        preProcessor: new PreProcessor({ imageSize: model.imageSize ?? [256, 256] }),
-        postProcessor: postProcessor === undefined ? undefined : PostProcessor.fromJSON(postProcessor as never),
+        preProcessor: PreProcessor.fromPreProcessing(model.preProcessing),
+        postProcessor: post === null ? undefined : new PostProcessor(post, [], typeof split === 'string' ? split : undefined),
         visualizer: options.visualizer,
       },
       model,
@@ -204,14 +201,20 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     return dfm;
   }
 
+  /**
+   * Writes the fitted model (`.dfm`) with its pre-processing, its fitted post-processing and
+   * `metadata` (free JSON: dataset, split).
+   */
   async save(path: string, metadata: Record<string, unknown> = {}): Promise<void> {
     this.assertFitted('save');
+    this.model.preProcessing = this.preProcessor.toPreProcessing();
+    this.model.postProcessing = this.postProcessor?.isFitted ? (this.postProcessor.stats ?? null) : null;
     this.model.metadata = { ...this.model.metadata, ...metadata };
     await this.model.save(path);
   }
 
   dispose(): void {
-    this.bank = [];
+    this.bank.clear();
     this.model.dispose();
   }
 }

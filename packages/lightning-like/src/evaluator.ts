@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { aupro, auroc, f1AdaptiveThreshold, f1Score } from './metrics';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** Image-level metrics. */
 export type ImageMetricName = 'AUROC' | 'F1Score';

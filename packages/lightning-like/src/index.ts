@@ -6,6 +6,7 @@ export {
   type EngineOptions,
   type FitSummary,
   type Prediction,
+  type PredictOptions,
   predictionsCsv,
   type TestResult,
 } from './engine';
@@ -29,4 +30,5 @@ export {
 } from './trainer-arguments';
 export { VERSION } from './version';
 export * from './visualization';
-export { Visualizer, type VisualizerOptions } from './visualizer';
+export { heatmapName, Visualizer, type VisualizerOptions } from './visualizer';
+export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

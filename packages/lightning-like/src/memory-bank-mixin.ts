@@ -1,5 +1,5 @@
-import { NotFittedError } from '@dfm/linalg';
 import type { AnomalyModule } from './anomaly-module';
+import { NotFittedError } from '@dfm/errors';
 
 // biome-ignore lint/suspicious/noExplicitAny: the mixin pattern needs an any-args constructor.
 type AbstractConstructor<T> = abstract new (...args: any[]) => T;

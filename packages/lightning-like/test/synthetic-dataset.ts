@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng } from '@dfm/data';
+import { createRng } from '../../data/src/random';
 import sharp from 'sharp';
 
 export interface SyntheticDataset {

@@ -55,10 +55,20 @@ describe('anomalib defects are absent', () => {
     pca.dispose();
   });
 
-  it('nComponents = 1.0 works and keeps every non-zero component', () => {
+  it("nComponents = 1 keeps ONE component, as sklearn's n_components=1 (anomalib reads every pca_level ≤ 1 as a variance ratio)", () => {
+    for (const c of levels.cases) {
+      const x = tf.tensor2d(c.data, [c.rows, c.cols]);
+      const pca = new PCA({ nComponents: 1 }).fit(x);
+      expect(pca.numComponents, c.name).toBe(1);
+      tf.dispose(x);
+      pca.dispose();
+    }
+  });
+
+  it("nComponents = 'all' (named; sklearn rejects the level 1.0 that anomalib would pass) keeps every non-zero component", () => {
     const c = levels.cases.find((entry) => entry.name === 'covariance-route')!;
     const x = tf.tensor2d(c.data, [c.rows, c.cols]);
-    const pca = new PCA({ nComponents: 1.0 }).fit(x);
+    const pca = new PCA({ nComponents: 'all' }).fit(x);
     expect(pca.numComponents).toBe(c.k['1.0']);
     const residual = pca.residual(x);
     expect(Math.max(...Array.from(residual.dataSync(), Math.abs))).toBeLessThan(1e-3);

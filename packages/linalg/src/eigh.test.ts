@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { frobenius, loadFixture, orthonormalityError } from '../test/helpers';
 import { eigh } from './eigh';
-import { InvalidArgumentError, ShapeMismatchError } from './errors';
 import { createMatrix64 } from './matrix64';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 type EighCase = { name: string; rows: number; cols: number; data: number[]; values: number[] };
 const fixture = loadFixture<{ eigh: EighCase[] }>('decompositions.json');

@@ -1,5 +1,5 @@
-import { DfmError, InvalidArgumentError, ShapeMismatchError, formatShape } from './errors';
 import { type Matrix64, type MatrixLike, toMatrix64 } from './matrix64';
+import { DfmError, InvalidArgumentError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
 /** The result of {@link eigh}: `matrix = vectors · diag(values) · vectorsᵀ`. */
 export type EighResult = {
@@ -281,6 +281,7 @@ function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: F
       if (++iterations > MAX_ITERATIONS_PER_VALUE) {
         throw new DfmError(
           `eigh(): the QL iteration did not converge for eigenvalue ${l} after ${MAX_ITERATIONS_PER_VALUE} iterations — the input may hold values near overflow. Rescale the matrix.`,
+          { code: 'E_NO_CONVERGENCE' },
         );
       }
       // Wilkinson-style shift from the leading 2×2 block.

@@ -1,14 +1,5 @@
 export { type EighOptions, type EighResult, eigh } from './eigh';
 export {
-  CorruptFileError,
-  DfmError,
-  formatShape,
-  InvalidArgumentError,
-  NotFittedError,
-  ShapeMismatchError,
-  UnknownBackboneError,
-} from './errors';
-export {
   createMatrix64,
   isMatrix64,
   type Matrix64,
@@ -18,7 +9,7 @@ export {
   toMatrix64,
   transposeMatrix64,
 } from './matrix64';
-export { PCA, type PCAJSON, type PCAOptions, type PCAState, ZERO_EIGENVALUE_TOLERANCE } from './pca';
+export { checkNComponents, type NComponents, PCA, type PCAJSON, type PCAOptions, type PCAState, ZERO_EIGENVALUE_TOLERANCE } from './pca';
 export {
   SingleClassGaussian,
   type SingleClassGaussianJSON,
@@ -27,3 +18,4 @@ export {
 } from './single-class-gaussian';
 export { type SvdOptions, type SvdResult, svd } from './svd';
 export { VERSION } from './version';
+export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

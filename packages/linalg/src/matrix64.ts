@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError, formatShape } from './errors';
+import { InvalidArgumentError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
 /**
  * A dense float64 matrix, row-major: element `(i, j)` is `data[i * cols + j]`.

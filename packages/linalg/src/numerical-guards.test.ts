@@ -5,9 +5,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, useBackend } from '../test/helpers';
-import { InvalidArgumentError } from './errors';
 import { PCA } from './pca';
 import { SingleClassGaussian } from './single-class-gaussian';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** Deterministic values in [0, 1): a small LCG, so no test depends on Math.random. */
 function uniform(count: number, seed: number): Float32Array {

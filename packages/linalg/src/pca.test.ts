@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, loadFixture, lowRankData, maxAbsDiff, useBackend } from '../test/helpers';
-import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from './errors';
 import { PCA, type PCAJSON } from './pca';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 
 type LevelCase = {
   name: string;
@@ -22,8 +22,22 @@ describe.each(BACKENDS)('PCA on the %s backend', (backend) => {
   describe.each(fixture.cases.map((c) => [c.name, c] as const))('against sklearn: %s', (_, c) => {
     it.each(fixture.levels)('keeps sklearn’s k at level %s', (level) => {
       const x = tf.tensor2d(c.data, [c.rows, c.cols]);
-      const pca = new PCA({ nComponents: level }).fit(x);
+      // The fixture's level 1.0 is the rank of the centred data: our named choice 'all'.
+      const pca = new PCA({ nComponents: level === 1 ? 'all' : level }).fit(x);
       expect(pca.numComponents).toBe(c.k[level === 1 ? '1.0' : String(level)]);
+      pca.dispose();
+      x.dispose();
+    });
+
+    it("nComponents: 1 keeps exactly sklearn's first component (n_components=1)", () => {
+      const x = tf.tensor2d(c.data, [c.rows, c.cols]);
+      const pca = new PCA({ nComponents: 1 }).fit(x);
+      expect(pca.numComponents).toBe(1);
+      const component = pca.components.arraySync();
+      let cosine = 0;
+      for (let i = 0; i < c.cols; i++) cosine += component[i]![0]! * c.components5[i * 5]!;
+      const unique = (c.singularValues[0]! - (c.singularValues[1] ?? 0)) / c.singularValues[0]! >= 1e-3;
+      if (unique) expect(Math.abs(cosine)).toBeGreaterThan(1 - 1e-6);
       pca.dispose();
       x.dispose();
     });
@@ -118,11 +132,11 @@ describe.each(BACKENDS)('PCA on the %s backend', (backend) => {
   });
 
   it('validates its inputs with messages that say what to do', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new PCA({ nComponents: bad })).toThrow(InvalidArgumentError);
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 'most']) {
+      expect(() => new PCA({ nComponents: bad as number })).toThrow(InvalidArgumentError);
     }
     expect(() => new PCA({ nComponents: 1.5 })).toThrow(
-      /^new PCA\(\): nComponents must be a variance level in \(0, 1\] or an integer count ≥ 2 — got 1\.5\. Pass e\.g\. 0\.97 or 16\.$/,
+      /^new PCA\(\): nComponents must be a variance ratio in \(0, 1\), an integer count ≥ 1 \(1 = one component\) or 'all' — got 1\.5\. Pass e\.g\. 0\.97, 16 or 'all'\.$/,
     );
     const pca = new PCA({ nComponents: 0.9 });
     const rank3 = tf.zeros([2, 3, 4]);

@@ -1,20 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { centredProducts, columnMeans } from './centred-products';
 import { eighSymmetricInPlace } from './eigh';
-import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from './errors';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
+
+/**
+ * How many components {@link PCA} keeps. One meaning per value, the same in `PCA.nComponents`,
+ * `DFMModel.nComps` and `Dfm.pcaLevel` (anomalib's `n_comps` / `pca_level`):
+ * - a number in `(0, 1)`: a variance ratio — the smallest k whose cumulative explained-variance ratio
+ *   exceeds it (sklearn's count: `searchsorted(cumsum, level, side='right') + 1`);
+ * - an integer ≥ 1: exactly that many components (`1` = ONE component, as sklearn's `n_components=1`;
+ *   anomalib reads every value ≤ 1, the integer 1 included, as a variance ratio); at most
+ *   `min(nSamples, nFeatures)`;
+ * - `'all'`: every component with non-zero variance (the numerical rank of the centred data; sklearn's
+ *   `n_components=None` also keeps the zero-variance ones, which score nothing).
+ */
+export type NComponents = number | 'all';
 
 /** Options of {@link PCA}. */
 export type PCAOptions = {
-  /**
-   * In `(0, 1)`: keep the smallest k whose cumulative explained-variance ratio exceeds this level
-   * (sklearn's count: `searchsorted(cumsum, level, side='right') + 1`).
-   * `1` (or `1.0`): keep every non-zero component (the numerical rank of the centred data).
-   * An integer ≥ 2: keep exactly that many (at most `min(nSamples, nFeatures)`).
-   * JavaScript cannot tell `1` from `1.0`, so `1` always means the level; for exactly one component pass
-   * a tiny level such as `1e-9` (the first component always exceeds it).
-   */
-  nComponents: number;
+  /** See {@link NComponents}: a ratio in (0, 1), an integer count ≥ 1, or `'all'`. */
+  nComponents: NComponents;
 };
 
 /**
@@ -22,7 +28,7 @@ export type PCAOptions = {
  */
 export type PCAState = {
   /** The `nComponents` option the model was built with. */
-  nComponents: number;
+  nComponents: NComponents;
   /** D, the number of features. */
   nFeatures: number;
   /** The number of kept components. */
@@ -45,7 +51,7 @@ export type PCAState = {
 export type PCAJSON = {
   format: 'dfm-linalg/pca';
   version: 1;
-  nComponents: number;
+  nComponents: NComponents;
   nFeatures: number;
   k: number;
   nSamples: number;
@@ -57,10 +63,10 @@ export type PCAJSON = {
 };
 
 /**
- * Eigenvalues at or below this fraction of the largest count as zero (for `nComponents: 1`). The products
+ * Eigenvalues at or below this fraction of the largest count as zero (for `nComponents: 'all'`). The products
  * run in float32 on the backend, so an exactly rank-deficient input shows eigenvalues up to ~3e-7 of the
  * largest where it has none; this threshold sits above that noise floor. In singular values: directions
- * below 1e-3 × the largest are treated as absent at level 1.0 (an integer nComponents still keeps them).
+ * below 1e-3 × the largest are treated as absent by `'all'` (an integer nComponents still keeps them).
  */
 export const ZERO_EIGENVALUE_TOLERANCE = 1e-6;
 
@@ -93,7 +99,7 @@ type Fitted = {
  */
 export class PCA {
   /** The `nComponents` option. */
-  readonly nComponentsOption: number;
+  readonly nComponentsOption: NComponents;
   private fitted: Fitted | undefined;
 
   constructor(options: PCAOptions) {
@@ -120,7 +126,7 @@ export class PCA {
     const largest = Math.min(n, d);
     if (isCount(level) && level > largest) {
       throw new InvalidArgumentError(
-        `${caller}: nComponents must be at most min(nSamples, nFeatures) = ${largest} — got ${level} for features ${formatShape(x.shape)}. Lower nComponents or pass a level in (0, 1].`,
+        `${caller}: nComponents must be at most min(nSamples, nFeatures) = ${largest} — got ${level} for features ${formatShape(x.shape)}. Lower nComponents, or pass a variance ratio in (0, 1) or 'all'.`,
       );
     }
     const raw = readFiniteValues(x, caller);
@@ -345,27 +351,32 @@ export class PCA {
   }
 }
 
-function isCount(nComponents: number): boolean {
-  return Number.isInteger(nComponents) && nComponents >= 2;
+function isCount(nComponents: NComponents): nComponents is number {
+  return typeof nComponents === 'number' && Number.isInteger(nComponents) && nComponents >= 1;
 }
 
-function checkNComponents(nComponents: unknown, caller: string): asserts nComponents is number {
+/**
+ * Throws {@link InvalidArgumentError} unless `nComponents` is a valid {@link NComponents}; `name` is the
+ * option's name in the caller's API (`nComponents`, `nComps`, `pcaLevel`), for the message.
+ */
+export function checkNComponents(nComponents: unknown, caller: string, name = 'nComponents'): asserts nComponents is NComponents {
+  if (nComponents === 'all') return;
   if (
     typeof nComponents !== 'number' ||
     !Number.isFinite(nComponents) ||
     nComponents <= 0 ||
-    (nComponents > 1 && !Number.isInteger(nComponents))
+    (nComponents >= 1 && !Number.isInteger(nComponents))
   ) {
     throw new InvalidArgumentError(
-      `${caller}: nComponents must be a variance level in (0, 1] or an integer count ≥ 2 — got ${String(nComponents)}. Pass e.g. 0.97 or 16.`,
+      `${caller}: ${name} must be a variance ratio in (0, 1), an integer count ≥ 1 (1 = one component) or 'all' — got ${JSON.stringify(nComponents)}. Pass e.g. 0.97, 16 or 'all'.`,
     );
   }
 }
 
 /** The number of components for `level` given the descending eigenvalues (sklearn's rule, see {@link PCAOptions}). */
-function chooseK(level: number, lambda: Float64Array, total: number, nonZero: number): number {
+function chooseK(level: NComponents, lambda: Float64Array, total: number, nonZero: number): number {
   if (isCount(level)) return level;
-  if (level >= 1) return Math.max(1, nonZero);
+  if (level === 'all') return Math.max(1, nonZero);
   let cumulative = 0;
   let below = 0;
   for (let j = 0; j < lambda.length; j++) {

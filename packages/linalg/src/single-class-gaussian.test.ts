@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, lowRankData, maxRelDiff, useBackend } from '../test/helpers';
-import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from './errors';
 import { SingleClassGaussian, type SingleClassGaussianJSON } from './single-class-gaussian';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 
 /** Float64 reference of the score on a diagonal Gaussian: Σ (x−m)²/σ² + 2 Σ log σ with σ² = biased variance. */
 function diagonalReference(train: number[][], x: number[]): number {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { columnMeans } from './centred-products';
-import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from './errors';
 import { svd } from './svd';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 
 /** The largest finite float32. */
 const FLOAT32_MAX = 3.4028234663852886e38;

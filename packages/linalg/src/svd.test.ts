@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { frobenius, loadFixture, orthonormalityError, reconstructionError, seededRandom } from '../test/helpers';
-import { InvalidArgumentError } from './errors';
 import { createMatrix64 } from './matrix64';
 import { svd } from './svd';
+import { InvalidArgumentError } from '@dfm/errors';
 
 type SvdCase = { name: string; rows: number; cols: number; data: number[]; singularValues: number[] };
 const fixture = loadFixture<{ svd: SvdCase[] }>('decompositions.json');

@@ -1,6 +1,6 @@
 import { eighSymmetricInPlace } from './eigh';
-import { DfmError, InvalidArgumentError, formatShape } from './errors';
 import { type Matrix64, type MatrixLike, toMatrix64, transposeMatrix64 } from './matrix64';
+import { DfmError, InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /** Options of {@link svd}. */
 export type SvdOptions = {
@@ -163,6 +163,7 @@ function oneSidedJacobi(bT: Float64Array, vT: Float64Array, m: number, n: number
   }
   throw new DfmError(
     `svd(): one-sided Jacobi did not converge in ${MAX_SWEEPS} sweeps — the input may hold values near overflow. Rescale the matrix.`,
+    { code: 'E_NO_CONVERGENCE' },
   );
 }
 
@@ -213,7 +214,7 @@ function completeColumns(columns: Float64Array, m: number, count: number, missin
       }
     }
     if (best < 0 || bestNorm < 1e-3) {
-      throw new DfmError('svd(): could not complete an orthonormal basis — this is a bug. Please report it with the input.');
+      throw new DfmError('svd(): could not complete an orthonormal basis — this is a bug. Please report it with the input.', { code: 'E_INTERNAL' });
     }
     for (let i = 0; i < m; i++) columns[c * m + i] = bestVector[i]! / bestNorm;
     filled.push(c);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, ShapeMismatchError, formatShape } from './errors';
+import { InvalidArgumentError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
 /** Internal argument checks shared by {@link PCA} and {@link SingleClassGaussian}. */
 

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { isNode, napiBindingPath, nodeBuiltin } from '../node-builtin';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** The parts of onnxruntime's API this package uses (onnxruntime-common's shapes). */
 export interface OrtTensor {
@@ -140,7 +140,8 @@ const loaded = new Map<string, Promise<LoadedOnnxruntime | string>>();
  * Loads onnxruntime when it is installed: by default `onnxruntime-node` in Node (only when its
  * native binding for this platform is present, so an incomplete install is skipped without
  * loading it) and `onnxruntime-web` elsewhere; `onnxruntimePackage` chooses, and
- * `onnxruntimeModule` passes one already imported. Both packages are optional peer dependencies.
+ * `onnxruntimeModule` passes one already imported. `onnxruntime-node` is an optional dependency of
+ * `@dfm/backbone` (installed where its install step works), `onnxruntime-web` an optional peer.
  *
  * @returns the module, or a one-line reason why it is not available
  * @throws InvalidArgumentError for an invalid `onnxruntimePackage` or `onnxruntimeModule`

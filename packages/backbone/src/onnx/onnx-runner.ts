@@ -1,5 +1,4 @@
 import type { Worker } from 'node:worker_threads';
-import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import type { LayerName, NetworkPlan } from '../architectures';
 import { nodeBuiltin } from '../node-builtin';
 import type { TensorLookup } from '../resnet';
@@ -7,6 +6,7 @@ import { workerEntry, workerExecArgv } from '../workers/worker-entry';
 import type { LoadedOnnxruntime, OrtSession } from './load-onnxruntime';
 import type { OnnxWorkerInit, OnnxWorkerReply, OnnxWorkerRequest } from './onnx-worker';
 import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
+import { DfmError, InvalidArgumentError } from '@dfm/errors';
 
 /** Where onnxruntime runs: a worker thread (Node default: the event loop stays free) or the calling thread. */
 export type OnnxThread = 'worker' | 'main';
@@ -171,7 +171,7 @@ class MainExecutor implements Executor {
     const out: Outputs = {};
     for (const layer of this.layers) {
       const tensor = results[layer];
-      if (tensor === undefined) throw new DfmError(`Backbone.extractAsync(): onnxruntime returned no ${layer}. Report this as a bug.`);
+      if (tensor === undefined) throw new DfmError(`Backbone.extractAsync(): onnxruntime returned no ${layer}. Report this as a bug.`, { code: 'E_INTERNAL' });
       out[layer] = { data: tensor.data as Float32Array, shape: [...tensor.dims] };
     }
     return { outputs: out, input: data.buffer as ArrayBuffer };
@@ -197,7 +197,7 @@ class WorkerExecutor implements Executor {
         for (const o of message.outputs) outputs[o.name] = { data: o.data, shape: o.shape };
         this.settle(message.id)?.resolve({ outputs, input: message.input });
       } else if (message.type === 'error' && message.id !== undefined) {
-        this.settle(message.id)?.reject(new DfmError(`Backbone.extractAsync(): onnxruntime failed — ${message.message}.`));
+        this.settle(message.id)?.reject(new DfmError(`Backbone.extractAsync(): onnxruntime failed — ${message.message}.`, { code: 'E_RUNTIME' }));
       }
     });
     const fail = (error: Error) => {
@@ -205,8 +205,8 @@ class WorkerExecutor implements Executor {
       for (const { reject } of this.pending.values()) reject(error);
       this.pending.clear();
     };
-    worker.on('error', (error) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker crashed — ${error.message}.`, { cause: error })));
-    worker.on('exit', (code) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker exited (code ${code}); the backbone was disposed or crashed.`)));
+    worker.on('error', (error) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker crashed — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
+    worker.on('exit', (code) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker exited (code ${code}); the backbone was disposed or crashed.`, { code: 'E_RUNTIME' })));
     worker.unref();
   }
 
@@ -225,9 +225,9 @@ class WorkerExecutor implements Executor {
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (message: OnnxWorkerReply) => {
           if (message.type === 'ready') resolve();
-          else reject(new DfmError(`createBackbone(): onnxruntime must load the model — ${message.type === 'error' ? message.message : 'unexpected reply'}.`));
+          else reject(new DfmError(`createBackbone(): onnxruntime must load the model — ${message.type === 'error' ? message.message : 'unexpected reply'}.`, { code: 'E_RUNTIME' }));
         });
-        worker.once('error', (error) => reject(new DfmError(`createBackbone(): the onnxruntime worker failed to start — ${error.message}.`, { cause: error })));
+        worker.once('error', (error) => reject(new DfmError(`createBackbone(): the onnxruntime worker failed to start — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
       });
     } catch (error) {
       await worker.terminate();

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareWithFixture, expectParity, fixtureInput, readFixture } from '../../test/fixture-comparison';
 import { createBackbone } from '../create-backbone';
-import { selectEngine } from '../select-engine';
+import { selectRuntime } from '../select-runtime';
 import { setBackend } from '../set-backend';
 import { describeWithAssets } from '../testing';
 import { architectureOf, networkPlan } from '../architectures';
@@ -16,9 +16,9 @@ import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
 
 const EMPTY = mkdtempSync(join(tmpdir(), 'dfm-no-ort-'));
 const available = typeof (await loadOnnxruntime()) !== 'string';
-if (!available) process.stdout.write('[onnxruntime] SKIPPED the onnxruntime engine suites: onnxruntime-node is not installed\n');
+if (!available) process.stdout.write('[onnxruntime] SKIPPED the onnxruntime runtime suites: onnxruntime-node is not installed\n');
 
-describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from scripts/make_fixtures.py)', () => {
+describe.runIf(available)('onnxruntime runtime matches torchvision (fixtures from scripts/make_fixtures.py)', () => {
   beforeAll(async () => {
     await setBackend('wasm');
   });
@@ -30,9 +30,9 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
         seed: testCase.seed,
         randomBatchNorm: testCase.batch_norm,
         layers: testCase.layers,
-        engine: 'onnxruntime',
+        runtime: 'onnxruntime',
       });
-      expect(backbone.engine).toBe('onnxruntime');
+      expect(backbone.runtime).toBe('onnxruntime');
       const input = fixtureInput(testCase.input.seed, testCase.input.shape);
       const before = tf.memory().numTensors;
       const outputs = await backbone.extractAsync(input);
@@ -45,11 +45,11 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
   }
 
   it('in the calling thread (onnxThread: main) it gives the worker thread\'s features exactly', async () => {
-    const options = { weights: null, layers: ['layer2' as const], engine: 'onnxruntime' as const, randomBatchNorm: 'random' as const };
+    const options = { weights: null, layers: ['layer2' as const], runtime: 'onnxruntime' as const, randomBatchNorm: 'random' as const };
     const inWorker = await createBackbone('resnet18', options);
     const inMain = await createBackbone('resnet18', { ...options, onnxThread: 'main' });
-    expect(inWorker.engineDetail).toMatch(/in a worker thread$/);
-    expect(inMain.engineDetail).not.toMatch(/worker/);
+    expect(inWorker.runtimeDetail).toMatch(/in a worker thread$/);
+    expect(inMain.runtimeDetail).not.toMatch(/worker/);
     const input = tf.randomNormal([2, 48, 40, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
     const a = await inWorker.extractAsync(input);
     const b = await inMain.extractAsync(input);
@@ -63,7 +63,7 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
 
   it('reused input buffers never mix batches: concurrent and repeated calls give each batch its own features', async () => {
     for (const onnxThread of ['worker', 'main'] as const) {
-      const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer2'], engine: 'onnxruntime', onnxThread });
+      const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer2'], runtime: 'onnxruntime', onnxThread });
       const inputs = [1, 2, 3].map((seed) => tf.randomNormal([2, 40, 40, 3], 0, 1, 'float32', seed) as tf.Tensor4D);
       const alone: number[][] = [];
       for (const input of inputs) {
@@ -86,7 +86,7 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
       backbone.dispose();
     }
   });
-  it('the public NHWC graph (resnetOnnxModel) run directly matches the tfjs engine', async () => {
+  it('the public NHWC graph (resnetOnnxModel) run directly matches the tfjs runtime', async () => {
     const loaded = await loadOnnxruntime();
     if (typeof loaded === 'string') throw new Error(loaded);
     const weights = randomResnetWeights('resnet18', { seed: 3, stages: 2, batchNorm: 'random' });
@@ -110,10 +110,10 @@ describe.runIf(available)('onnxruntime engine matches torchvision (fixtures from
   });
 
   it('extract() is refused with the fix; extractAsync checks the batch and the disposal', async () => {
-    const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer1'], engine: 'onnxruntime' });
+    const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer1'], runtime: 'onnxruntime' });
     const input = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
     expect(() => backbone.extract(input)).toThrow(
-      /Backbone\.extract\(\): the onnxruntime engine runs asynchronously — resnet18 was created with it\. Use await backbone\.extractAsync\(batch\)/,
+      /Backbone\.extract\(\): the onnxruntime runtime runs asynchronously — resnet18 was created with it\. Use await backbone\.extractAsync\(batch\)/,
     );
     const bad = tf.zeros([1, 32, 32, 4]) as tf.Tensor4D;
     await expect(backbone.extractAsync(bad)).rejects.toThrow(/Backbone\.extractAsync\(\): batch must be a float32 tensor \[B, H, W, 3\].*got \[1,32,32,4\]/);
@@ -141,16 +141,16 @@ async function withoutNodePath<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('engine selection', () => {
+describe('runtime selection', () => {
   it('auto falls back to tfjs without onnxruntime-node, and says so', async () => {
-    const result = await withoutNodePath(() => selectEngine('auto', { resolveFrom: EMPTY }));
-    expect(result.engine).toBe('tfjs');
+    const result = await withoutNodePath(() => selectRuntime('auto', { resolveFrom: EMPTY }));
+    expect(result.runtime).toBe('tfjs');
     expect(result.reason).toMatch(/^auto: tfjs \(onnxruntime-node not installed; tfjs-node-gpu not installed\)$/);
     const backbone = await withoutNodePath(() =>
-      createBackbone('resnet18', { weights: null, layers: ['layer1'], engine: 'auto', resolveFrom: EMPTY, workers: 0 }),
+      createBackbone('resnet18', { weights: null, layers: ['layer1'], runtime: 'auto', resolveFrom: EMPTY, workers: 0 }),
     );
-    expect(backbone.engine).toBe('tfjs');
-    expect(backbone.engineDetail).toMatch(/^auto: tfjs \(onnxruntime-node not installed.*\): tfjs (wasm|cpu)/);
+    expect(backbone.runtime).toBe('tfjs');
+    expect(backbone.runtimeDetail).toMatch(/^auto: tfjs \(onnxruntime-node not installed.*\): tfjs (wasm|cpu)/);
     const input = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
     const { layer1 } = await backbone.extractAsync(input);
     expect(layer1.shape).toEqual([1, 8, 8, 64]);
@@ -159,30 +159,30 @@ describe('engine selection', () => {
   });
 
   it('onnxruntime without the package names it and the fix', async () => {
-    await expect(withoutNodePath(() => selectEngine('onnxruntime', { resolveFrom: EMPTY }))).rejects.toThrow(
-      /engine 'onnxruntime' needs onnxruntime — onnxruntime-node not installed\. Install it next to @dfm\/backbone \(npm install onnxruntime-node/,
+    await expect(withoutNodePath(() => selectRuntime('onnxruntime', { resolveFrom: EMPTY }))).rejects.toThrow(
+      /runtime 'onnxruntime' needs onnxruntime — onnxruntime-node not installed\. Install it next to @dfm\/backbone \(npm install onnxruntime-node/,
     );
   });
 
-  it('an unknown engine lists the choices', async () => {
-    await expect(selectEngine('torch')).rejects.toThrow(/selectEngine\(\): engine must be one of auto, tfjs, onnxruntime — got "torch"/);
+  it('an unknown runtime lists the choices', async () => {
+    await expect(selectRuntime('torch')).rejects.toThrow(/selectRuntime\(\): runtime must be one of auto, tfjs, onnxruntime — got "torch"/);
   });
 
   it.runIf(available)('auto picks onnxruntime when installed', async () => {
-    const result = await selectEngine('auto');
-    expect(result.engine).toBe('onnxruntime');
+    const result = await selectRuntime('auto');
+    expect(result.runtime).toBe('onnxruntime');
     expect(result.reason).toMatch(/^auto: onnxruntime \(onnxruntime-node \d+\.\d+\.\d+; tfjs-node-gpu not installed\)$/);
   });
 });
 
 const WEIGHTS = 'weights/resnet18-imagenet-layer1-3.safetensors';
 
-describeWithAssets('onnxruntime engine: resnet18 with ImageNet weights matches torchvision', [WEIGHTS], (asset) => {
+describeWithAssets('onnxruntime runtime: resnet18 with ImageNet weights matches torchvision', [WEIGHTS], (asset) => {
   it.runIf(available)('resnet18-imagenet-256: layer1..layer3 within 1e-4 × max|feature|', async () => {
     await setBackend('wasm');
     const fixture = 'resnet18-imagenet-256';
     const { testCase } = readFixture(fixture);
-    const backbone = await createBackbone('resnet18', { weights: asset(WEIGHTS), layers: testCase.layers, engine: 'onnxruntime' });
+    const backbone = await createBackbone('resnet18', { weights: asset(WEIGHTS), layers: testCase.layers, runtime: 'onnxruntime' });
     const input = fixtureInput(testCase.input.seed, testCase.input.shape);
     const outputs = await backbone.extractAsync(input);
     const results = await compareWithFixture(fixture, outputs);

@@ -24,9 +24,9 @@ if (!nativeAvailable) process.stdout.write(`[onnxruntime-web] the comparisons wi
 async function checkWebEngine(fixture: string, options: CreateBackboneOptions, label: string): Promise<void> {
   const { testCase } = readFixture(fixture);
   const input = fixtureInput(testCase.input.seed, testCase.input.shape);
-  const backbone = await createBackbone(testCase.architecture, { ...options, engine: 'onnxruntime', onnxruntimePackage: 'onnxruntime-web' });
-  expect(backbone.engine).toBe('onnxruntime');
-  expect(backbone.engineDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP, \d+ threads?$/);
+  const backbone = await createBackbone(testCase.architecture, { ...options, runtime: 'onnxruntime', onnxruntimePackage: 'onnxruntime-web' });
+  expect(backbone.runtime).toBe('onnxruntime');
+  expect(backbone.runtimeDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP, \d+ threads?$/);
   const before = tf.memory().numTensors;
   const outputs = await backbone.extractAsync(input);
   expect(tf.memory().numTensors).toBe(before + testCase.layers.length);
@@ -34,8 +34,8 @@ async function checkWebEngine(fixture: string, options: CreateBackboneOptions, l
   for (let i = 0; i < 2; i++) tf.dispose(Object.values(await backbone.extractAsync(input)));
   expect(tf.memory().numTensors).toBe(before + testCase.layers.length);
   if (nativeAvailable) {
-    const reference = await createBackbone(testCase.architecture, { ...options, engine: 'onnxruntime', onnxruntimePackage: 'onnxruntime-node' });
-    expect(reference.engineDetail).toMatch(/onnxruntime-node 1\.30\.0, CPU EP/);
+    const reference = await createBackbone(testCase.architecture, { ...options, runtime: 'onnxruntime', onnxruntimePackage: 'onnxruntime-node' });
+    expect(reference.runtimeDetail).toMatch(/onnxruntime-node 1\.30\.0, CPU EP/);
     const expected = await reference.extractAsync(input);
     expectParity(`${label} (onnxruntime-web vs onnxruntime-node)`, await compareOutputs(expected, outputs, testCase.layers));
     tf.dispose(Object.values(expected));
@@ -69,10 +69,10 @@ describe.runIf(webAvailable)('onnxruntime-web (wasm EP) in Node matches torchvis
 
   it('a module passed as onnxruntimeModule is used as it is (what a browser bundle does)', async () => {
     const ort = await import('onnxruntime-web');
-    const options = { weights: null, layers: ['layer2'] as LayerName[], engine: 'onnxruntime' as const, randomBatchNorm: 'random' as const };
+    const options = { weights: null, layers: ['layer2'] as LayerName[], runtime: 'onnxruntime' as const, randomBatchNorm: 'random' as const };
     const given = await createBackbone('resnet18', { ...options, onnxruntimeModule: ort });
     const byName = await createBackbone('resnet18', { ...options, onnxruntimePackage: 'onnxruntime-web' });
-    expect(given.engineDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP/);
+    expect(given.runtimeDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP/);
     const input = tf.randomNormal([2, 40, 36, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const a = await given.extractAsync(input);
     const b = await byName.extractAsync(input);
@@ -84,7 +84,7 @@ describe.runIf(webAvailable)('onnxruntime-web (wasm EP) in Node matches torchvis
 });
 
 describe('onnxruntime package options are checked', () => {
-  const base = { weights: null, layers: ['layer1'] as LayerName[], engine: 'onnxruntime' as const };
+  const base = { weights: null, layers: ['layer1'] as LayerName[], runtime: 'onnxruntime' as const };
 
   it('an unknown onnxruntimePackage lists the two and the default', async () => {
     await expect(createBackbone('resnet18', { ...base, onnxruntimePackage: 'onnxruntime' as never })).rejects.toThrow(

@@ -25,7 +25,7 @@ describe('tfjs-wasm worker threads', () => {
 
   it('split across 2 workers, a batch of 3 gives exactly the in-thread features (from source)', async () => {
     const backbone = await createBackbone('resnet18', { weights: null, layers: ['layer1', 'layer3'], workers: 2, randomBatchNorm: 'random' });
-    expect(backbone.engineDetail).toMatch(/tfjs wasm, extractAsync on 2 worker threads/);
+    expect(backbone.runtimeDetail).toMatch(/tfjs wasm, extractAsync on 2 worker threads/);
     const input = tf.randomNormal([3, 64, 48, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const pooled = await backbone.extractAsync(input);
@@ -51,7 +51,7 @@ describe('tfjs-wasm worker threads', () => {
       const c = b.extract(x);
       const diff = tf.max(tf.abs(tf.sub(a.layer2, c.layer2))).dataSync()[0];
       b.dispose();
-      console.log(JSON.stringify({ detail: b.engineDetail, shape: a.layer2.shape, diff }));`;
+      console.log(JSON.stringify({ detail: b.runtimeDetail, shape: a.layer2.shape, diff }));`;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       encoding: 'utf8',

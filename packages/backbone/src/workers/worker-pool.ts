@@ -1,9 +1,9 @@
 import type { Worker } from 'node:worker_threads';
-import { DfmError } from '@dfm/linalg';
 import type { LayerName, NetworkPlan } from '../architectures';
 import { nodeBuiltin } from '../node-builtin';
 import { workerEntry, workerExecArgv } from './worker-entry';
 import type { TfjsWorkerInit, TfjsWorkerReply, TfjsWorkerRequest } from './tfjs-worker';
+import { DfmError } from '@dfm/errors';
 
 /** How to start the tfjs worker thread (see {@link workerEntry}). */
 export function tfjsWorkerEntry(base: string = import.meta.url): { source: URL | string; eval: boolean } {
@@ -82,12 +82,12 @@ export class TfjsWorkerPool {
                   details.push(message.detail);
                   resolve();
                 } else if (message.type === 'error') {
-                  reject(new DfmError(`TfjsWorkerPool.start(): a worker must load tfjs-wasm and the weights — ${message.message}.`));
+                  reject(new DfmError(`TfjsWorkerPool.start(): a worker must load tfjs-wasm and the weights — ${message.message}.`, { code: 'E_RUNTIME' }));
                 }
               };
               slot.worker.once('message', onReady);
               slot.worker.once('error', (error) =>
-                reject(new DfmError(`TfjsWorkerPool.start(): a worker thread failed to start — ${error.message}.`, { cause: error })),
+                reject(new DfmError(`TfjsWorkerPool.start(): a worker thread failed to start — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })),
               );
             }),
         ),
@@ -102,7 +102,7 @@ export class TfjsWorkerPool {
           slot.pending.get(message.id)?.resolve(message);
           slot.pending.delete(message.id);
         } else if (message.type === 'error' && message.id !== undefined) {
-          slot.pending.get(message.id)?.reject(new DfmError(`Backbone.extractAsync(): a tfjs worker failed — ${message.message}.`));
+          slot.pending.get(message.id)?.reject(new DfmError(`Backbone.extractAsync(): a tfjs worker failed — ${message.message}.`, { code: 'E_RUNTIME' }));
           slot.pending.delete(message.id);
         }
       });
@@ -111,8 +111,8 @@ export class TfjsWorkerPool {
         for (const { reject } of slot.pending.values()) reject(error);
         slot.pending.clear();
       };
-      slot.worker.on('error', (error) => fail(new DfmError(`Backbone.extractAsync(): a tfjs worker crashed — ${error.message}.`, { cause: error })));
-      slot.worker.on('exit', (code) => fail(new DfmError(`Backbone.extractAsync(): a tfjs worker exited (code ${code}).`)));
+      slot.worker.on('error', (error) => fail(new DfmError(`Backbone.extractAsync(): a tfjs worker crashed — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
+      slot.worker.on('exit', (code) => fail(new DfmError(`Backbone.extractAsync(): a tfjs worker exited (code ${code}).`, { code: 'E_RUNTIME' })));
       slot.worker.unref();
     }
     return new TfjsWorkerPool(slots, layers, `${size} worker thread${size === 1 ? '' : 's'} (${details[0] ?? 'wasm'}, 1 thread each)`);
@@ -132,7 +132,7 @@ export class TfjsWorkerPool {
     data: Float32Array,
     shape: [number, number, number, number],
   ): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
-    if (this.terminated) throw new DfmError('Backbone.extractAsync(): the worker pool was terminated — the backbone was disposed.');
+    if (this.terminated) throw new DfmError('Backbone.extractAsync(): the worker pool was terminated — the backbone was disposed.', { code: 'E_DISPOSED' });
     const [batch, height, width, channels] = shape;
     const perImage = height * width * channels;
     const used = Math.min(batch, this.slots.length);

@@ -1,7 +1,8 @@
 // The page's app for the real-browser test (test/browser/chromium.e2e.ts): what a user's browser
 // code does with @dfm/backbone, bundled with esbuild from the built package (dist/). It exposes one
 // function, window.dfmRun, that the test calls through Playwright.
-import { createBackbone, normalizeImageNet, randomUniform } from '@dfm/backbone';
+import { createBackbone, normalizeImageNet } from '@dfm/backbone';
+import { randomUniform } from '@dfm/backbone/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web';
 
@@ -27,8 +28,8 @@ function toBase64(data) {
  * @param request.threads onnxruntime-web threads (more than 1 needs a cross-origin isolated page)
  */
 async function run(request) {
-  const { architecture, layers, engine, weights, onnxruntime, input, threads } = request;
-  const options = { layers, engine, threads };
+  const { architecture, layers, runtime, weights, onnxruntime, input, threads } = request;
+  const options = { layers, runtime, threads };
   if (weights.bytes !== undefined) options.weights = new Uint8Array(await (await fetch(weights.bytes)).arrayBuffer());
   else if (weights.url !== undefined) options.weights = weights.url;
   else {
@@ -36,7 +37,7 @@ async function run(request) {
     options.seed = weights.random.seed;
     options.randomBatchNorm = weights.random.batchNorm;
   }
-  if (engine === 'onnxruntime' && onnxruntime === 'module') options.onnxruntimeModule = ort;
+  if (runtime === 'onnxruntime' && onnxruntime === 'module') options.onnxruntimeModule = ort;
 
   const started = performance.now();
   const backbone = await createBackbone(architecture, options);
@@ -56,8 +57,8 @@ async function run(request) {
   batch.dispose();
   backbone.dispose();
   return {
-    engine: backbone.engine,
-    engineDetail: backbone.engineDetail,
+    runtime: backbone.runtime,
+    runtimeDetail: backbone.runtimeDetail,
     weightsId: backbone.weightsId,
     tfjsBackend: tf.getBackend(),
     crossOriginIsolated: self.crossOriginIsolated === true,
@@ -69,7 +70,7 @@ async function run(request) {
   };
 }
 
-/** The error message of a request that must fail (e.g. the onnxruntime engine without a way to load it). */
+/** The error message of a request that must fail (e.g. the onnxruntime runtime without a way to load it). */
 async function runError(request) {
   try {
     await run(request);

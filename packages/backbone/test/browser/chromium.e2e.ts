@@ -38,8 +38,8 @@ const CHROMIUM_FLAGS = [
 ];
 
 interface PageResult {
-  engine: string;
-  engineDetail: string;
+  runtime: string;
+  runtimeDetail: string;
   weightsId: string;
   tfjsBackend: string;
   crossOriginIsolated: boolean;
@@ -53,7 +53,7 @@ interface PageResult {
 interface PageRequest {
   architecture: string;
   layers: LayerName[];
-  engine: 'onnxruntime' | 'tfjs' | 'auto';
+  runtime: 'onnxruntime' | 'tfjs' | 'auto';
   weights: { bytes: string } | { url: string } | { random: { seed: number; batchNorm: string } };
   onnxruntime?: 'module' | 'by-name';
   threads?: number;
@@ -85,7 +85,7 @@ function featuresToTensors(result: PageResult): Partial<Record<LayerName, tf.Ten
 
 function timing(label: string, result: PageResult): void {
   process.stdout.write(
-    `[browser] ${label}: ${result.engineDetail} | tfjs backend ${result.tfjsBackend}, crossOriginIsolated ${result.crossOriginIsolated} | createBackbone ${result.createMs.toFixed(0)} ms, extractAsync ${result.firstMs.toFixed(0)} ms first, ${result.secondMs.toFixed(0)} ms second\n`,
+    `[browser] ${label}: ${result.runtimeDetail} | tfjs backend ${result.tfjsBackend}, crossOriginIsolated ${result.crossOriginIsolated} | createBackbone ${result.createMs.toFixed(0)} ms, extractAsync ${result.firstMs.toFixed(0)} ms first, ${result.secondMs.toFixed(0)} ms second\n`,
   );
 }
 
@@ -163,14 +163,14 @@ describe('@dfm/backbone in headless Chromium (bundled from dist/ with esbuild)',
     label: string,
     fixture: string,
     request: Omit<PageRequest, 'input' | 'architecture'>,
-    expectedEngine: string,
+    expectedRuntime: string,
     on?: Page,
   ) {
     const target = on ?? pages[0] ?? (await openPage('/'));
     const { testCase } = readFixture(fixture);
     const result = await runInPage(target, { ...request, architecture: testCase.architecture, input: testCase.input });
     timing(label, result);
-    expect(result.engine).toBe(expectedEngine);
+    expect(result.runtime).toBe(expectedRuntime);
     expect(result.leaked).toBe(0);
     const features = featuresToTensors(result);
     expectParity(`${label} vs torch`, await compareWithFixture(fixture, features, request.layers));
@@ -181,7 +181,7 @@ describe('@dfm/backbone in headless Chromium (bundled from dist/ with esbuild)',
       seed: testCase.seed,
       randomBatchNorm: testCase.batch_norm,
       layers: request.layers,
-      engine: 'onnxruntime',
+      runtime: 'onnxruntime',
       onnxruntimePackage: 'onnxruntime-node',
     });
     const expected = await reference.extractAsync(input);
@@ -196,54 +196,54 @@ describe('@dfm/backbone in headless Chromium (bundled from dist/ with esbuild)',
   const randomLayers = readFixture(randomFixture).testCase.layers;
   const randomWeights = () => ({ random: { seed: readFixture(randomFixture).testCase.seed ?? 0, batchNorm: 'random' } });
 
-  it('onnxruntime engine, onnxruntime-web passed as onnxruntimeModule (the bundled copy): resnet18 random BN 65×47, layer1..avgpool', async () => {
-    const result = await checkCase('onnxruntime-web (module) random', randomFixture, { layers: randomLayers, engine: 'onnxruntime', weights: randomWeights(), onnxruntime: 'module' }, 'onnxruntime');
-    expect(result.engineDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP, 1 thread$/);
+  it('onnxruntime runtime, onnxruntime-web passed as onnxruntimeModule (the bundled copy): resnet18 random BN 65×47, layer1..avgpool', async () => {
+    const result = await checkCase('onnxruntime-web (module) random', randomFixture, { layers: randomLayers, runtime: 'onnxruntime', weights: randomWeights(), onnxruntime: 'module' }, 'onnxruntime');
+    expect(result.runtimeDetail).toMatch(/^onnxruntime: requested: onnxruntime-web 1\.30\.0, wasm EP, 1 thread$/);
   });
 
-  it('tfjs engine on its default browser backend (setBackend auto → wasm): resnet18 random BN 65×47, layer1..avgpool', async () => {
-    const result = await checkCase('tfjs random', randomFixture, { layers: randomLayers, engine: 'tfjs', weights: randomWeights() }, 'tfjs');
+  it('tfjs runtime on its default browser backend (setBackend auto → wasm): resnet18 random BN 65×47, layer1..avgpool', async () => {
+    const result = await checkCase('tfjs random', randomFixture, { layers: randomLayers, runtime: 'tfjs', weights: randomWeights() }, 'tfjs');
     expect(result.tfjsBackend).toBe('wasm');
   });
 
-  it.runIf(assets.found)('onnxruntime engine, ImageNet weights as bytes: resnet18 layer3 on the 2×256×256 fixture input', async () => {
-    const result = await checkCase('onnxruntime-web (module) imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], engine: 'onnxruntime', weights: { bytes: `/${WEIGHTS}` }, onnxruntime: 'module' }, 'onnxruntime');
+  it.runIf(assets.found)('onnxruntime runtime, ImageNet weights as bytes: resnet18 layer3 on the 2×256×256 fixture input', async () => {
+    const result = await checkCase('onnxruntime-web (module) imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], runtime: 'onnxruntime', weights: { bytes: `/${WEIGHTS}` }, onnxruntime: 'module' }, 'onnxruntime');
     expect(result.weightsId).toMatch(/^bytes:7c27e7491f3832cc$/);
   });
 
-  it.runIf(assets.found)('tfjs engine, ImageNet weights as bytes: resnet18 layer3 on the 2×256×256 fixture input', async () => {
-    const result = await checkCase('tfjs imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], engine: 'tfjs', weights: { bytes: `/${WEIGHTS}` } }, 'tfjs');
+  it.runIf(assets.found)('tfjs runtime, ImageNet weights as bytes: resnet18 layer3 on the 2×256×256 fixture input', async () => {
+    const result = await checkCase('tfjs imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], runtime: 'tfjs', weights: { bytes: `/${WEIGHTS}` } }, 'tfjs');
     expect(result.tfjsBackend).toBe('wasm');
   });
 
   it.runIf(assets.found)('onnxruntime-web imported by name through the page\'s import map, weights as a URL the package fetches', async () => {
-    const result = await checkCase('onnxruntime-web (by name) imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], engine: 'onnxruntime', weights: { url: `/${WEIGHTS}` }, onnxruntime: 'by-name' }, 'onnxruntime');
+    const result = await checkCase('onnxruntime-web (by name) imagenet', 'resnet18-imagenet-256', { layers: ['layer3'], runtime: 'onnxruntime', weights: { url: `/${WEIGHTS}` }, onnxruntime: 'by-name' }, 'onnxruntime');
     expect(result.weightsId).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/weights\/resnet18-imagenet-layer1-3\.safetensors$/);
   });
 
   it.runIf(assets.found)('cross-origin isolated page (COOP + COEP): onnxruntime-web on 2 threads, and tfjs-wasm', async () => {
     const target = await openPage('/', (isolatedServer as StaticServer).origin);
     const request = { layers: ['layer3'] as LayerName[], weights: { bytes: `/${WEIGHTS}` } };
-    const web = await checkCase('isolated onnxruntime-web (module, 2 threads) imagenet', 'resnet18-imagenet-256', { ...request, engine: 'onnxruntime', onnxruntime: 'module', threads: 2 }, 'onnxruntime', target);
+    const web = await checkCase('isolated onnxruntime-web (module, 2 threads) imagenet', 'resnet18-imagenet-256', { ...request, runtime: 'onnxruntime', onnxruntime: 'module', threads: 2 }, 'onnxruntime', target);
     expect(web.crossOriginIsolated).toBe(true);
-    expect(web.engineDetail).toMatch(/onnxruntime-web 1\.30\.0, wasm EP, 2 threads$/);
-    const tfjs = await checkCase('isolated tfjs imagenet', 'resnet18-imagenet-256', { ...request, engine: 'tfjs' }, 'tfjs', target);
+    expect(web.runtimeDetail).toMatch(/onnxruntime-web 1\.30\.0, wasm EP, 2 threads$/);
+    const tfjs = await checkCase('isolated tfjs imagenet', 'resnet18-imagenet-256', { ...request, runtime: 'tfjs' }, 'tfjs', target);
     expect(tfjs.tfjsBackend).toBe('wasm');
   });
 
-  it('without onnxruntimeModule or an import map the onnxruntime engine says how to fix it, and auto falls back to tfjs', async () => {
+  it('without onnxruntimeModule or an import map the onnxruntime runtime says how to fix it, and auto falls back to tfjs', async () => {
     const target = await openPage('/no-import-map.html');
     const request = { architecture: 'resnet18', layers: ['layer1' as LayerName], weights: random, input: { seed: 1, shape: [1, 32, 32, 3] } };
     const message = await target.evaluate((r) => (globalThis as unknown as { dfmRunError(r: unknown): Promise<string | undefined> }).dfmRunError(r), {
       ...request,
-      engine: 'onnxruntime',
+      runtime: 'onnxruntime',
       onnxruntime: 'by-name',
     });
     expect(message).toMatch(
-      /^createBackbone\(\): engine 'onnxruntime' needs onnxruntime — onnxruntime-web could not be imported by name \(.*\); a bundled app must pass the module it imports as onnxruntimeModule.*In a browser: npm install onnxruntime-web, import \* as ort from 'onnxruntime-web' and pass \{ onnxruntimeModule: ort \}/,
+      /^createBackbone\(\): runtime 'onnxruntime' needs onnxruntime — onnxruntime-web could not be imported by name \(.*\); a bundled app must pass the module it imports as onnxruntimeModule.*In a browser: npm install onnxruntime-web, import \* as ort from 'onnxruntime-web' and pass \{ onnxruntimeModule: ort \}/,
     );
-    const auto = await runInPage(target, { ...request, engine: 'auto', onnxruntime: 'by-name' });
-    expect(auto.engine).toBe('tfjs');
-    expect(auto.engineDetail).toMatch(/^auto: tfjs \(onnxruntime-web could not be imported by name/);
+    const auto = await runInPage(target, { ...request, runtime: 'auto', onnxruntime: 'by-name' });
+    expect(auto.runtime).toBe('tfjs');
+    expect(auto.runtimeDetail).toMatch(/^auto: tfjs \(onnxruntime-web could not be imported by name/);
   });
 });

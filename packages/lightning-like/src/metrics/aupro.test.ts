@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { aupro } from './aupro';
 import { auroc } from './auroc';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 interface AuproCase {
   name: string;

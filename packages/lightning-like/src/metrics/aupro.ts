@@ -1,8 +1,8 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import type { BinaryLabels, Scores } from './binary-inputs';
 import { checkImageSize, labelRegions } from './connected-components';
 import { sortScores } from './sort-scores';
 import { walkThresholds } from './threshold-walk';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 /** Options of {@link aupro}. */
 export interface AuproOptions {

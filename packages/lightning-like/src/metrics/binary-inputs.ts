@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 /** Scores: one number per sample (or pixel); higher means more anomalous. */
 export type Scores = ArrayLike<number>;

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { auroc } from './auroc';
 import { f1AdaptiveThreshold } from './f1-adaptive-threshold';
 import { f1Score } from './f1-score';
 import { precisionRecallCurve } from './precision-recall-curve';
 import { rocCurve } from './roc-curve';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 interface BinaryCase {
   name: string;

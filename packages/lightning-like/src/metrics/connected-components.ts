@@ -1,5 +1,5 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import { type BinaryLabels, readBinary } from './binary-inputs';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 /** Options of {@link labelConnectedComponents}. */
 export interface ConnectedComponentsOptions {

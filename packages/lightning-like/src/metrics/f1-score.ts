@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type BinaryLabels, checkSameLength, readBinary } from './binary-inputs';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /**
  * F1 of binary predictions, `2·TP / (2·TP + FP + FN)`, as scikit-learn's `f1_score` (positive

@@ -1,24 +1,10 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import { type BinaryLabels, readBinary, type Scores } from '../metrics/binary-inputs';
 import { f1AdaptiveThreshold } from '../metrics/f1-adaptive-threshold';
+import type { PostProcessing } from '@dfm/core';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
-/**
- * Thresholds and score ranges fitted on validation data; what a model file stores so predictions
- * can be labelled and normalised later. Pixel fields are `null` when no anomaly maps were given.
- */
-export interface NormalizationStats {
-  /** Raw image score at the decision boundary (F1-adaptive). */
-  imageThreshold: number;
-  /** Raw anomaly-map value at the decision boundary (F1-adaptive on pixels). */
-  pixelThreshold: number | null;
-  imageMin: number;
-  imageMax: number;
-  pixelMin: number | null;
-  pixelMax: number | null;
-}
-
-/** Input of {@link computeNormalizationStats} (and `PostProcessor.fit`): validation outputs. */
-export interface NormalizationInput {
+/** Input of {@link computePostProcessing} (and `PostProcessor.fit`): validation outputs. */
+export interface PostProcessingInput {
   /** `[N]` raw image scores. */
   imageScores: Scores;
   /** `[N]` 1 = anomalous image, 0 = normal. */
@@ -29,9 +15,9 @@ export interface NormalizationInput {
   masks?: BinaryLabels;
 }
 
-/** Output of {@link computeNormalizationStats}. */
-export interface NormalizationStatsResult {
-  stats: NormalizationStats;
+/** Output of {@link computePostProcessing}. */
+export interface PostProcessingResult {
+  stats: PostProcessing;
   /** Every fallback taken, in plain words (empty when none was needed). */
   notes: string[];
 }
@@ -52,8 +38,8 @@ export interface NormalizationStatsResult {
  * @throws InvalidArgumentError on an empty validation set, NaN scores, non-binary labels, or masks
  *   without maps. @throws ShapeMismatchError on inconsistent lengths.
  */
-export function computeNormalizationStats(input: NormalizationInput): NormalizationStatsResult {
-  const caller = 'computeNormalizationStats()';
+export function computePostProcessing(input: PostProcessingInput): PostProcessingResult {
+  const caller = 'computePostProcessing()';
   const { imageScores, imageLabels, anomalyMaps, masks } = input;
   const n = imageScores.length;
   if (n === 0) {

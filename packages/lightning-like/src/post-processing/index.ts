@@ -1,10 +1,8 @@
-export { type MinMaxNormalizeOptions, minMaxNormalize } from './min-max-normalize';
 export {
-  computeNormalizationStats,
-  type NormalizationInput,
-  type NormalizationStats,
-  type NormalizationStatsResult,
-} from './normalization-stats';
+  computePostProcessing,
+  type PostProcessingInput,
+  type PostProcessingResult,
+} from './compute-post-processing';
 export {
   type PostProcessInput,
   type PostProcessorFitInput,

@@ -1,9 +1,9 @@
-import { InvalidArgumentError, NotFittedError } from '@dfm/linalg';
 import { describe, expect, it } from 'vitest';
 import { f1AdaptiveThreshold } from '../metrics/f1-adaptive-threshold';
-import { minMaxNormalize } from './min-max-normalize';
-import { computeNormalizationStats } from './normalization-stats';
+import { minMaxScale } from '@dfm/core';
+import { computePostProcessing } from './compute-post-processing';
 import { PostProcessor } from './post-processor';
+import { InvalidArgumentError, NotFittedError } from '@dfm/errors';
 
 const imageScores = [1, 2, 3, 4, 5, 6];
 const imageLabels = [0, 0, 0, 1, 1, 1];
@@ -11,29 +11,29 @@ const imageLabels = [0, 0, 0, 1, 1, 1];
 const anomalyMaps = new Float32Array([0, 1, 0.5, 1, 2, 0, 8, 3, 9, 1, 10, 2]);
 const masks = new Uint8Array([0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 1]);
 
-describe('minMaxNormalize', () => {
+describe('minMaxScale', () => {
   it('puts the threshold at 0.5 and clamps to [0, 1]', () => {
     const options = { threshold: 10, min: 0, max: 20 };
-    expect(minMaxNormalize(12, options)).toBeCloseTo(0.6, 15);
-    expect(minMaxNormalize(10, options)).toBe(0.5);
+    expect(minMaxScale(12, options)).toBeCloseTo(0.6, 15);
+    expect(minMaxScale(10, options)).toBe(0.5);
     const input = new Float32Array([0, 10, 40, -40]);
-    const out = minMaxNormalize(input, options);
+    const out = minMaxScale(input, options);
     expect(out).toBeInstanceOf(Float32Array);
     expect(Array.from(out)).toEqual([0, 0.5, 1, 0]);
     expect(Array.from(input)).toEqual([0, 10, 40, -40]);
-    expect(minMaxNormalize(new Float64Array([11]), options)).toBeInstanceOf(Float64Array);
+    expect(minMaxScale(new Float64Array([11]), options)).toBeInstanceOf(Float64Array);
   });
   it('uses a range of 1 when min = max, and rejects bad options', () => {
-    expect(minMaxNormalize(3.25, { threshold: 3, min: 3, max: 3 })).toBe(0.75);
-    expect(() => minMaxNormalize(1, { threshold: 0, min: 2, max: 1 })).toThrow(
-      /^minMaxNormalize\(\): threshold, min and max must be finite with min ≤ max — got threshold 0, min 2, max 1/,
+    expect(minMaxScale(3.25, { threshold: 3, min: 3, max: 3 })).toBe(0.75);
+    expect(() => minMaxScale(1, { threshold: 0, min: 2, max: 1 })).toThrow(
+      /^minMaxScale\(\): threshold, min and max must be finite with min ≤ max — got threshold 0, min 2, max 1/,
     );
   });
 });
 
-describe('computeNormalizationStats', () => {
+describe('computePostProcessing', () => {
   it('fits F1-adaptive thresholds and ranges', () => {
-    const { stats, notes } = computeNormalizationStats({ imageScores, imageLabels, anomalyMaps, masks });
+    const { stats, notes } = computePostProcessing({ imageScores, imageLabels, anomalyMaps, masks });
     expect(stats).toEqual({
       imageThreshold: 4,
       imageMin: 1,
@@ -46,23 +46,23 @@ describe('computeNormalizationStats', () => {
     expect(notes).toEqual([]);
   });
   it('falls back to the highest normal score without anomalies, and says so', () => {
-    const { stats, notes } = computeNormalizationStats({ imageScores: [3, 1, 2], imageLabels: [0, 0, 0] });
+    const { stats, notes } = computePostProcessing({ imageScores: [3, 1, 2], imageLabels: [0, 0, 0] });
     expect(stats.imageThreshold).toBe(3);
     expect(stats.pixelThreshold).toBeNull();
     expect(notes.join('\n')).toMatch(/^image threshold: the validation data has no anomalous image, so the threshold is the highest normal score \(3\)/);
   });
   it('falls back to the lowest score without normal samples', () => {
-    const { stats, notes } = computeNormalizationStats({ imageScores: [3, 1, 2], imageLabels: [1, 1, 1] });
+    const { stats, notes } = computePostProcessing({ imageScores: [3, 1, 2], imageLabels: [1, 1, 1] });
     expect(stats.imageThreshold).toBe(1);
     expect(notes[0]).toMatch(/no normal image, so the threshold is the lowest score \(1\)/);
   });
   it('uses the image threshold for pixels when there are no masks (as anomalib)', () => {
-    const { stats, notes } = computeNormalizationStats({ imageScores, imageLabels, anomalyMaps });
+    const { stats, notes } = computePostProcessing({ imageScores, imageLabels, anomalyMaps });
     expect(stats.pixelThreshold).toBe(4);
     expect(notes[0]).toMatch(/^pixel threshold: no ground-truth masks/);
   });
   it('falls back per pixel when masks are empty', () => {
-    const { stats, notes } = computeNormalizationStats({
+    const { stats, notes } = computePostProcessing({
       imageScores,
       imageLabels,
       anomalyMaps,
@@ -72,13 +72,13 @@ describe('computeNormalizationStats', () => {
     expect(notes[0]).toMatch(/^pixel threshold: the validation data has no anomalous pixel/);
   });
   it('validates its input', () => {
-    expect(() => computeNormalizationStats({ imageScores: [], imageLabels: [] })).toThrow(InvalidArgumentError);
-    expect(() => computeNormalizationStats({ imageScores: [1, 2], imageLabels: [0] })).toThrow(/same length — got 2 and 1/);
-    expect(() => computeNormalizationStats({ imageScores, imageLabels, masks })).toThrow(/masks need anomalyMaps/);
-    expect(() => computeNormalizationStats({ imageScores, imageLabels, anomalyMaps: new Float32Array(7) })).toThrow(
+    expect(() => computePostProcessing({ imageScores: [], imageLabels: [] })).toThrow(InvalidArgumentError);
+    expect(() => computePostProcessing({ imageScores: [1, 2], imageLabels: [0] })).toThrow(/same length — got 2 and 1/);
+    expect(() => computePostProcessing({ imageScores, imageLabels, masks })).toThrow(/masks need anomalyMaps/);
+    expect(() => computePostProcessing({ imageScores, imageLabels, anomalyMaps: new Float32Array(7) })).toThrow(
       /anomalyMaps must hold N·H·W values for N = 6 images — got 7/,
     );
-    expect(() => computeNormalizationStats({ imageScores: [1, Number.NaN], imageLabels: [0, 1] })).toThrow(
+    expect(() => computePostProcessing({ imageScores: [1, Number.NaN], imageLabels: [0, 1] })).toThrow(
       /imageScores must be finite — got NaN at index 1/,
     );
   });

@@ -1,6 +1,6 @@
-import { InvalidArgumentError, NotFittedError } from '@dfm/linalg';
-import { clamp01, normalizationRange } from './min-max-normalize';
-import { computeNormalizationStats, type NormalizationInput, type NormalizationStats } from './normalization-stats';
+import { imageScaling, type PostProcessing, pixelScaling, scaleInto } from '@dfm/core';
+import { computePostProcessing, type PostProcessingInput } from './compute-post-processing';
+import { InvalidArgumentError, NotFittedError } from '@dfm/errors';
 
 /** What {@link PostProcessor.apply} takes: raw model outputs for one image or a batch. */
 export interface PostProcessInput<S extends number | Float32Array | Float64Array> {
@@ -26,14 +26,14 @@ export interface PostProcessResult<S extends number | Float32Array | Float64Arra
 export interface PostProcessorJSON {
   format: 'dfm-post-processor';
   version: 1;
-  stats: NormalizationStats;
+  stats: PostProcessing;
   notes: string[];
   /** Which data split the statistics were fitted on, when the caller said (e.g. 'val', 'test'). */
   split?: string;
 }
 
 /** Input of {@link PostProcessor.fit}: validation outputs and, optionally, the split's name. */
-export interface PostProcessorFitInput extends NormalizationInput {
+export interface PostProcessorFitInput extends PostProcessingInput {
   /** Name of the split the outputs come from (e.g. 'val'); stored and serialised for reports. */
   split?: string;
 }
@@ -51,11 +51,11 @@ export interface PostProcessorFitInput extends NormalizationInput {
  * const json = post.toJSON(); // store with the model; PostProcessor.fromJSON(json) restores it
  */
 export class PostProcessor {
-  #stats: NormalizationStats | undefined;
+  #stats: PostProcessing | undefined;
   #notes: string[];
   #split: string | undefined;
 
-  constructor(stats?: NormalizationStats, notes: readonly string[] = [], split?: string) {
+  constructor(stats?: PostProcessing, notes: readonly string[] = [], split?: string) {
     this.#stats = stats ? { ...stats } : undefined;
     this.#notes = [...notes];
     this.#split = split;
@@ -67,11 +67,11 @@ export class PostProcessor {
   }
 
   /** The fitted statistics (a copy), or `undefined` before {@link fit}. */
-  get stats(): NormalizationStats | undefined {
+  get stats(): PostProcessing | undefined {
     return this.#stats ? { ...this.#stats } : undefined;
   }
 
-  /** Fallbacks taken while fitting, in plain words (see {@link computeNormalizationStats}). */
+  /** Fallbacks taken while fitting, in plain words (see {@link computePostProcessing}). */
   get notes(): readonly string[] {
     return [...this.#notes];
   }
@@ -82,7 +82,7 @@ export class PostProcessor {
 
   /** Fits thresholds and ranges on validation outputs; replaces any previous fit. */
   fit(input: PostProcessorFitInput): this {
-    const { stats, notes } = computeNormalizationStats(input);
+    const { stats, notes } = computePostProcessing(input);
     this.#stats = stats;
     this.#notes = notes;
     this.#split = input.split;
@@ -104,28 +104,26 @@ export class PostProcessor {
       );
     }
     const { predScore, anomalyMap } = input;
-    const imageScale = 1 / normalizationRange(stats.imageMin, stats.imageMax);
     let result: PostProcessResult<number | Float32Array | Float64Array>;
     if (typeof predScore === 'number') {
-      const normalised = clamp01((predScore - stats.imageThreshold) * imageScale + 0.5);
-      result = { predScore: normalised, predLabel: predScore > stats.imageThreshold };
+      const labels = new Uint8Array(1);
+      const scaled = scaleInto([predScore], imageScaling(stats), new Float64Array(1), labels);
+      result = { predScore: scaled[0]!, predLabel: labels[0] === 1 };
     } else {
-      const scores = new (predScore instanceof Float32Array ? Float32Array : Float64Array)(predScore.length);
       const labels = new Uint8Array(predScore.length);
-      normalizeInto(predScore, stats.imageThreshold, imageScale, scores, labels);
+      const scores = scaleInto(predScore, imageScaling(stats), new (predScore instanceof Float32Array ? Float32Array : Float64Array)(predScore.length), labels);
       result = { predScore: scores, predLabel: labels };
     }
     if (anomalyMap) {
-      if (stats.pixelThreshold === null || stats.pixelMin === null || stats.pixelMax === null) {
+      const scaling = pixelScaling(stats);
+      if (scaling === null) {
         throw new InvalidArgumentError(
           'PostProcessor.apply(): pixel statistics were expected for an anomalyMap — got a post-processor fitted ' +
             'without anomaly maps. Fit with anomalyMaps (and masks), or omit anomalyMap.',
         );
       }
-      const map = new (anomalyMap instanceof Float32Array ? Float32Array : Float64Array)(anomalyMap.length);
       const mask = new Uint8Array(anomalyMap.length);
-      normalizeInto(anomalyMap, stats.pixelThreshold, 1 / normalizationRange(stats.pixelMin, stats.pixelMax), map, mask);
-      result.anomalyMap = map;
+      result.anomalyMap = scaleInto(anomalyMap, scaling, new (anomalyMap instanceof Float32Array ? Float32Array : Float64Array)(anomalyMap.length), mask);
       result.predMask = mask;
     }
     return result;
@@ -178,23 +176,5 @@ export class PostProcessor {
       notes ?? [],
       split,
     );
-  }
-}
-
-/**
- * Normalises and labels. The label compares the raw value with the threshold, which is
- * `normalised > 0.5` in exact arithmetic and cannot be flipped by rounding (e.g. to float32).
- */
-function normalizeInto(
-  values: ArrayLike<number>,
-  threshold: number,
-  scale: number,
-  out: Float32Array | Float64Array,
-  labels: Uint8Array,
-): void {
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]!;
-    out[i] = clamp01((value - threshold) * scale + 0.5);
-    labels[i] = value > threshold ? 1 : 0;
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@dfm/linalg';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /**
  * The boundary of a binary mask: mask pixels with a 4-neighbour outside the mask or on the image

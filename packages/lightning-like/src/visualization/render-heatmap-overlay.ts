@@ -1,8 +1,8 @@
-import { ShapeMismatchError } from '@dfm/linalg';
 import sharp from 'sharp';
 import { jetColormap } from './jet-colormap';
 import { maskContour } from './mask-contour';
 import type { Rgb } from './rgba-canvas';
+import { ShapeMismatchError } from '@dfm/errors';
 
 /** Input of {@link renderHeatmapOverlay}. */
 export interface HeatmapOverlayOptions {

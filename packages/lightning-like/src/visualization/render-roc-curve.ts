@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { drawPlotFrame } from './plot-frame';
 import { RgbaCanvas, type TextLabel } from './rgba-canvas';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** Input of {@link renderRocCurve}, e.g. from `rocCurve()` and `auroc()`. */
 export interface RocCurvePlotOptions {

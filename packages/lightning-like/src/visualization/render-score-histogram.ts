@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { drawPlotFrame, niceTicks } from './plot-frame';
 import { type Rgb, RgbaCanvas, type TextLabel } from './rgba-canvas';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** Input of {@link renderScoreHistogram}. */
 export interface ScoreHistogramOptions {

@@ -1,4 +1,3 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@dfm/linalg';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { jetColormap } from './jet-colormap';
@@ -6,6 +5,7 @@ import { maskContour } from './mask-contour';
 import { renderHeatmapOverlay } from './render-heatmap-overlay';
 import { renderRocCurve } from './render-roc-curve';
 import { renderScoreHistogram } from './render-score-histogram';
+import { InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 async function decode(png: Buffer) {
   expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');

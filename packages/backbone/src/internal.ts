@@ -1,0 +1,16 @@
+/**
+ * Internals shared by the `@dfm/*` packages: the ONNX protobuf writer, the seeded PRNG and random
+ * weights for tests, the worker pool, FLOP counts, atomic writes and the development-assets finder.
+ * Not part of the public API: `@dfm/backbone/internal` may change in any release.
+ *
+ * @packageDocumentation
+ */
+export { type AssetsLocation, type FindAssetsOptions, findAssetsDir, findWorkspaceRoot } from './assets';
+export { type BackboneFlops, backboneFlops } from './flops';
+export { nodeBuiltin, isNode } from './node-builtin';
+export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type OnnxNode } from './onnx/onnx-model';
+export { resnetOnnxGraph } from './onnx/resnet-onnx';
+export { RandomStream, randomNormal, randomUniform } from './random';
+export { type RandomBatchNorm, type RandomResnetWeightsOptions, randomResnetWeights, type StateTensor } from './random-weights';
+export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
+export { writeFileAtomic } from './write-file-atomic';
