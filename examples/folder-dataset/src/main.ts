@@ -19,19 +19,31 @@ export interface FolderRunOptions {
   predict?: string[];
 }
 
-export async function runFolder(options: FolderRunOptions): Promise<{ metrics: Record<string, number>; resultsDir: string; predictions: Prediction[] }> {
+export interface FolderRunResult {
+  metrics: Record<string, number>;
+  /** This run's folder `<resultsDir>/dfm/folder/my-parts/v<N>/` (a new one per run; `latest` points at it). */
+  resultsDir: string;
+  /** The fitted model file (in the run folder). */
+  modelPath: string | null;
+  predictions: Prediction[];
+}
+
+export async function runFolder(options: FolderRunOptions): Promise<FolderRunResult> {
   const { normalDir, abnormalDir, maskDir, weights = 'imagenet', imageSize = 256, resultsDir = 'results', predict = [] } = options;
   await setBackend();
   // Without a normal test folder, a seeded 20% of the good images is held out for testing;
   // 'from_test' fits the thresholds on half of the test images and evaluates on the other half.
-  const dataset = new Folder({ normalDir, abnormalDir, maskDir, name: 'my-parts', valSplitMode: abnormalDir ? 'from_test' : 'none', seed: 0 });
+  // Without defective images there is no test set and no thresholds (Folder's default then): the
+  // model is fitted and scores new images, without labels.
+  const dataset = new Folder({ normalDir, abnormalDir, maskDir, name: 'my-parts', ...(abnormalDir ? { valSplitMode: 'from_test' as const } : {}), seed: 0 });
   const model = new Dfm({ backbone: 'resnet18', layer: 'layer3', weights, preProcessor: new PreProcessor({ imageSize: [imageSize, imageSize] }) });
   try {
     const engine = new Engine({ defaultRootDir: resultsDir });
-    await engine.fit(model, dataset);
+    const fit = await engine.fit(model, dataset);
+    // fit and test of one Engine share its run folder
     const tested = dataset.test.length > 0 ? await engine.test(model, dataset) : { metrics: {}, resultsDir: engine.resultsDir(model, dataset) };
     const predictions = predict.length > 0 ? await engine.predict(model, predict) : [];
-    return { metrics: tested.metrics, resultsDir: tested.resultsDir, predictions };
+    return { metrics: tested.metrics, resultsDir: tested.resultsDir, modelPath: fit.checkpointPath, predictions };
   } finally {
     model.dispose();
   }

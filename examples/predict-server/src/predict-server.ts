@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Batch } from '@dfm/data';
 import type { Dfm } from '@dfm/lightning-like';
 import * as tf from '@tensorflow/tfjs-core';
-import { ACCEPTED_TYPES, decodeUpload } from './decode-upload';
+import { ACCEPTED_TYPES, type DecodedUpload, decodeUpload } from './decode-upload';
 
 /** Options of {@link createPredictServer}. */
 export interface PredictServerOptions {
@@ -69,14 +70,15 @@ export function createPredictServer(options: PredictServerOptions): Server {
   let queue: Promise<unknown> = Promise.resolve();
 
   const score = async (bytes: Buffer) => {
-    let pixels: Float32Array;
+    let decoded: DecodedUpload;
     try {
-      pixels = await decodeUpload(bytes, imageSize, pixelLimit, normalize);
+      decoded = await decodeUpload(bytes, imageSize, pixelLimit, normalize);
     } catch (error) {
       throw new HttpError(400, `the body is not a readable image (${(error as Error).message.split('\n')[0]})`);
     }
-    const [height, width] = imageSize;
-    const batch = { images: pixels, normalization: normalize, masks: null, samples: [], batchSize: 1, height, width };
+    const { pixels, height, width } = decoded;
+    // One decoded image as a batch of one (uploads have no file: the batch lists no samples).
+    const batch: Batch = { images: pixels, normalization: normalize ?? null, masks: null, samples: [], batchSize: 1, height, width };
     const images = model.preProcessor.transform(batch);
     try {
       const output = await model.predictStep({ images, batch });

@@ -48,6 +48,19 @@ describe('config files', () => {
     expect(() => normalizeConfig(['x'], 'c.yaml')).toThrow(/must hold a mapping of options — got a list/);
   });
 
+  it("reads runtime; a string engine is its deprecated name (warned about), a mapping engine is anomalib's trainer section", () => {
+    expect(normalizeConfig({ runtime: 'onnxruntime' }, 'c.yaml')).toEqual({ values: { runtime: 'onnxruntime' }, warnings: [] });
+    const old = normalizeConfig({ engine: 'tfjs' }, 'c.yaml');
+    expect(old.values).toEqual({ runtime: 'tfjs' });
+    expect(old.warnings).toEqual(['config c.yaml: engine is deprecated; use runtime (same values)']);
+    expect(resolveOptions({}, old.values, {}).options.runtime).toBe('tfjs');
+    expect(normalizeConfig({ model: { init_args: { engine: 'onnxruntime' } } }, 'c.yaml').warnings).toEqual([
+      'config c.yaml: model.init_args.engine is deprecated; use runtime (same values)',
+    ]);
+    expect(normalizeConfig({ engine: { default_root_dir: 'out' } }, 'c.yaml')).toEqual({ values: { resultsDir: 'out' }, warnings: [] });
+    expect(() => resolveOptions({}, normalizeConfig({ engine: 'cuda' }, 'c.yaml').values, {})).toThrow(/^dfm: config key 'runtime' must be one of auto, tfjs, onnxruntime — got "cuda"\./);
+  });
+
   // `$` + `{NAME}` spelled apart, so the strings are not mistaken for template literals.
   const ref = (name: string) => `$${'{'}${name}}`;
   it('expands $' + '{VAR} and $' + '{VAR:-default}, and says which variable is missing', () => {

@@ -66,7 +66,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Normalises a parsed config into option values. Accepts the CLI's own keys (camelCase,
  * snake_case or kebab-case) at the top level, and anomalib's layout:
  * `model: { class_path, init_args: {...} }`, `data: { class_path, init_args: { root, category, ... } }`,
- * `trainer`/`engine: { default_root_dir }`, `seed_everything`.
+ * `trainer`/`engine: { default_root_dir }`, `seed_everything`. `runtime` is the backbone's runtime;
+ * a string `engine` is its deprecated name (warned about).
  */
 export function normalizeConfig(config: unknown, file: string): ConfigValues {
   if (!isObject(config)) {
@@ -81,6 +82,12 @@ export function normalizeConfig(config: unknown, file: string): ConfigValues {
     const where = section === '' ? rawKey : `${section}.${rawKey}`;
     if (key === 'preTrained') {
       preTrained = value;
+      return;
+    }
+    if (key === 'engine') {
+      // The deprecated name of `runtime` (kept for one release); a mapping `engine:` is anomalib's trainer section.
+      warnings.push(`config ${file}: ${where} is deprecated; use runtime (same values)`);
+      values.runtime = value;
       return;
     }
     const target = (KEYS.has(key) ? key : ALIASES[key]) as keyof CliOptions | undefined;
@@ -127,7 +134,6 @@ export function normalizeConfig(config: unknown, file: string): ConfigValues {
     if (key === 'model' && isObject(value)) section(rawKey, value, 'model');
     else if (key === 'data' && (isObject(value) || typeof value === 'string')) section(rawKey, value, 'data');
     else if ((key === 'trainer' || key === 'engine') && isObject(value)) section(rawKey, value, 'trainer');
-    else if (key === 'engine' && typeof value === 'string') values.engine = value;
     else put(rawKey, value, '');
   }
   if (preTrained === false && values.weights === undefined) values.weights = 'random';

@@ -1,13 +1,16 @@
-import { IncompatibleModelError } from '@dfm/core';
-import { BadImagesError, MaskMismatchError, MissingMaskError } from '@dfm/data';
-import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError, UnknownBackboneError } from '@dfm/linalg';
+import { DfmError, type DfmErrorCode, type DfmErrorOptions } from '@dfm/errors';
 
 /**
- * A mistake in how the command was called (unknown flag, bad value, missing folder or file).
- * The CLI prints its message on one line and exits with code 2.
+ * A mistake in how the command was called (`E_USAGE`: unknown flag, bad value, missing folder or
+ * file, an output that would overwrite an input). The CLI prints its message on one line and
+ * exits with code 2.
  */
-export class UsageError extends Error {
+export class UsageError extends DfmError {
   override name = 'UsageError';
+
+  constructor(message: string, options: DfmErrorOptions = {}) {
+    super(message, { ...options, code: options.code ?? 'E_USAGE' });
+  }
 }
 
 /** Exit code of a user error (bad arguments, data or model file): the message says the fix. */
@@ -15,22 +18,39 @@ export const EXIT_USER_ERROR = 2;
 /** Exit code of anything unexpected (a bug or the environment): rerun with --verbose for the stack. */
 export const EXIT_INTERNAL_ERROR = 1;
 
-const USER_ERRORS = [
-  UsageError,
-  InvalidArgumentError,
-  ShapeMismatchError,
-  NotFittedError,
-  UnknownBackboneError,
-  CorruptFileError, // includes @dfm/data's ImageDecodeError and ImageTooLargeError
-  IncompatibleModelError,
-  BadImagesError,
-  MissingMaskError,
-  MaskMismatchError,
-] as const;
+/**
+ * The error codes a user can fix from the message (exit 2). Every other error — `E_INTERNAL`,
+ * `E_RUNTIME`, `E_DISPOSED`, or anything that is not a DfmError — is internal (exit 1).
+ */
+export const USER_ERROR_CODES: ReadonlySet<DfmErrorCode> = new Set<DfmErrorCode>([
+  'E_USAGE',
+  'E_OUTPUT_INSIDE_INPUT',
+  'E_OUTPUT_EXISTS',
+  'E_INVALID_ARGUMENT',
+  'E_NON_FINITE',
+  'E_SHAPE_MISMATCH',
+  'E_IMAGE_SIZE_MISMATCH',
+  'E_NOT_FITTED',
+  'E_UNKNOWN_BACKBONE',
+  'E_CORRUPT_FILE',
+  'E_FILE_NOT_READABLE',
+  'E_IMAGE_DECODE',
+  'E_IMAGE_TOO_LARGE',
+  'E_INCOMPATIBLE_MODEL',
+  'E_WEIGHTS_MISMATCH',
+  'E_WEIGHTS_NOT_FOUND',
+  'E_BAD_IMAGES',
+  'E_MISSING_MASK',
+  'E_MASK_MISMATCH',
+  'E_RUNTIME_UNAVAILABLE',
+  'E_DOWNLOAD_FAILED',
+  'E_WRITE_FAILED',
+  'E_NO_CONVERGENCE',
+]);
 
-/** True for errors the user can fix from the message (exit 2); false for internal errors (exit 1). */
+/** True for errors the user can fix from the message (exit 2), by their `code`; false for internal errors (exit 1). */
 export function isUserError(error: unknown): boolean {
-  return USER_ERRORS.some((kind) => error instanceof kind);
+  return error instanceof DfmError && USER_ERROR_CODES.has(error.code);
 }
 
 /** The message on a single line (newlines folded), for `dfm: error: …`. */

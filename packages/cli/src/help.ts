@@ -1,12 +1,40 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type CommandName, optionsOf } from './options';
 import { VERSION } from './version';
 
+/** Where the CLI reference is online, for when no copy is on disk. */
+export const DOCS_URL = 'https://github.com/dfm-ts/dfm/blob/main/docs/cli.md';
+
+/** The folder of this module: `dist/` of the installed package, or `src/` in a checkout. */
+function moduleDir(): string {
+  // The ESM build and tsx have import.meta.url; the CommonJS build has __dirname instead.
+  const url: unknown = import.meta.url;
+  return typeof url === 'string' && url.startsWith('file:') ? dirname(fileURLToPath(url)) : __dirname;
+}
+
+/**
+ * Where the CLI reference is: `<package root>/docs/cli.md` shipped in the npm package, else the
+ * repository's `docs/cli.md` when running from a checkout, else {@link DOCS_URL}. `from` is the
+ * folder of the running module (`dist/` or `src/`, one level under the package root).
+ */
+export function docsLocation(from: string = moduleDir()): string {
+  const packageRoot = resolve(from, '..');
+  const shipped = join(packageRoot, 'docs', 'cli.md');
+  if (existsSync(shipped)) return shipped;
+  const repository = resolve(packageRoot, '..', '..');
+  const checkout = join(repository, 'docs', 'cli.md');
+  if (existsSync(checkout) && existsSync(join(repository, 'pnpm-workspace.yaml'))) return checkout;
+  return DOCS_URL;
+}
+
 const SUMMARIES: Record<CommandName, { usage: string; summary: string }> = {
-  train: { usage: 'dfm train --data DIR --category NAME [options]', summary: 'fit on the normal images and save model.dfm (+ thresholds from the validation split)' },
-  test: { usage: 'dfm test --data DIR --category NAME [--model FILE] [options]', summary: 'fit (or load --model) and evaluate; writes the results directory' },
+  train: { usage: 'dfm train --data DIR --category NAME [options]', summary: 'fit on the normal images and save model.dfm (+ thresholds from the validation split) in a new run folder' },
+  test: { usage: 'dfm test --data DIR --category NAME [--model FILE] [options]', summary: 'fit (or load --model) and evaluate; writes a new run folder <results-dir>/dfm/<dataset>/<category>/v<N>/' },
   predict: { usage: 'dfm predict --model FILE --input FILE|DIR [--output DIR]', summary: 'score images with a saved model: scores, labels, heatmap PNGs' },
   export: { usage: 'dfm export --model FILE --out DIR', summary: 'a self-contained folder: model, backbone weights, loaders, manifest' },
-  bench: { usage: 'dfm bench [--engines A,B] [--skip-torch] [--skip-memory] [--json]', summary: 'the performance benchmark' },
+  bench: { usage: 'dfm bench [--runtimes A,B] [--skip-torch] [--skip-memory] [--json]', summary: 'the performance benchmark' },
   demo: { usage: 'dfm demo [options]', summary: 'fit and test on the MVTec AD bottle of the development assets (resnet18/layer3)' },
 };
 
@@ -23,12 +51,12 @@ export function usage(): string {
     'Examples:',
     '  dfm test --data datasets/MVTec --category bottle --backbone resnet18 --weights imagenet',
     '  dfm train --config examples/configs/dfm.yaml',
-    '  dfm predict --model results/dfm/mvtec/bottle/model.dfm --input photos/ --output heatmaps/',
+    '  dfm predict --model results/dfm/mvtec/bottle/latest/model.dfm --input photos/ --output heatmaps/',
     '  dfm test --data datasets/MVTec --category bottle --json > result.json',
     '',
     'Every command takes --json (one JSON document on stdout; logs on stderr) and --verbose.',
     'Exit codes: 0 done, 2 a usage/data/model-file error (the message says the fix), 1 an internal error.',
-    'Docs: docs/cli.md',
+    `Docs: ${docsLocation()}`,
     '',
   ];
   return lines.join('\n');
@@ -37,7 +65,7 @@ export function usage(): string {
 /** `dfm <command> --help`. */
 export function commandHelp(command: CommandName): string {
   const { usage: line, summary } = SUMMARIES[command];
-  const specs = optionsOf(command);
+  const specs = optionsOf(command).filter((spec) => spec.deprecatedFor === undefined);
   const left = specs.map((spec) => `--${spec.flag}${spec.kind === 'boolean' ? '' : ` ${spec.choices ? spec.choices.join('|') : (spec.value ?? 'VALUE')}`}`);
   const width = Math.min(28, Math.max(...left.map((l) => l.length)));
   const rows = specs.map((spec, i) => {
@@ -45,5 +73,5 @@ export function commandHelp(command: CommandName): string {
     const text = `${spec.help}${spec.shown !== undefined ? ` (default: ${spec.shown})` : ''}`;
     return flag.length > width ? `  ${flag}\n  ${' '.repeat(width)}  ${text}` : `  ${flag.padEnd(width)}  ${text}`;
   });
-  return `${line}\n\n${summary}.\n\nOptions:\n${rows.join('\n')}\n`;
+  return `${line}\n\n${summary}.\n\nOptions:\n${rows.join('\n')}\n\nDocs: ${docsLocation()}\n`;
 }

@@ -1,3 +1,4 @@
+import { DfmError } from '@dfm/errors';
 import { runBenchCommand } from './commands/bench';
 import { demoSetup } from './commands/demo';
 import { runExport } from './commands/export';
@@ -54,13 +55,17 @@ export async function main(
       throw new UsageError(`dfm: '${command}' is not a command.${guess ? ` Did you mean '${guess}'?` : ''} Commands: ${COMMANDS.join(', ')}. Run 'dfm --help'.`);
     }
     const name = command as CommandName;
-    const flags = parseFlags(name, rest);
+    const { flags, warnings: deprecations } = parseFlags(name, rest);
     if (flags.help === true) {
       out.write(commandHelp(name));
       return 0;
     }
     let layers: Partial<Record<keyof CliOptions, unknown>> = {};
     const warnings: string[] = [];
+    for (const message of deprecations) {
+      warnings.push(message);
+      warn(io, message);
+    }
     if (name === 'demo') {
       const setup = demoSetup(env);
       if ('missing' in setup) {
@@ -98,7 +103,8 @@ function reportError(io: Io, error: unknown): number {
   io.err.write(`${line}\n`);
   if (io.verbose && error instanceof Error && error.stack) io.err.write(`${error.stack}\n`);
   const code = user ? EXIT_USER_ERROR : EXIT_INTERNAL_ERROR;
-  if (io.json) writeJson(io, { error: { message, type: error instanceof Error ? error.name : 'Error', exitCode: code } });
+  const errorCode = error instanceof DfmError ? error.code : 'E_INTERNAL';
+  if (io.json) writeJson(io, { error: { message, type: error instanceof Error ? error.name : 'Error', code: errorCode, exitCode: code } });
   return code;
 }
 

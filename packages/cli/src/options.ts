@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { BACKBONE_NAMES, LAYER_NAMES } from '@dfm/backbone';
+import { BACKBONE_NAMES, LAYER_NAMES, RUNTIME_CHOICES, type RuntimeChoice } from '@dfm/backbone';
+import { BENCH_RUNTIMES } from './bench/runtimes';
 import { closest, UsageError } from './errors';
 
 /** The CLI's commands. */
@@ -18,12 +19,19 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** Smallest value of an `int`/`number`. */
   min?: number;
+  /** Largest value of an `int`/`number`. */
+  max?: number;
   /** The value's placeholder in the help text. */
   value?: string;
   help: string;
   /** Default shown in the help (the real default is in `defaultOptions()`). */
   shown?: string;
   commands: readonly CommandName[];
+  /**
+   * A deprecated alias (kept for one release): the flag still works, sets `key`, and prints one
+   * warning naming the flag to use instead. Not listed in the help.
+   */
+  deprecatedFor?: string;
 }
 
 /** Everything a command can be told, resolved from defaults, the config file and the flags. */
@@ -40,6 +48,8 @@ export interface CliOptions {
   abnormalDir?: string;
   normalTestDir?: string;
   maskDir?: string;
+  testSplitMode?: 'from_dir' | 'synthetic' | 'none';
+  testSplitRatio?: number;
   valSplitMode?: 'same_as_test' | 'from_test' | 'synthetic' | 'none';
   valSplitRatio?: number;
   normalSplitRatio?: number;
@@ -55,7 +65,8 @@ export interface CliOptions {
   // run
   batchSize: number;
   backend: string;
-  engine: string;
+  /** What executes the backbone network (`--runtime`; `--engine` is its deprecated name). */
+  runtime: RuntimeChoice;
   seed: number;
   onBadImage: 'error' | 'skip';
   resultsDir: string;
@@ -64,9 +75,11 @@ export interface CliOptions {
   input?: string;
   output?: string;
   out?: string;
+  /** predict: write over the predictions of an earlier run in `--output`; train: replace the `--out` file. */
+  overwrite: boolean;
   // bench
   assetsDir?: string;
-  engines?: string[];
+  runtimes?: string[];
   skipTorch: boolean;
   skipMemory: boolean;
   memoryImages?: number;
@@ -76,6 +89,9 @@ export interface CliOptions {
 const FIT: readonly CommandName[] = ['train', 'test', 'demo'];
 const RUN: readonly CommandName[] = ['train', 'test', 'predict', 'demo'];
 const ALL: readonly CommandName[] = COMMANDS;
+
+/** The help text of `--pca-level` (the library's `pcaLevel`/`nComps`, as in anomalib). */
+export const PCA_LEVEL_HELP = 'PCA: a variance ratio in (0, 1), or an integer component count ≥ 1 (1 = one component)';
 
 /** Every option, in help order. Names are the library's (`pcaLevel` → `--pca-level`). */
 export const OPTION_SPECS: readonly OptionSpec[] = [
@@ -87,28 +103,33 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'abnormal-dir', key: 'abnormalDir', kind: 'string', value: 'DIR', help: 'folder format: anomalous test images (sub-folders = defect types)', commands: FIT },
   { flag: 'normal-test-dir', key: 'normalTestDir', kind: 'string', value: 'DIR', help: 'folder format: normal test images (default: a seeded part of --normal-dir)', commands: FIT },
   { flag: 'mask-dir', key: 'maskDir', kind: 'string', value: 'DIR', help: 'folder format: ground-truth masks (<stem>.png or <stem>_mask.png)', commands: FIT },
-  { flag: 'normal-split-ratio', key: 'normalSplitRatio', kind: 'number', min: 0, value: 'R', help: 'folder format: share of --normal-dir moved to test without --normal-test-dir', shown: '0.2', commands: FIT },
-  { flag: 'val-split-mode', key: 'valSplitMode', kind: 'choice', choices: ['same_as_test', 'from_test', 'synthetic', 'none'], help: 'where thresholds are fitted', shown: 'same_as_test', commands: FIT },
-  { flag: 'val-split-ratio', key: 'valSplitRatio', kind: 'number', min: 0, value: 'R', help: 'share of the test set moved to validation (from_test)', shown: '0.5', commands: FIT },
+  { flag: 'normal-split-ratio', key: 'normalSplitRatio', kind: 'number', min: 0, max: 1, value: 'R', help: 'folder format: share of --normal-dir moved to test without --normal-test-dir', shown: '0.2', commands: FIT },
+  { flag: 'test-split-mode', key: 'testSplitMode', kind: 'choice', choices: ['from_dir', 'synthetic', 'none'], help: "where test images come from: the dataset's folders, normal images held out with synthetic anomalies, or none", shown: 'from_dir; none for a folder dataset without --abnormal-dir', commands: FIT },
+  { flag: 'test-split-ratio', key: 'testSplitRatio', kind: 'number', min: 0, max: 1, value: 'R', help: 'share of the normal images held out for a synthetic test set', shown: '0.2', commands: FIT },
+  { flag: 'val-split-mode', key: 'valSplitMode', kind: 'choice', choices: ['same_as_test', 'from_test', 'synthetic', 'none'], help: 'where thresholds are fitted', shown: 'same_as_test; none for a folder dataset without --abnormal-dir', commands: FIT },
+  { flag: 'val-split-ratio', key: 'valSplitRatio', kind: 'number', min: 0, max: 1, value: 'R', help: 'share moved to validation (from_test: of each test defect type; synthetic: of the normal images)', shown: '0.5', commands: FIT },
   { flag: 'backbone', key: 'backbone', kind: 'choice', choices: BACKBONE_NAMES, help: 'feature extractor', shown: 'resnet50', commands: FIT },
   { flag: 'layer', key: 'layer', kind: 'choice', choices: LAYER_NAMES, help: 'backbone layer whose features are modelled', shown: 'layer3', commands: FIT },
   { flag: 'weights', key: 'weights', kind: 'string', value: 'SPEC', help: "backbone weights: 'imagenet' (downloaded once), a .safetensors path or URL, a hub id, or 'random'", shown: 'imagenet', commands: ['train', 'test', 'predict', 'export', 'demo'] },
   { flag: 'pooling-kernel-size', key: 'poolingKernelSize', kind: 'int', min: 1, value: 'N', help: 'average-pooling kernel = stride on the feature map', shown: '4', commands: FIT },
-  { flag: 'pca-level', key: 'pcaLevel', kind: 'number', min: 0, value: 'L', help: 'PCA: explained-variance ratio in (0, 1], or a component count ≥ 1', shown: '0.97', commands: FIT },
+  { flag: 'pca-level', key: 'pcaLevel', kind: 'number', value: 'L', help: PCA_LEVEL_HELP, shown: '0.97', commands: FIT },
   { flag: 'score-type', key: 'scoreType', kind: 'choice', choices: ['fre', 'nll'], help: 'fre: reconstruction error + anomaly maps; nll: Gaussian likelihood, image scores only', shown: 'fre', commands: FIT },
   { flag: 'image-size', key: 'imageSize', kind: 'size', value: 'N|HxW', help: 'images are resized to this before the backbone', shown: '256', commands: FIT },
   { flag: 'batch-size', key: 'batchSize', kind: 'int', min: 1, value: 'N', help: 'images per batch', shown: '16', commands: RUN },
   { flag: 'backend', key: 'backend', kind: 'choice', choices: ['auto', 'wasm', 'cpu', 'tensorflow'], help: 'tfjs backend', shown: '$DFM_BACKEND or auto', commands: RUN },
-  { flag: 'engine', key: 'engine', kind: 'choice', choices: ['auto', 'tfjs', 'onnxruntime'], help: 'inference engine of the backbone', shown: 'auto', commands: RUN },
+  { flag: 'runtime', key: 'runtime', kind: 'choice', choices: RUNTIME_CHOICES, help: 'what executes the backbone network (auto: tfjs on tfjs-node-gpu, else onnxruntime, else tfjs — the first installed)', shown: 'auto', commands: RUN },
+  { flag: 'engine', key: 'runtime', kind: 'choice', choices: RUNTIME_CHOICES, help: 'deprecated: use --runtime (same values)', commands: RUN, deprecatedFor: 'runtime' },
   { flag: 'seed', key: 'seed', kind: 'int', min: 0, value: 'N', help: 'seed of the splits (and of random weights)', shown: '0', commands: FIT },
   { flag: 'on-bad-image', key: 'onBadImage', kind: 'choice', choices: ['error', 'skip'], help: 'stop at an unreadable image, or skip and report it', shown: 'error', commands: RUN },
-  { flag: 'results-dir', key: 'resultsDir', kind: 'string', value: 'DIR', help: 'results go to DIR/dfm/<dataset>/<category>/', shown: 'results', commands: FIT },
+  { flag: 'results-dir', key: 'resultsDir', kind: 'string', value: 'DIR', help: 'each run writes a new folder DIR/dfm/<dataset>/<category>/v<N>/ (and points latest at it); never inside a data folder', shown: 'results', commands: FIT },
   { flag: 'model', key: 'model', kind: 'string', value: 'FILE', help: 'a .dfm model file (test: evaluate it instead of fitting)', commands: ['test', 'predict', 'export'] },
   { flag: 'input', key: 'input', kind: 'string', value: 'FILE|DIR', help: 'an image, or a folder of images (searched recursively)', commands: ['predict'] },
-  { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: 'write heatmap PNGs, predictions.csv and predictions.json here', commands: ['predict'] },
-  { flag: 'out', key: 'out', kind: 'string', value: 'PATH', help: 'train: where to write the model file (default: the results directory); export: the folder to create', commands: ['train', 'export'] },
+  { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: "write heatmap PNGs (<name.ext>.png, mirroring the input's sub-folders), predictions.csv and predictions.json here; outside --input", commands: ['predict'] },
+  { flag: 'out', key: 'out', kind: 'string', value: 'PATH', help: "train: the model file to write, a new file outside the data folders (default: the run folder's model.dfm); export: the folder to create", commands: ['train', 'export'] },
+  { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'predict: write over the predictions of an earlier run in --output (other files there are kept); train: replace an existing --out file', commands: ['predict', 'train'] },
   { flag: 'assets-dir', key: 'assetsDir', kind: 'string', value: 'DIR', help: 'development assets folder', shown: 'found by findAssetsDir', commands: ['bench'] },
-  { flag: 'engines', key: 'engines', kind: 'list', value: 'A,B', help: 'engines to measure', shown: 'all available', commands: ['bench'] },
+  { flag: 'runtimes', key: 'runtimes', kind: 'list', choices: BENCH_RUNTIMES, help: 'backbone runtimes to measure', shown: 'all available', commands: ['bench'] },
+  { flag: 'engines', key: 'runtimes', kind: 'list', choices: BENCH_RUNTIMES, help: 'deprecated: use --runtimes (same values)', commands: ['bench'], deprecatedFor: 'runtimes' },
   { flag: 'skip-torch', key: 'skipTorch', kind: 'boolean', help: 'skip the PyTorch reference run', commands: ['bench'] },
   { flag: 'skip-memory', key: 'skipMemory', kind: 'boolean', help: 'skip the peak-memory fit on 1,000 images (the slowest part)', commands: ['bench'] },
   { flag: 'memory-images', key: 'memoryImages', kind: 'int', min: 1, value: 'N', help: 'images in the memory check', shown: '1000', commands: ['bench'] },
@@ -133,16 +154,17 @@ export function defaultOptions(env: Record<string, string | undefined> = process
     imageSize: [256, 256],
     batchSize: 16,
     backend: env.DFM_BACKEND && env.DFM_BACKEND !== '' ? env.DFM_BACKEND : 'auto',
-    engine: 'auto',
+    runtime: 'auto',
     seed: 0,
     onBadImage: 'error',
     resultsDir: 'results',
+    overwrite: false,
     skipTorch: false,
     skipMemory: false,
   };
 }
 
-/** The options a command accepts. */
+/** The options a command accepts (deprecated aliases included). */
 export function optionsOf(command: CommandName): OptionSpec[] {
   return OPTION_SPECS.filter((spec) => spec.commands.includes(command));
 }
@@ -150,8 +172,23 @@ export function optionsOf(command: CommandName): OptionSpec[] {
 /** The flags as typed (strings and booleans), before the config file and defaults are merged in. */
 export type RawFlags = Partial<Record<keyof CliOptions, string | boolean>>;
 
-/** Parses `argv` (after the command) into raw flag values; unknown flags and stray arguments are {@link UsageError}s. */
-export function parseFlags(command: CommandName, argv: readonly string[]): RawFlags {
+/** What {@link parseFlags} found: the raw values, and one warning per deprecated flag used. */
+export interface ParsedFlags {
+  flags: RawFlags;
+  warnings: string[];
+}
+
+/** The warning printed once when a deprecated flag is used. */
+export function deprecationWarning(spec: OptionSpec): string {
+  return `--${spec.flag} is deprecated; use --${spec.deprecatedFor} (same values)`;
+}
+
+/**
+ * Parses `argv` (after the command) into raw flag values; unknown flags and stray arguments are
+ * {@link UsageError}s. A deprecated alias (`--engine`) sets its option and adds a warning; given
+ * together with its new name and another value it is an error.
+ */
+export function parseFlags(command: CommandName, argv: readonly string[]): ParsedFlags {
   const specs = optionsOf(command);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const spec of specs) options[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
@@ -160,42 +197,76 @@ export function parseFlags(command: CommandName, argv: readonly string[]): RawFl
   try {
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw flagError(command, error as Error & { code?: string }, specs);
+    throw flagError(command, error, specs);
   }
-  const raw: RawFlags = {};
-  for (const spec of specs) {
+  const flags: RawFlags = {};
+  const warnings: string[] = [];
+  // Current names first, so an alias can be compared with them.
+  for (const spec of [...specs].sort((a, b) => Number(a.deprecatedFor !== undefined) - Number(b.deprecatedFor !== undefined))) {
     const value = values[spec.flag];
-    if (value !== undefined) raw[spec.key] = value;
+    if (value === undefined) continue;
+    if (spec.deprecatedFor !== undefined) {
+      const current = flags[spec.key];
+      if (current !== undefined && current !== value) {
+        throw new UsageError(
+          `dfm ${command}: --${spec.flag} and --${spec.deprecatedFor} must not disagree — got --${spec.flag} ${String(value)} and --${spec.deprecatedFor} ${String(current)}. --${spec.flag} is the deprecated name of --${spec.deprecatedFor}: pass --${spec.deprecatedFor} only.`,
+        );
+      }
+      warnings.push(deprecationWarning(spec));
+    }
+    flags[spec.key] = value;
   }
-  return raw;
+  return { flags, warnings };
 }
 
-function flagError(command: CommandName, error: Error & { code?: string }, specs: readonly OptionSpec[]): UsageError {
+/** The `--flag` a node:util parseArgs error message names (only the name is read from the text). */
+function flagNamed(message: string): string | undefined {
+  const match = /'(?:-\w, )?(--?[^\s'=]+)/.exec(message);
+  return match?.[1]?.replace(/^-+/, '');
+}
+
+/** A {@link UsageError} for a node:util parseArgs error, chosen by the error's `code`. */
+export function flagError(command: CommandName, error: unknown, specs: readonly OptionSpec[] = optionsOf(command)): UsageError {
   const help = `Run 'dfm ${command} --help' for its options.`;
-  const unknown = /Unknown option '([^']+)'/.exec(error.message);
-  if (unknown) {
-    const flag = (unknown[1] as string).replace(/^-+/, '').split('=')[0] as string;
-    const elsewhere = OPTION_SPECS.find((spec) => spec.flag === flag);
-    if (elsewhere) {
-      return new UsageError(`dfm ${command}: --${flag} is not an option of this command (it belongs to dfm ${elsewhere.commands.join(', dfm ')}). ${help}`);
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const flag = flagNamed(message);
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const elsewhere = OPTION_SPECS.find((spec) => spec.flag === flag && spec.deprecatedFor === undefined);
+      if (elsewhere) {
+        return new UsageError(`dfm ${command}: --${flag} is not an option of this command (it belongs to dfm ${elsewhere.commands.join(', dfm ')}). ${help}`, { cause: error });
+      }
+      const guess = flag === undefined ? undefined : closest(flag, specs.filter((spec) => spec.deprecatedFor === undefined).map((spec) => spec.flag));
+      return new UsageError(`dfm ${command}: unknown option ${flag === undefined ? '' : `--${flag}`}.${guess ? ` Did you mean --${guess}?` : ''} ${help}`, { cause: error });
     }
-    const guess = closest(flag, specs.map((spec) => spec.flag));
-    return new UsageError(`dfm ${command}: unknown option --${flag}.${guess ? ` Did you mean --${guess}?` : ''} ${help}`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const spec = specs.find((s) => s.flag === flag);
+      if (spec?.kind === 'boolean') return new UsageError(`dfm ${command}: --${flag} is a switch and takes no value. ${help}`, { cause: error });
+      return new UsageError(
+        `dfm ${command}: --${flag ?? '?'} needs a value.${spec?.value !== undefined ? ` Example: --${flag} ${spec.value}.` : ''} A value starting with '-' is written --${flag ?? 'flag'}=-VALUE. ${help}`,
+        { cause: error },
+      );
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
+      const argument = /'([^']*)'/.exec(message)?.[1] ?? '';
+      return new UsageError(`dfm ${command}: unexpected argument '${argument}' — every input is given with a flag (e.g. --input FILE). ${help}`, { cause: error });
+    }
+    default:
+      return new UsageError(`dfm ${command}: ${message}. ${help}`, { cause: error });
   }
-  const missing = /Option '(?:-\w, )?--([^ ']+)[^']*' argument missing/.exec(error.message);
-  if (missing) return new UsageError(`dfm ${command}: --${missing[1]} needs a value. ${help}`);
-  const positional = /Unexpected argument '([^']*)'/.exec(error.message);
-  if (positional) {
-    return new UsageError(`dfm ${command}: unexpected argument '${positional[1]}' — every input is given with a flag (e.g. --input FILE). ${help}`);
-  }
-  return new UsageError(`dfm ${command}: ${error.message}. ${help}`);
+}
+
+/** True for a `--pca-level`: a variance ratio in (0, 1) or an integer component count ≥ 1. */
+export function isPcaLevel(value: number): boolean {
+  return Number.isFinite(value) && ((value > 0 && value < 1) || (Number.isInteger(value) && value >= 1));
 }
 
 /** Turns one raw value (a flag's string, or a config file's value) into the option's type. */
 export function coerceOption(spec: OptionSpec, value: unknown, where: 'flag' | 'config'): unknown {
   const name = where === 'config' ? `config key '${String(spec.key)}'` : `--${spec.flag}`;
-  const bad = (expected: string): never => {
-    throw new UsageError(`dfm: ${name} must be ${expected} — got ${JSON.stringify(value)}.`);
+  const bad = (expected: string, fix?: string): never => {
+    throw new UsageError(`dfm: ${name} must be ${expected} — got ${JSON.stringify(value)}.${fix === undefined ? '' : ` ${fix}`}`);
   };
   switch (spec.kind) {
     case 'boolean':
@@ -208,16 +279,31 @@ export function coerceOption(spec: OptionSpec, value: unknown, where: 'flag' | '
       }
       if (typeof value === 'string' && value !== '') return value;
       return bad('a non-empty string');
-    case 'list':
-      if (Array.isArray(value)) return value.map(String);
-      if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
-      return bad('a comma-separated list');
+    case 'list': {
+      const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      if (items === null) return bad('a comma-separated list');
+      const choices = spec.choices;
+      const wrong = choices === undefined ? undefined : items.find((item) => !choices.includes(item));
+      if (choices !== undefined && wrong !== undefined) {
+        const guess = closest(wrong, choices);
+        throw new UsageError(`dfm: ${name} must list values among ${choices.join(', ')} — got ${JSON.stringify(wrong)}.${guess ? ` Did you mean ${guess}?` : ''}`);
+      }
+      return items;
+    }
     case 'int':
     case 'number': {
       const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (spec.key === 'pcaLevel') {
+        if (!isPcaLevel(number)) {
+          return bad('a variance ratio in (0, 1) or an integer component count ≥ 1 (1 = one component)', 'Use e.g. 0.97 (keep 97% of the variance) or 16 (16 components).');
+        }
+        return number;
+      }
       const integer = spec.kind === 'int';
-      if (!Number.isFinite(number) || (integer && !Number.isInteger(number)) || number < (spec.min ?? Number.NEGATIVE_INFINITY) || (spec.key !== 'pcaLevel' ? false : number === 0)) {
-        return bad(`${integer ? 'an integer' : 'a number'}${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}${spec.key === 'pcaLevel' ? ' (a ratio in (0, 1] or a count ≥ 1)' : ''}`);
+      const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY } = spec;
+      if (!Number.isFinite(number) || (integer && !Number.isInteger(number)) || number < min || number > max) {
+        const range = spec.min !== undefined && spec.max !== undefined ? ` in [${spec.min}, ${spec.max}]` : spec.min !== undefined ? ` ≥ ${spec.min}` : '';
+        return bad(`${integer ? 'an integer' : 'a number'}${range}`);
       }
       return number;
     }
@@ -244,9 +330,9 @@ export function coerceOption(spec: OptionSpec, value: unknown, where: 'flag' | '
   }
 }
 
-/** The spec of an option by its key. */
+/** The spec of an option by its key (its current name, not a deprecated alias). */
 export function specOf(key: keyof CliOptions): OptionSpec {
-  const spec = OPTION_SPECS.find((s) => s.key === key);
+  const spec = OPTION_SPECS.find((s) => s.key === key && s.deprecatedFor === undefined);
   if (spec === undefined) throw new Error(`no option ${String(key)}`);
   return spec;
 }
@@ -260,19 +346,21 @@ export function resolveOptions(
   fromConfig: Partial<Record<keyof CliOptions, unknown>>,
   env: Record<string, string | undefined> = process.env,
 ): { options: CliOptions; explicit: Set<keyof CliOptions> } {
-  const options = defaultOptions(env) as unknown as Record<string, unknown>;
+  const options = defaultOptions(env);
+  // Each value is checked and converted by coerceOption against its spec, which fixes its type.
+  const slots: Partial<Record<keyof CliOptions, unknown>> = options;
   const explicit = new Set<keyof CliOptions>();
-  for (const [key, value] of Object.entries(fromConfig)) {
-    if (value === undefined) continue;
-    const spec = specOf(key as keyof CliOptions);
-    options[key] = coerceOption(spec, value, 'config');
-    explicit.add(key as keyof CliOptions);
+  const layers: [Partial<Record<keyof CliOptions, unknown>>, 'config' | 'flag'][] = [
+    [fromConfig, 'config'],
+    [flags, 'flag'],
+  ];
+  for (const [layer, where] of layers) {
+    for (const key of Object.keys(layer) as (keyof CliOptions)[]) {
+      const value = layer[key];
+      if (value === undefined) continue;
+      slots[key] = coerceOption(specOf(key), value, where);
+      explicit.add(key);
+    }
   }
-  for (const [key, value] of Object.entries(flags)) {
-    if (value === undefined) continue;
-    const spec = specOf(key as keyof CliOptions);
-    options[key] = coerceOption(spec, value, 'flag');
-    explicit.add(key as keyof CliOptions);
-  }
-  return { options: options as unknown as CliOptions, explicit };
+  return { options, explicit };
 }

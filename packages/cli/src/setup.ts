@@ -1,11 +1,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type BackboneName, type EngineChoice, type LayerName, type SetBackendResult, setBackend } from '@dfm/backbone';
+import { type BackboneName, type LayerName, type SetBackendResult, setBackend } from '@dfm/backbone';
 import { type AnomalyDataset, Folder, MVTecAD } from '@dfm/data';
-import { type DfmOptions, PreProcessor } from '@dfm/lightning-like';
+import type { Dfm, DfmOptions } from '@dfm/lightning-like';
+import { PreProcessor } from '@dfm/lightning-like';
 import { UsageError } from './errors';
 import { type Io, log } from './io';
 import type { CliOptions, CommandName } from './options';
+import { type NamedPath, realPath, refuseOutputOverInputs } from './output-paths';
 
 /** What every command is handed. */
 export interface CommandContext {
@@ -33,6 +35,8 @@ export function buildDataset(ctx: CommandContext): AnomalyDataset {
   const { options: o, command } = ctx;
   const format = o.format ?? (o.normalDir !== undefined ? 'folder' : 'mvtec');
   const split = {
+    ...(o.testSplitMode !== undefined ? { testSplitMode: o.testSplitMode } : {}),
+    ...(o.testSplitRatio !== undefined ? { testSplitRatio: o.testSplitRatio } : {}),
     ...(o.valSplitMode !== undefined ? { valSplitMode: o.valSplitMode } : {}),
     ...(o.valSplitRatio !== undefined ? { valSplitRatio: o.valSplitRatio } : {}),
     seed: o.seed,
@@ -53,7 +57,7 @@ export function buildDataset(ctx: CommandContext): AnomalyDataset {
     return new MVTecAD({ root, category: o.category, ...split });
   }
   if (o.normalDir === undefined) {
-    throw new UsageError(`dfm ${command}: --format folder needs --normal-dir DIR (normal images), and usually --abnormal-dir DIR for evaluation.`);
+    throw new UsageError(`dfm ${command}: --format folder needs --normal-dir DIR (normal images) — got none. Add --normal-dir DIR, and --abnormal-dir DIR (anomalous images) to test and fit thresholds.`);
   }
   const base = o.data !== undefined ? requireDir(command, '--data', o.data, 'With --format folder, --data is the folder the other folders are relative to.') : process.cwd();
   const dirs = { normalDir: o.normalDir, abnormalDir: o.abnormalDir, normalTestDir: o.normalTestDir, maskDir: o.maskDir };
@@ -72,6 +76,66 @@ export function buildDataset(ctx: CommandContext): AnomalyDataset {
   });
 }
 
+/** The data folders the options name (absolute), each with its flag: nothing is ever written inside them. */
+export function dataFolders(o: CliOptions): NamedPath[] {
+  const format = o.format ?? (o.normalDir !== undefined ? 'folder' : 'mvtec');
+  const folders: NamedPath[] = [];
+  if (o.data !== undefined) folders.push({ flag: '--data', path: o.data });
+  if (format === 'folder') {
+    const base = o.data !== undefined ? resolve(o.data) : process.cwd();
+    const named: [string, string | undefined][] = [
+      ['--normal-dir', o.normalDir],
+      ['--abnormal-dir', o.abnormalDir],
+      ['--normal-test-dir', o.normalTestDir],
+      ['--mask-dir', o.maskDir],
+    ];
+    for (const [flag, dir] of named) if (dir !== undefined) folders.push({ flag, path: resolve(base, dir) });
+  }
+  return folders;
+}
+
+/**
+ * Refuses (exit 2) a `--results-dir` that is or lies inside a data folder, and a data folder inside
+ * the run folders `<results-dir>/dfm/<dataset>/<category>/`: results never mix with the inputs.
+ */
+export function checkResultsDir(ctx: CommandContext, dataset: AnomalyDataset): void {
+  const o = ctx.options;
+  const folders = dataFolders(o);
+  refuseOutputOverInputs(ctx.command, { flag: '--results-dir', path: o.resultsDir }, folders, {
+    containing: [],
+    fix: 'Pick a results folder outside the dataset, e.g. --results-dir results.',
+  });
+  refuseOutputOverInputs(ctx.command, { flag: '--results-dir', path: join(o.resultsDir, 'dfm', dataset.name, dataset.category) }, [], {
+    containing: folders,
+    fix: 'Move the data out of the results folder, or pick another --results-dir.',
+  });
+}
+
+/**
+ * `dfm train --out FILE`: a new file outside the data folders. An existing file is replaced only
+ * with `--overwrite`; a folder never.
+ */
+export function checkModelOut(ctx: CommandContext): string | undefined {
+  const o = ctx.options;
+  if (o.out === undefined) return undefined;
+  const out = resolve(o.out);
+  const where = realPath(out) === o.out ? o.out : `${o.out} (${realPath(out)})`;
+  refuseOutputOverInputs(ctx.command, { flag: '--out', path: o.out }, dataFolders(o), {
+    fix: 'Write the model outside the dataset, e.g. --out models/model.dfm.',
+  });
+  if (existsSync(out) && statSync(out).isDirectory()) {
+    throw new UsageError(`dfm train: --out must be the model file to write — got the folder ${where}. Pass a file path, e.g. --out ${join(o.out, 'model.dfm')}.`, {
+      code: 'E_OUTPUT_EXISTS',
+    });
+  }
+  if (existsSync(out) && !o.overwrite) {
+    throw new UsageError(`dfm train: --out must be a new file — ${where} already exists. Pass another path, or --overwrite to replace it.`, {
+      code: 'E_OUTPUT_EXISTS',
+    });
+  }
+  return out;
+}
+
 /** A local weights path that does not exist is a user error before any model work. */
 export function checkWeights(command: CommandName, weights: string | null): void {
   if (weights === null || /^https?:\/\//.test(weights) || weights === 'imagenet') return;
@@ -86,7 +150,7 @@ export function checkWeights(command: CommandName, weights: string | null): void
   }
 }
 
-/** The `Dfm` options of the CLI options (`engine` is passed through for the backbone engine). */
+/** The `Dfm` options of the CLI options. */
 export function dfmOptions(o: CliOptions): DfmOptions {
   const options: DfmOptions = {
     backbone: o.backbone as BackboneName,
@@ -99,7 +163,7 @@ export function dfmOptions(o: CliOptions): DfmOptions {
     seed: o.seed,
     preProcessor: new PreProcessor({ imageSize: o.imageSize }),
   };
-  if (o.engine !== 'auto') options.engine = o.engine as EngineChoice;
+  if (o.runtime !== 'auto') options.runtime = o.runtime;
   return options;
 }
 
@@ -110,9 +174,10 @@ export async function selectBackend(ctx: CommandContext): Promise<SetBackendResu
   return result;
 }
 
-/** The `config` block of the `--json` document. */
-export function describeConfig(ctx: CommandContext, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** The `config` block of the `--json` document (the split modes the dataset really used). */
+export function describeConfig(ctx: CommandContext, dataset: AnomalyDataset, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const o = ctx.options;
+  const split = dataset.splitInfo;
   return {
     command: ctx.command,
     ...(o.config !== undefined ? { configFile: resolve(o.config) } : {}),
@@ -133,13 +198,15 @@ export function describeConfig(ctx: CommandContext, extra: Record<string, unknow
       abnormalDir: o.abnormalDir ?? null,
       normalTestDir: o.normalTestDir ?? null,
       maskDir: o.maskDir ?? null,
-      valSplitMode: o.valSplitMode ?? 'same_as_test',
-      valSplitRatio: o.valSplitRatio ?? 0.5,
+      testSplitMode: split.testSplitMode,
+      testSplitRatio: split.testSplitRatio,
+      valSplitMode: split.valSplitMode,
+      valSplitRatio: split.valSplitRatio,
     },
     run: {
       batchSize: o.batchSize,
       backend: o.backend,
-      engine: o.engine,
+      runtime: o.runtime,
       seed: o.seed,
       onBadImage: o.onBadImage,
       resultsDir: resolve(o.resultsDir),
@@ -148,8 +215,22 @@ export function describeConfig(ctx: CommandContext, extra: Record<string, unknow
   };
 }
 
-/** The backbone engine a model ran on (`tfjs`, `onnxruntime`), once its backbone is loaded. */
-export function engineOf(model: { model: { backbone?: unknown } }): string | null {
-  const backbone = model.model.backbone as { engine?: string } | undefined;
-  return backbone?.engine ?? null;
+/** The runtime the model's backbone ran on (`tfjs`, `onnxruntime`), once it is loaded. */
+export function runtimeOf(model: Dfm): string | null {
+  return model.model.backbone?.runtime ?? null;
+}
+
+/**
+ * The note when thresholds were not fitted, in flags: thresholds need anomalous validation images.
+ * Null when thresholds were fitted.
+ */
+export function thresholdsNote(o: CliOptions, dataset: AnomalyDataset): string | null {
+  if (dataset.splitInfo.thresholdSplit !== 'none') return null;
+  const source =
+    dataset.name === 'folder' && o.abnormalDir === undefined
+      ? 'pass --abnormal-dir DIR (anomalous images) to fit them there'
+      : dataset.test.length > 0
+        ? 'use --val-split-mode from_test or same_as_test to fit them on the test images'
+        : 'use --test-split-mode from_dir with anomalous test images';
+  return `thresholds not fitted: they need anomalous validation images — ${source}, or --val-split-mode synthetic (synthetic anomalies made from held-out normal images). Until then dfm predict gives raw scores but no labels.`;
 }

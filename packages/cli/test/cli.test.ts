@@ -59,7 +59,7 @@ describe('dfm test', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^metric\s+value$/m);
     expect(out).toMatch(/^image_AUROC\s+\d\.\d{4}$/m);
-    expect(out).toMatch(/^results: .*dfm[/\\]mvtec[/\\]blobs$/m);
+    expect(out).toMatch(/^results: .*dfm[/\\]mvtec[/\\]blobs[/\\]v\d+$/m);
   });
 });
 
@@ -182,7 +182,7 @@ describe('user errors exit 2 with one line that says the fix', () => {
 
   it('weights that are not the ones the model was fitted with', async () => {
     const other = join(work, 'other-weights.safetensors');
-    const { randomResnetWeights } = await import('@dfm/backbone');
+    const { randomResnetWeights } = await import('@dfm/backbone/internal');
     writeFileSync(other, encodeSafetensors(Object.fromEntries(randomResnetWeights('resnet18', { seed: 2, stages: 2 }))));
     oneLineError(
       await run(['predict', '--model', modelPath, '--input', fx.dataset.abnormalDir, '--weights', other, '--backend', 'wasm']),
@@ -204,7 +204,7 @@ describe('user errors exit 2 with one line that says the fix', () => {
   it('--json puts an error document on stdout; --verbose adds the stack on stderr', async () => {
     const json = await run(['test', ...flags, '--backbone', 'resnet7', '--json']);
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.out).error).toMatchObject({ exitCode: 2, type: 'UsageError' });
+    expect(JSON.parse(json.out).error).toMatchObject({ exitCode: 2, type: 'UsageError', code: 'E_USAGE' });
     const verbose = await run(['predict', '--model', join(work, 'damaged.dfm'), '--input', fx.dataset.abnormalDir, '--backend', 'wasm', '--verbose']);
     expect(verbose.code).toBe(2);
     expect(verbose.err).toMatch(/\n\s+at /);
@@ -246,7 +246,7 @@ describe('dfm train --config', () => {
     const doc = JSON.parse(result.out);
     expect(doc.config.model).toMatchObject({ backbone: 'resnet18', layer: 'layer2', poolingKernelSize: 2, pcaLevel: 0.9 });
     expect(doc.config.run).toMatchObject({ batchSize: 8, seed: 3, resultsDir: join(work, 'from-config') });
-    expect(doc.model).toBe(join(work, 'from-config', 'dfm', 'mvtec', 'blobs', 'model.dfm'));
+    expect(doc.model).toBe(join(work, 'from-config', 'dfm', 'mvtec', 'blobs', 'v1', 'model.dfm'));
     expect(result.err).toMatch(/data\.init_args\.num_workers is not used by dfm; ignored/);
   });
 });

@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { encodeSafetensors, randomResnetWeights } from '@dfm/backbone';
+import { encodeSafetensors } from '@dfm/backbone';
+import { randomResnetWeights } from '@dfm/backbone/internal';
 import { makeSyntheticDataset, type SyntheticDataset } from '../../lightning-like/test/synthetic-dataset';
 import { main } from '../src/main';
 
@@ -42,8 +43,7 @@ export function sink(isTTY = false) {
       done();
     },
   });
-  (stream as unknown as { isTTY: boolean }).isTTY = isTTY;
-  return { stream, text: () => text };
+  return { stream: Object.assign(stream, { isTTY }), text: () => text };
 }
 
 /** Runs `dfm <argv>` in-process → exit code, stdout, stderr. */

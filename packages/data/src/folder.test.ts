@@ -57,7 +57,25 @@ describe('Folder', () => {
     expect(() => new Folder({ root, normalDir: 'nothing', abnormalDir: 'bad' })).toThrow(/the normalDir folder .*nothing does not exist/);
     const empty = tree(['good/notes.txt', 'bad/a.png']);
     expect(() => new Folder({ root: empty, normalDir: 'good', abnormalDir: 'bad' })).toThrow(/normalDir .*good holds no images/);
-    expect(() => new Folder({ root, normalDir: 'good' })).toThrow(/testSplitMode 'from_dir' needs abnormalDir/);
+    expect(() => new Folder({ root, normalDir: 'good', testSplitMode: 'from_dir' })).toThrow(/testSplitMode 'from_dir' needs abnormalDir/);
+  });
+
+  it('without abnormalDir: no test split and no validation split by default, with a note saying how to get thresholds', () => {
+    const root = tree(normals);
+    const data = new Folder({ root, normalDir: 'good' });
+    expect(data.train).toHaveLength(10);
+    expect(data.test).toEqual([]);
+    expect(data.val).toEqual([]);
+    expect(data.normalSplitRatio).toBe(0);
+    expect(data.splitInfo).toMatchObject({ testSplitMode: 'none', valSplitMode: 'none', thresholdSplit: 'none' });
+    expect(data.splitInfo.note).toMatch(/thresholds are not fitted.*need anomalous validation images.*valSplitMode 'synthetic'/);
+    // the caller's choice wins
+    const synthetic = new Folder({ root, normalDir: 'good', valSplitMode: 'synthetic', valSplitRatio: 0.2 });
+    expect(synthetic.splitInfo).toMatchObject({ testSplitMode: 'none', valSplitMode: 'synthetic', thresholdSplit: 'val' });
+    expect(new Folder({ root, normalDir: 'good', testSplitMode: 'synthetic' }).splitInfo).toMatchObject({ testSplitMode: 'synthetic', valSplitMode: 'same_as_test' });
+    expect(() => new Folder({ root, normalDir: 'good', valSplitMode: 'from_test' })).toThrow(
+      /^Folder: valSplitMode 'from_test' needs a test set — got no abnormalDir, so there is none \(testSplitMode defaults to 'none'\)\. Pass abnormalDir/,
+    );
   });
 
   it('synthetic test split: held-out normals, half turned into synthetic anomalies', () => {

@@ -1,16 +1,20 @@
 import { basename, extname, resolve } from 'node:path';
-import { InvalidArgumentError } from '@dfm/linalg';
 import { type AnomalyDataset, maskStatus } from './dataset';
 import { MissingMaskError } from './errors';
 import { listSome } from './mvtec-ad';
 import { createRng, shuffle } from './random';
 import { relativePosix, type Sample, scanImages } from './sample';
 import { applySplits, resolveSplitOptions, type SplitInfo, type SplitOptions } from './splits';
+import { InvalidArgumentError } from '@dfm/errors';
 
 export interface FolderOptions extends SplitOptions {
   /** Normal images (scanned recursively). Training images, minus the held-out normal test part. */
   normalDir: string;
-  /** Anomalous test images (scanned recursively; a sub-folder's name becomes the defect type, else this folder's name). */
+  /**
+   * Anomalous test images (scanned recursively; a sub-folder's name becomes the defect type, else this
+   * folder's name). Without it, `testSplitMode` and `valSplitMode` default to `'none'`: the dataset
+   * is for fitting only (no test set, no thresholds) unless another split mode is chosen.
+   */
   abnormalDir?: string;
   /** Normal test images. Without it, `normalSplitRatio` of `normalDir` is moved to the test set. */
   normalTestDir?: string;
@@ -54,7 +58,17 @@ export class Folder implements AnomalyDataset {
     if (typeof options?.normalDir !== 'string' || options.normalDir === '') {
       throw new InvalidArgumentError(`${where}: normalDir must be the folder of normal images — got ${JSON.stringify(options?.normalDir)}.`);
     }
-    const split = resolveSplitOptions(options, where);
+    // Without anomalous images there is nothing to test on or to fit thresholds with: unless the
+    // caller chose otherwise, the test and validation splits are then 'none' (fit only, raw scores).
+    const noAnomalies = options.abnormalDir === undefined;
+    const testSplitMode = options.testSplitMode ?? (noAnomalies ? 'none' : 'from_dir');
+    const valSplitMode = options.valSplitMode ?? (noAnomalies && testSplitMode === 'none' ? 'none' : undefined);
+    if (noAnomalies && options.testSplitMode === undefined && (valSplitMode === 'same_as_test' || valSplitMode === 'from_test')) {
+      throw new InvalidArgumentError(
+        `${where}: valSplitMode '${valSplitMode}' needs a test set — got no abnormalDir, so there is none (testSplitMode defaults to 'none'). Pass abnormalDir (anomalous images), or testSplitMode 'synthetic', or valSplitMode 'synthetic' or 'none'.`,
+      );
+    }
+    const split = resolveSplitOptions({ ...options, testSplitMode, ...(valSplitMode !== undefined ? { valSplitMode } : {}) }, where);
     const normalSplitRatio = options.normalSplitRatio ?? 0.2;
     if (!(normalSplitRatio >= 0 && normalSplitRatio < 1)) {
       throw new InvalidArgumentError(`${where}: normalSplitRatio must be in [0, 1) — got ${JSON.stringify(options.normalSplitRatio)}.`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Sample } from './sample';
-import { applySplits, resolveSplitOptions } from './splits';
+import { applySplits, NO_THRESHOLDS_NOTE, resolveSplitOptions } from './splits';
 import { createSyntheticAnomaly } from './synthetic-anomaly';
 
 const normal = (i: number): Sample => ({ path: `/n/${i}.png`, label: 0, defectType: 'good', maskPath: null });
@@ -48,6 +48,8 @@ describe('applySplits', () => {
     const none = applySplits(train, () => test, resolveSplitOptions({ valSplitMode: 'none' }, 't'), 't');
     expect(none.val).toEqual([]);
     expect(none.splitInfo).toMatchObject({ thresholdSplit: 'none', note: expect.stringMatching(/not fitted/) });
+    expect(none.splitInfo.note).toBe(NO_THRESHOLDS_NOTE);
+    expect(NO_THRESHOLDS_NOTE).toMatch(/no labels or normalised scores\. Thresholds need anomalous validation images.*valSplitMode 'synthetic'/);
   });
 
   it('refuses to hold out every training image', () => {

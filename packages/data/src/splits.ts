@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '@dfm/linalg';
 import { createRng, shuffle } from './random';
 import type { Sample } from './sample';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /**
  * Where the test set comes from.
@@ -58,6 +58,13 @@ export interface ResolvedSplitOptions {
   valSplitRatio: number;
   seed: number;
 }
+
+/**
+ * The note of a split without validation images. Thresholds need anomalous validation images:
+ * without them predictions carry raw scores only (no labels, no normalised scores).
+ */
+export const NO_THRESHOLDS_NOTE =
+  "No validation images: thresholds are not fitted, so predictions have raw scores but no labels or normalised scores. Thresholds need anomalous validation images: give anomalous test images (valSplitMode 'same_as_test' or 'from_test'), or use valSplitMode 'synthetic' (synthetic anomalies made from held-out normal images).";
 
 const TEST_MODES: readonly TestSplitMode[] = ['from_dir', 'synthetic', 'none'];
 const VAL_MODES: readonly ValSplitMode[] = ['same_as_test', 'from_test', 'synthetic', 'none'];
@@ -187,7 +194,7 @@ export function applySplits(
     options.valSplitMode === 'none' || val.length === 0 ? 'none' : options.valSplitMode === 'same_as_test' ? 'test' : 'val';
   const note =
     thresholdSplit === 'none'
-      ? 'No validation images: adaptive thresholds are not fitted; the default threshold is used.'
+      ? NO_THRESHOLDS_NOTE
       : thresholdSplit === 'test'
         ? 'Thresholds are fitted on the test set itself (valSplitMode same_as_test): threshold-dependent metrics (F1) are optimistic; AUROC/AUPRO are unaffected.'
         : options.valSplitMode === 'from_test'

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setBackend } from '@dfm/backbone';
 import { Folder } from '@dfm/data';
-import { NotFittedError } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { makeSyntheticDataset, type SyntheticDataset } from '../test/synthetic-d
 import { Dfm } from './dfm';
 import { Engine } from './engine';
 import { PreProcessor } from './pre-processor';
+import { NotFittedError } from '@dfm/errors';
 
 const work = mkdtempSync(join(tmpdir(), 'dfm-engine-'));
 let data: SyntheticDataset;
@@ -76,7 +77,9 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
 
     const tested = await engine.test(model, dataset());
     const dir = tested.resultsDir;
-    expect(dir).toBe(join(work, 'results', 'dfm', 'folder', 'blobs'));
+    // fit and test of one Engine share one run folder
+    expect(dir).toBe(join(work, 'results', 'dfm', 'folder', 'blobs', 'v1'));
+    expect(fit.resultsDir).toBe(dir);
     for (const file of ['model.dfm', 'metrics.json', 'predictions.csv', 'roc.png', 'score-histogram.png']) {
       expect(existsSync(join(dir, file)), file).toBe(true);
     }
@@ -89,7 +92,7 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
     const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('path,label,defect_type,score,normalized_score,pred_label');
     expect(csv).toHaveLength(1 + tested.predictions.length);
-    const png = join(dir, 'images', 'blob', `${tested.predictions.find((p) => p.label === 1)!.path.split('/').pop()!.replace('.png', '')}.png`);
+    const png = join(dir, 'images', 'blob', `${tested.predictions.find((p) => p.label === 1)!.path.split('/').pop()!}.png`);
     const meta = await sharp(png).metadata();
     expect(meta.width).toBe(4 * 64 + 3 * 4);
 
@@ -160,5 +163,102 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
     expect(warnings.some((w) => w.startsWith('thresholds: not fitted'))).toBe(true);
     skipping.dispose();
     rmSync(root, { recursive: true, force: true });
+  }, 240_000);
+});
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+describe('Engine results: one versioned run folder per Engine, nothing replaced', () => {
+  it('a second Engine writes v2 and moves latest; the first run (its model.dfm too) is left byte-identical', async () => {
+    const root = join(work, 'versions');
+    const first = small();
+    const one = new Engine({ defaultRootDir: root, batchSize: 8 });
+    const fit1 = await one.fit(first, dataset());
+    const test1 = await one.test(first, dataset());
+    const runs = join(root, 'dfm', 'folder', 'blobs');
+    expect(fit1.checkpointPath).toBe(join(runs, 'v1', 'model.dfm'));
+    expect(test1.resultsDir).toBe(join(runs, 'v1'));
+    expect(readlinkSync(join(runs, 'latest'))).toBe('v1');
+    const before = Object.fromEntries(['model.dfm', 'metrics.json', 'predictions.csv'].map((f) => [f, sha256(join(runs, 'v1', f))]));
+
+    const second = small();
+    const two = new Engine({ defaultRootDir: root, batchSize: 8 });
+    const fit2 = await two.fit(second, dataset());
+    const test2 = await two.test(second, dataset());
+    expect(fit2.checkpointPath).toBe(join(runs, 'v2', 'model.dfm'));
+    expect(test2.resultsDir).toBe(join(runs, 'v2'));
+    expect(readlinkSync(join(runs, 'latest'))).toBe('v2');
+    expect(existsSync(join(runs, 'latest', 'metrics.json'))).toBe(true);
+    for (const [file, hash] of Object.entries(before)) expect(sha256(join(runs, 'v1', file)), file).toBe(hash);
+    // no temporary link is left behind
+    expect(readdirSync(runs).sort()).toEqual(['latest', 'v1', 'v2']);
+
+    // N = 1 + the highest existing v<N>, whatever else is there
+    mkdirSync(join(runs, 'v9'));
+    mkdirSync(join(runs, 'v10x'));
+    const three = new Engine({ defaultRootDir: root, checkpoint: false, batchSize: 8 });
+    expect(three.resultsDir(second, dataset())).toBe(join(runs, 'v10'));
+    expect(three.resultsDir(second, dataset())).toBe(join(runs, 'v10'));
+    expect(readlinkSync(join(runs, 'latest'))).toBe('v10');
+    // versioned: false writes into the category folder itself
+    expect(new Engine({ defaultRootDir: root, versioned: false }).resultsDir(second, dataset())).toBe(runs);
+    first.dispose();
+    second.dispose();
+  }, 240_000);
+
+  it('a latest that is not a link is left alone, with a warning', () => {
+    const root = join(work, 'latest-dir');
+    const runs = join(root, 'dfm', 'folder', 'blobs');
+    mkdirSync(join(runs, 'latest'), { recursive: true });
+    writeFileSync(join(runs, 'latest', 'keep.txt'), 'mine');
+    const warnings: string[] = [];
+    const model = small();
+    const dir = new Engine({ defaultRootDir: root, callbacks: [{ onWarning: (m) => warnings.push(m) }] }).resultsDir(model, dataset());
+    expect(dir).toBe(join(runs, 'v1'));
+    expect(readFileSync(join(runs, 'latest', 'keep.txt'), 'utf8')).toBe('mine');
+    expect(warnings.some((w) => /^results: .*latest still points at an older run \(.*\); this run's results are in .*v1\.$/.test(w))).toBe(true);
+    expect(readdirSync(runs).sort()).toEqual(['latest', 'v1']);
+    model.dispose();
+  });
+
+  it('fit without a test or validation set writes the model without thresholds and warns with the note', async () => {
+    const warnings: string[] = [];
+    const model = small();
+    const goodOnly = new Folder({ normalDir: data.normalDir, name: 'good-only' });
+    expect(goodOnly.splitInfo).toMatchObject({ testSplitMode: 'none', valSplitMode: 'none', thresholdSplit: 'none' });
+    const engine = new Engine({ defaultRootDir: join(work, 'good-only'), batchSize: 8, callbacks: [{ onWarning: (m) => warnings.push(m) }] });
+    const fit = await engine.fit(model, goodOnly);
+    expect(fit.thresholdSplit).toBe('none');
+    expect(fit.checkpointPath && existsSync(fit.checkpointPath)).toBe(true);
+    expect(model.postProcessor?.isFitted).toBe(false);
+    expect(warnings.some((w) => /^thresholds: not fitted — No validation images: .*Thresholds need anomalous validation images/.test(w))).toBe(true);
+    await expect(engine.test(model, goodOnly)).rejects.toThrow(/^Engine\.test\(\): needs test images — the dataset folder\/good-only has none \(testSplitMode 'none'\)\./);
+    const restored = await Dfm.load(fit.checkpointPath as string, { visualizer: false });
+    const [prediction] = await engine.predict(restored, [join(data.abnormalDir, '000.png')]);
+    expect(prediction).toMatchObject({ normalizedScore: null, predLabel: null });
+    model.dispose();
+    restored.dispose();
+  }, 240_000);
+
+  it('predict: heatmaps mirror the input folders with relativeTo; inputs that would share a heatmap are refused', async () => {
+    const model = small();
+    const engine = new Engine({ defaultRootDir: join(work, 'predict-fit'), checkpoint: false, batchSize: 8 });
+    await engine.fit(model, dataset({ valSplitMode: 'none' }));
+    const inputs = join(work, 'predict-in');
+    mkdirSync(join(inputs, 'line-1', 'cam-a'), { recursive: true });
+    cpSync(join(data.abnormalDir, '000.png'), join(inputs, 'top.png'));
+    cpSync(join(data.abnormalDir, '001.png'), join(inputs, 'line-1', 'cam-a', 'top.png'));
+    const paths = [join(inputs, 'top.png'), join(inputs, 'line-1', 'cam-a', 'top.png')];
+    const out = join(work, 'predict-out');
+    const predictions = await engine.predict(model, paths, { outputDir: out, relativeTo: inputs });
+    expect(predictions.map((p) => p.path)).toEqual(paths);
+    expect(existsSync(join(out, 'top.png.png'))).toBe(true);
+    expect(existsSync(join(out, 'line-1', 'cam-a', 'top.png.png'))).toBe(true);
+    await expect(engine.predict(model, paths, { outputDir: join(work, 'predict-flat') })).rejects.toThrow(
+      /^Engine\.predict\(\): every input needs its own heatmap file — .*top\.png and .*cam-a\/top\.png would both write .*predict-flat\/top\.png\.png\. Pass relativeTo/,
+    );
+    expect(existsSync(join(work, 'predict-flat'))).toBe(false);
+    await expect(engine.predict(model, paths, { outputDir: out, relativeTo: join(inputs, 'line-1') })).rejects.toThrow(/relativeTo must hold every input — .*top\.png is outside/);
+    model.dispose();
   }, 240_000);
 });

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { writeFileAtomic } from '@dfm/backbone';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '@dfm/backbone/internal';
 import { type AnomalyDataset, type Batch, type BatchStream, batches, type Sample } from '@dfm/data';
-import { DfmError, InvalidArgumentError } from '@dfm/linalg';
 import type { AnomalyModule, StepOutput } from './anomaly-module';
 import type { Callback, StageProgress } from './callbacks/callback';
 import { ModelCheckpoint } from './callbacks/model-checkpoint';
@@ -12,14 +12,25 @@ import { rocCurve } from './metrics';
 import type { PostProcessResult } from './post-processing/post-processor';
 import { renderRocCurve, renderScoreHistogram } from './visualization';
 import { type TrainerArguments, mergeTrainerArguments } from './trainer-arguments';
+import { heatmapName } from './visualizer';
+import { DfmError, InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
 
 /** Options of {@link Engine}. */
 export interface EngineOptions extends Partial<TrainerArguments> {
-  /** Results go to `<defaultRootDir>/<model>/<dataset>/<category>/`. Default `'results'`. */
+  /**
+   * Results go to a new run folder `<defaultRootDir>/<model>/<dataset>/<category>/v<N>/` per Engine
+   * (anomalib's layout; N = 1 + the highest existing), with a `latest` link to the newest. Default `'results'`.
+   */
   defaultRootDir?: string;
+  /**
+   * `true` (default): each Engine writes into its own `v<N>` run folder, so no run replaces an earlier
+   * run's results. `false`: into `<defaultRootDir>/<model>/<dataset>/<category>/` itself, replacing
+   * the files an earlier run left there.
+   */
+  versioned?: boolean;
   /** Extra callbacks; a {@link ProgressBar} (TTY only) and a {@link Timer} are always added. */
   callbacks?: Callback[];
-  /** `false`: no model file is written after fit. Default: `model.dfm` in the results directory. */
+  /** `false`: no model file is written after fit. Default: `model.dfm` in the run folder ({@link Engine.resultsDir}). */
   checkpoint?: ModelCheckpoint | false;
   /** Images per batch. Default 16. */
   batchSize?: number;
@@ -45,6 +56,18 @@ export interface Prediction {
   predLabel: 0 | 1 | null;
 }
 
+/** Options of {@link Engine.predict}. */
+export interface PredictOptions {
+  /** Write an image with the heatmap per input here: `<outputDir>/<sub-folder>/<file name>.png` (`a.jpg` → `a.jpg.png`). */
+  outputDir?: string;
+  /**
+   * With a list of paths: each heatmap goes into the sub-folder of `outputDir` that mirrors the
+   * input's folder relative to this one (every path must lie inside it). Default: no sub-folders.
+   * A dataset's images go into one sub-folder per defect type.
+   */
+  relativeTo?: string;
+}
+
 /** What {@link Engine.fit} did. */
 export interface FitSummary {
   trainSamples: number;
@@ -54,6 +77,8 @@ export interface FitSummary {
   thresholdNote: string;
   /** The model file written, if any. */
   checkpointPath: string | null;
+  /** The run folder the model file went into; null when it went elsewhere (`checkpoint.dirpath`) or was not written. */
+  resultsDir: string | null;
   seconds: number;
   skipped: { path: string; reason: string }[];
 }
@@ -99,9 +124,12 @@ export class Engine {
   private readonly prefetch: number;
   private readonly onBadImage: 'error' | 'skip';
   private readonly pixelLimit: number | undefined;
+  readonly versioned: boolean;
+  /** The run folder of each `<model>/<dataset>/<category>` this Engine has written to. */
+  private readonly runFolders = new Map<string, string>();
 
   constructor(options: EngineOptions = {}) {
-    const { defaultRootDir = 'results', callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
+    const { defaultRootDir = 'results', versioned = true, callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InvalidArgumentError(`new Engine(): batchSize must be a positive integer — got ${JSON.stringify(batchSize)}.`);
     }
@@ -109,6 +137,7 @@ export class Engine {
       throw new InvalidArgumentError(`new Engine(): onBadImage must be 'error' or 'skip' — got ${JSON.stringify(onBadImage)}.`);
     }
     this.defaultRootDir = defaultRootDir;
+    this.versioned = versioned;
     this.timer = new Timer();
     this.checkpoint = checkpoint === false ? null : (checkpoint ?? new ModelCheckpoint());
     this.callbacks = [new ProgressBar(), this.timer, ...(this.checkpoint ? [this.checkpoint] : []), ...callbacks];
@@ -122,9 +151,30 @@ export class Engine {
     }
   }
 
-  /** `<defaultRootDir>/<model>/<dataset>/<category>` (absolute). */
-  resultsDir(model: AnomalyModule, dataset: AnomalyDataset): string {
+  /** `<defaultRootDir>/<model>/<dataset>/<category>` (absolute): the folder holding the run folders `v1`, `v2`, … and `latest`. */
+  runsDir(model: AnomalyModule, dataset: AnomalyDataset): string {
     return resolve(this.defaultRootDir, model.name, dataset.name, dataset.category);
+  }
+
+  /**
+   * This Engine's run folder for the model and dataset (absolute), created on the first call:
+   * `<runsDir>/v<N>/` with N = 1 + the highest existing `v<N>`, and `<runsDir>/latest` pointed at it
+   * (a symlink replaced atomically). Every later call of the same Engine (fit, then test) returns the
+   * same folder; another Engine makes the next version. With `versioned: false`, `runsDir` itself.
+   */
+  resultsDir(model: AnomalyModule, dataset: AnomalyDataset): string {
+    const parent = this.runsDir(model, dataset);
+    const known = this.runFolders.get(parent);
+    if (known !== undefined) return known;
+    let dir = parent;
+    mkdirSync(parent, { recursive: true });
+    if (this.versioned) {
+      dir = createRunFolder(parent);
+      const problem = pointLatestAt(parent, basename(dir));
+      if (problem !== null) this.warn(`results: ${join(parent, 'latest')} still points at an older run (${problem}); this run's results are in ${dir}.`);
+    }
+    this.runFolders.set(parent, dir);
+    return dir;
   }
 
   /**
@@ -190,8 +240,10 @@ export class Engine {
       }
     }
     let checkpointPath: string | null = null;
+    let resultsDir: string | null = null;
     if (this.checkpoint !== null) {
-      const dir = this.checkpoint.dirpath ?? this.resultsDir(model, dataset);
+      if (this.checkpoint.dirpath === undefined) resultsDir = this.resultsDir(model, dataset);
+      const dir = this.checkpoint.dirpath ?? (resultsDir as string);
       checkpointPath = join(dir, this.checkpoint.filename);
       await model.save(checkpointPath, this.modelMetadata(model, dataset));
       for (const callback of this.callbacks) callback.onCheckpoint?.(checkpointPath);
@@ -203,6 +255,7 @@ export class Engine {
       thresholdSplit,
       thresholdNote: note,
       checkpointPath,
+      resultsDir,
       seconds: (performance.now() - started) / 1000,
       skipped,
     };
@@ -229,11 +282,10 @@ export class Engine {
   async test(model: AnomalyModule, dataset: AnomalyDataset): Promise<TestResult> {
     if (dataset.test.length === 0) {
       throw new InvalidArgumentError(
-        `Engine.test(): the dataset ${dataset.name}/${dataset.category} has no test images (testSplitMode '${dataset.splitInfo.testSplitMode}'). Give it a test folder or use testSplitMode 'synthetic'.`,
+        `Engine.test(): needs test images — the dataset ${dataset.name}/${dataset.category} has none (testSplitMode '${dataset.splitInfo.testSplitMode}'). Give it anomalous test images (Folder abnormalDir, MVTec test/), or use testSplitMode 'synthetic'.`,
       );
     }
     const dir = this.resultsDir(model, dataset);
-    mkdirSync(dir, { recursive: true });
     const skipped: { path: string; reason: string }[] = [];
     const gathered = await this.gather('test', model, dataset.test, dataset.hasMasks, join(dir, 'images'), skipped);
     const { metrics, notes } = this.evaluate(model, gathered, dataset);
@@ -269,19 +321,32 @@ export class Engine {
 
   /**
    * Scores images without labels (a dataset's test split, or a list of paths): raw and normalised
-   * scores, predicted labels and, with `outputDir`, an image with the heatmap per input.
+   * scores, predicted labels and, with `outputDir`, an image with the heatmap per input (see
+   * {@link PredictOptions}; two inputs that would share a heatmap file are refused before scoring).
    */
-  async predict(model: AnomalyModule, input: AnomalyDataset | readonly string[], options: { outputDir?: string } = {}): Promise<Prediction[]> {
-    const samples: Sample[] = Array.isArray(input)
-      ? (input as readonly string[]).map((path) => ({ path: resolve(path), label: 0, defectType: 'unknown', maskPath: null }))
-      : (input as AnomalyDataset).test;
+  async predict(model: AnomalyModule, input: AnomalyDataset | readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
+    const paths = isPathList(input) ? input : null;
+    const samples: readonly Sample[] = paths !== null ? paths.map((path) => pathSample(path, options.relativeTo)) : (input as AnomalyDataset).test;
     if (samples.length === 0) {
       throw new InvalidArgumentError('Engine.predict(): no images to score — got an empty list. Pass image paths or a dataset with test images.');
+    }
+    if (options.outputDir !== undefined) {
+      const seen = new Map<string, string>();
+      for (const sample of samples) {
+        const file = join(sample.defectType, heatmapName(sample.path));
+        const other = seen.get(file);
+        if (other !== undefined && other !== sample.path) {
+          throw new InvalidArgumentError(
+            `Engine.predict(): every input needs its own heatmap file — ${other} and ${sample.path} would both write ${join(options.outputDir, file)}. Pass relativeTo (a folder holding both) so heatmaps mirror the input folders.`,
+          );
+        }
+        seen.set(file, sample.path);
+      }
     }
     const skipped: { path: string; reason: string }[] = [];
     const gathered = await this.gather('predict', model, samples, false, options.outputDir ?? null, skipped);
     this.reportSkipped('predict', skipped);
-    if (Array.isArray(input)) {
+    if (paths !== null) {
       for (const p of gathered.predictions) {
         delete p.label;
         delete p.defectType;
@@ -326,22 +391,32 @@ export class Engine {
   ): Promise<Gathered> {
     await model.onValidationStart();
     if (imagesDir !== null) model.visualizer?.reset();
-    const [height, width] = model.preProcessor.imageSize;
+    // The maps' size: the pre-processor's, or (no resizing) the first batch's, which every batch must share.
+    let [height, width] = model.preProcessor.imageSize ?? [0, 0];
     const n = samples.length;
-    const pixels = height * width;
+    let pixels = height * width;
     const predictions: Prediction[] = [];
     const scores = new Float32Array(n);
     const labels = new Uint8Array(n);
     const post = model.postProcessor?.isFitted ? model.postProcessor : null;
     const predLabels = post ? new Uint8Array(n) : null;
     let maps: Float32Array | null = null;
-    let masks: Uint8Array | null = withMasks ? new Uint8Array(n * pixels) : null;
+    let masks: Uint8Array | null = null;
     let predMasks: Uint8Array | null = null;
     let count = 0;
     const started = performance.now();
     await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
       const output: StepOutput = stage === 'test' ? await model.testStep(modelBatch) : stage === 'predict' ? await model.predictStep(modelBatch) : await model.validationStep(modelBatch);
       const { batch } = modelBatch;
+      if (pixels === 0) {
+        [height, width] = [batch.height, batch.width];
+        pixels = height * width;
+      } else if (batch.height !== height || batch.width !== width) {
+        throw new ShapeMismatchError(
+          `Engine.${stage}(): every image must have one size when the pre-processor does not resize — got ${batch.height}×${batch.width} after ${height}×${width} (${basename(batch.samples[0]?.path ?? '')}). Give the PreProcessor an imageSize.`,
+        );
+      }
+      if (withMasks) masks ??= new Uint8Array(n * pixels);
       const canMap = output.anomalyMap !== undefined && post?.stats?.pixelThreshold !== null;
       const processed: PostProcessResult<Float32Array> | null = post
         ? post.apply({ predScore: output.predScore, anomalyMap: canMap ? output.anomalyMap : undefined })
@@ -379,7 +454,7 @@ export class Engine {
     // Skipped files leave the tail of the preallocated arrays unused.
     const used = count;
     if (maps !== null) maps = (maps as Float32Array).subarray(0, used * pixels);
-    if (masks !== null) masks = masks.subarray(0, used * pixels);
+    if (masks !== null) masks = (masks as Uint8Array).subarray(0, used * pixels);
     if (predMasks !== null) predMasks = (predMasks as Uint8Array).subarray(0, used * pixels);
     return {
       predictions,
@@ -430,7 +505,7 @@ export class Engine {
         if (error instanceof DfmError) throw error;
         throw new DfmError(
           `Engine.${stage === 'train' ? 'fit' : stage}(): batch ${index} (${batch.samples.map((s) => basename(s.path)).slice(0, 3).join(', ')}${batch.batchSize > 3 ? ', …' : ''}) failed: ${(error as Error).message}`,
-          { cause: error },
+          { cause: error, code: 'E_INTERNAL' },
         );
       } finally {
         images.dispose();
@@ -443,9 +518,9 @@ export class Engine {
     for (const callback of this.callbacks) callback.onStageEnd?.(stage, { seconds, samples: done });
   }
 
-  private modelMetadata(model: AnomalyModule, dataset: AnomalyDataset): Record<string, unknown> {
+  /** Free metadata saved with the model; thresholds are not here (the model file records its post-processing). */
+  private modelMetadata(_model: AnomalyModule, dataset: AnomalyDataset): Record<string, unknown> {
     return {
-      postProcessor: model.postProcessor?.isFitted ? model.postProcessor.toJSON() : undefined,
       dataset: { name: dataset.name, category: dataset.category },
       split: dataset.splitInfo,
     };
@@ -458,6 +533,73 @@ export class Engine {
   private reportSkipped(stage: string, skipped: { path: string; reason: string }[]): void {
     if (skipped.length === 0) return;
     this.warn(`${stage}: skipped ${skipped.length} bad file${skipped.length > 1 ? 's' : ''}: ${skipped.map((s) => s.path).join(', ')}`);
+  }
+}
+
+function isPathList(input: AnomalyDataset | readonly string[]): input is readonly string[] {
+  return Array.isArray(input);
+}
+
+/** A sample for an unlabelled path; its `defectType` is the heatmap sub-folder (the folder relative to `relativeTo`, or `'.'`). */
+function pathSample(path: string, relativeTo: string | undefined): Sample {
+  const absolute = resolve(path);
+  let folder = '.';
+  if (relativeTo !== undefined) {
+    const base = resolve(relativeTo);
+    const inside = relative(base, dirname(absolute));
+    if (inside.startsWith('..') || isAbsolute(inside)) {
+      throw new InvalidArgumentError(
+        `Engine.predict(): relativeTo must hold every input — ${absolute} is outside ${base}. Pass the folder the inputs were listed from, or leave relativeTo out.`,
+      );
+    }
+    folder = inside === '' ? '.' : inside;
+  }
+  return { path: absolute, label: 0, defectType: folder, maskPath: null };
+}
+
+/** Creates the next run folder `v<N>` in `parent` (N = 1 + the highest existing; retried if another run takes it first). */
+function createRunFolder(parent: string): string {
+  for (;;) {
+    const dir = join(parent, `v${highestVersion(parent) + 1}`);
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+function highestVersion(parent: string): number {
+  let highest = 0;
+  for (const name of readdirSync(parent)) {
+    const match = /^v(\d+)$/.exec(name);
+    if (match) highest = Math.max(highest, Number(match[1]));
+  }
+  return highest;
+}
+
+/**
+ * Points `<parent>/latest` at the run folder `name`: a new symlink under a temporary name renamed
+ * over the old one (atomic; readers see the old or the new link, never none). Leaves it alone when a
+ * newer run already exists. Returns null, or why the link was not updated (nothing is deleted).
+ */
+function pointLatestAt(parent: string, name: string): string | null {
+  const version = Number(name.slice(1));
+  if (highestVersion(parent) > version) return `a newer run v${highestVersion(parent)} exists`;
+  const temporary = join(parent, `.latest.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    if (process.platform === 'win32') symlinkSync(join(parent, name), temporary, 'junction');
+    else symlinkSync(name, temporary, 'dir');
+    renameSync(temporary, join(parent, 'latest'));
+    return null;
+  } catch (error) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // the temporary link was never made
+    }
+    return (error as Error).message;
   }
 }
 

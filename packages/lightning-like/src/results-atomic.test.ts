@@ -44,7 +44,7 @@ describe('results files under SIGKILL', () => {
     // The reference: one clean pass by the same code the child runs.
     const rootDir = join(work, 'results');
     const reference = await Dfm.load(fit.checkpointPath as string);
-    const clean = await new Engine({ defaultRootDir: rootDir, checkpoint: false }).test(reference, new Folder(folderOptions));
+    const clean = await new Engine({ defaultRootDir: rootDir, checkpoint: false, versioned: false }).test(reference, new Folder(folderOptions));
     reference.dispose();
     const dir = clean.resultsDir;
     const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).metrics;

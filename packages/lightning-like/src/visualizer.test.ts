@@ -1,15 +1,44 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from '@dfm/data';
 import { describe, expect, it } from 'vitest';
-import { Visualizer } from './visualizer';
+import { heatmapName, Visualizer } from './visualizer';
 
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
 
+function oneImageBatch(path: string, h = 4, w = 4): Batch {
+  return {
+    images: new Float32Array(h * w * 3).fill(0.5),
+    normalization: null,
+    masks: null,
+    samples: [{ path, label: 0, defectType: 'good', maskPath: null }],
+    batchSize: 1,
+    height: h,
+    width: w,
+  };
+}
+
 describe('Visualizer', () => {
+  it('names a heatmap after the whole input file name: a.jpg and a.png in one folder give a.jpg.png and a.png.png', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dfm-vis-names-'));
+    try {
+      const anomalyMap = Float32Array.from({ length: 16 }, (_, i) => i / 16);
+      const visualizer = new Visualizer();
+      const written: string[] = [];
+      for (const path of ['/in/a.jpg', '/in/a.png', '/in/a.JPEG']) {
+        written.push(...(await visualizer.visualizeBatch({ batch: oneImageBatch(path), output: { predScore: Float32Array.of(1), anomalyMap }, processed: null, outputDir: dir })));
+      }
+      expect(written).toEqual([join(dir, 'good', 'a.jpg.png'), join(dir, 'good', 'a.png.png'), join(dir, 'good', 'a.JPEG.png')]);
+      expect(readdirSync(join(dir, 'good')).sort()).toEqual(['a.JPEG.png', 'a.jpg.png', 'a.png.png']);
+      expect(heatmapName('/x/y/part 1.tiff')).toBe('part 1.tiff.png');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('draws a batch the loader normalised exactly as the same batch in [0, 1]', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dfm-vis-'));
     try {

@@ -1,10 +1,10 @@
-import { basename, extname, join } from 'node:path';
-import { writeFileAtomic } from '@dfm/backbone';
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '@dfm/backbone/internal';
 import type { Batch } from '@dfm/data';
-import { InvalidArgumentError } from '@dfm/linalg';
 import type { StepOutput } from './anomaly-module';
 import type { PostProcessResult } from './post-processing/post-processor';
 import { renderHeatmapOverlay } from './visualization';
+import { InvalidArgumentError } from '@dfm/errors';
 
 /** Options of {@link Visualizer}. */
 export interface VisualizerOptions {
@@ -13,7 +13,9 @@ export interface VisualizerOptions {
 }
 
 /**
- * Writes one PNG per scored image under `<outputDir>/<defectType>/<name>.png`: image | heatmap
+ * Writes one PNG per scored image under `<outputDir>/<defectType>/<file name>.png`, the input's
+ * whole file name, extension included, plus `.png` (`a.jpg` → `a.jpg.png`, `a.png` → `a.png.png`),
+ * so inputs that differ only by extension never share a heatmap: image | heatmap
  * overlay | predicted-mask contour | ground-truth contour (when the image has a mask). Maps are
  * shown normalised with the fitted thresholds (0.5 = threshold); without fitted thresholds each
  * map is scaled to its own range. Models without maps (NLL) get no images.
@@ -58,7 +60,7 @@ export class Visualizer {
         height,
         width,
       });
-      const file = join(outputDir, sample.defectType, `${basename(sample.path, extname(sample.path))}.png`);
+      const file = join(outputDir, sample.defectType, heatmapName(sample.path));
       writeFileAtomic(file, png);
       written.push(file);
       this.written += 1;
@@ -70,6 +72,11 @@ export class Visualizer {
   reset(): void {
     this.written = 0;
   }
+}
+
+/** The heatmap file name of an input image: its whole file name plus `.png` (`a.jpg` → `a.jpg.png`). */
+export function heatmapName(imagePath: string): string {
+  return `${basename(imagePath)}.png`;
 }
 
 /** RGB in [0, 1] of an image the loader normalised (a copy), or the image itself. */

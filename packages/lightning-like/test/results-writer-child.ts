@@ -12,7 +12,7 @@ import { Engine } from '../src/engine';
 const [checkpoint, rootDir, optionsJson] = process.argv.slice(2) as [string, string, string];
 await setBackend('wasm');
 const model = await Dfm.load(checkpoint);
-const engine = new Engine({ defaultRootDir: rootDir, checkpoint: false });
+const engine = new Engine({ defaultRootDir: rootDir, checkpoint: false, versioned: false });
 const dataset = new Folder(JSON.parse(optionsJson) as FolderOptions);
 process.stdout.write('ready\n');
 for (;;) await engine.test(model, dataset);

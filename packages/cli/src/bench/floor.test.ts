@@ -5,7 +5,7 @@ import { formatFloor } from './run-bench';
 // The parts of the 2026-11-23 02:16 run (docs/benchmarks.md): onnxruntime best 9.7 ms/img, decoding
 // 2.10 CPU-s for 292 images on 2 cores, fit 0.17 s + score 0.07 s, PyTorch 7.80 s, limit 7.55 ms/img.
 const run = {
-  engine: 'onnxruntime' as const,
+  runtime: 'onnxruntime' as const,
   images: 292,
   backboneBestMs: 9.7,
   decodeCpuSeconds: 2.1,

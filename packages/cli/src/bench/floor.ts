@@ -5,10 +5,10 @@
  * pipeline cannot beat the sum, however well decoding is overlapped with the backbone; so when the
  * floor is above a target ratio to PyTorch, no scheduling change reaches it: only cheaper parts do.
  */
-import type { BenchEngine } from './engines';
+import type { BenchRuntime } from './runtimes';
 
 export interface FloorInput {
-  engine: BenchEngine;
+  runtime: BenchRuntime;
   /** Images through the pipeline (train + test). */
   images: number;
   /** The backbone alone, best ms per image of the run. */
@@ -17,7 +17,7 @@ export interface FloorInput {
   decodeCpuSeconds: number;
   /** Cores the run has. */
   cores: number;
-  /** PCA fit and scoring seconds, from the engine's pipeline run. */
+  /** PCA fit and scoring seconds, from the runtime's pipeline run. */
   fitSeconds: number;
   scoreSeconds: number;
   /** PyTorch's fit + test seconds; null when it did not run. */
@@ -29,7 +29,7 @@ export interface FloorInput {
 }
 
 export interface PipelineFloor {
-  engine: BenchEngine;
+  runtime: BenchRuntime;
   images: number;
   backboneSeconds: number;
   decodeSeconds: number;
@@ -50,7 +50,7 @@ export interface PipelineFloor {
 /** See the module comment. Inputs are the bench's own measurements; each must be finite and non-negative. */
 export function pipelineFloor(input: FloorInput): PipelineFloor {
   for (const [key, value] of Object.entries(input)) {
-    if (key === 'engine' || value === null) continue;
+    if (key === 'runtime' || value === null) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new Error(`pipelineFloor(): ${key} must be a finite number ≥ 0 — got ${String(value)}. It comes from the bench's own measurements.`);
     }
@@ -65,7 +65,7 @@ export function pipelineFloor(input: FloorInput): PipelineFloor {
   const torch = input.torchSeconds;
   const neededMsPerImage = torch === null ? null : ((input.target * torch - decodeSeconds - fitScoreSeconds) / input.images) * 1000;
   return {
-    engine: input.engine,
+    runtime: input.runtime,
     images: input.images,
     backboneSeconds,
     decodeSeconds,

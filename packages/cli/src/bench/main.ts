@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` entry: `tsx packages/cli/src/bench/main.ts [--engines a,b] [--skip-torch] [--skip-memory]
+ * `pnpm bench` entry: `tsx packages/cli/src/bench/main.ts [--runtimes a,b] [--skip-torch] [--skip-memory]
  * [--skip-kernel-variant] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
  */
 import { runBench } from './run-bench';
@@ -9,13 +9,16 @@ const value = (flag: string) => {
   const i = argv.indexOf(flag);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const engines = value('--engines');
+// --engines: the deprecated name of --runtimes (same values), kept for one release.
+const deprecated = value('--engines');
+if (deprecated !== undefined) process.stderr.write('dfm: warning: --engines is deprecated; use --runtimes (same values)\n');
+const runtimes = value('--runtimes') ?? deprecated;
 const iterations = value('--iterations');
 const assetsDir = value('--assets-dir');
 const memoryImages = value('--memory-images');
 await runBench(
   {
-    ...(engines !== undefined ? { engines: engines.split(',') } : {}),
+    ...(runtimes !== undefined ? { runtimes: runtimes.split(',') } : {}),
     ...(iterations !== undefined ? { iterations: Number(iterations) } : {}),
     ...(assetsDir !== undefined ? { assetsDir } : {}),
     ...(memoryImages !== undefined ? { memoryImages: Number(memoryImages) } : {}),

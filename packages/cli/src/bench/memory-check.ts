@@ -5,7 +5,7 @@ export interface MemoryResult {
   images: number;
   seconds: number;
   peakRssBytes: number;
-  engineDetail: string;
+  runtimeDetail: string;
   bankShape: [number, number];
 }
 
@@ -14,7 +14,7 @@ export interface MemoryResult {
  * process, so nothing else this run allocated counts: batches are decoded, normalised, passed
  * through the backbone and freed; only the [N, D] float32 memory bank grows.
  */
-export function measureFitMemory(options: { trainDir: string; weights: string; count: number; engine: string }): MemoryResult | string {
+export function measureFitMemory(options: { trainDir: string; weights: string; count: number; runtime: string }): MemoryResult | string {
   const require = createRequire(import.meta.url);
   let modules: Record<string, string>;
   try {
@@ -34,12 +34,12 @@ const tf = require(${JSON.stringify(modules.tf)});
 const { setBackend, IMAGENET_MEAN, IMAGENET_STD } = require(${JSON.stringify(modules.backbone)});
 const { DFMModel } = require(${JSON.stringify(modules.core)});
 const { batches } = require(${JSON.stringify(modules.data)});
-const [trainDir, weights, count, engine] = process.argv.slice(1);
+const [trainDir, weights, count, runtime] = process.argv.slice(1);
 (async () => {
   await setBackend('wasm');
   const files = readdirSync(trainDir).filter((f) => f.endsWith('.png')).sort();
   const samples = Array.from({ length: Number(count) }, (_, i) => ({ path: join(trainDir, files[i % files.length]), label: 0, defectType: 'good', maskPath: null }));
-  const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', weights, engine });
+  const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', weights, runtime });
   const start = performance.now();
   async function* images() {
     for await (const batch of batches(samples, { batchSize: 16, imageSize: 256, prefetch: 2, normalize: { mean: IMAGENET_MEAN, std: IMAGENET_STD } })) {
@@ -50,13 +50,13 @@ const [trainDir, weights, count, engine] = process.argv.slice(1);
   const fit = await model.fit(images());
   const seconds = (performance.now() - start) / 1000;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({ images: fit.nSamples, seconds, peakRssBytes, engineDetail: model.backbone.engineDetail, bankShape: [fit.nSamples, fit.nFeatures] }));
+  console.log(JSON.stringify({ images: fit.nSamples, seconds, peakRssBytes, runtimeDetail: model.backbone.runtimeDetail, bankShape: [fit.nSamples, fit.nFeatures] }));
   model.dispose();
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
   const run = spawnSync(
     process.execPath,
-    ['-e', script, options.trainDir, options.weights, String(options.count), options.engine],
+    ['-e', script, options.trainDir, options.weights, String(options.count), options.runtime],
     { encoding: 'utf8', timeout: 20 * 60_000 },
   );
   if (run.error || run.status !== 0) return `memory check failed: ${run.error?.message ?? run.stderr.trim().split('\n').slice(-3).join(' ')}`;

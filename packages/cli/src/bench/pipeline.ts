@@ -3,7 +3,7 @@ import { DFMModel, upsampleMap } from '@dfm/core';
 import { batches, type ResizeKernel, type Sample } from '@dfm/data';
 import { auroc } from '@dfm/lightning-like';
 import * as tf from '@tensorflow/tfjs-core';
-import { type BenchEngine, createBenchBackbone } from './engines';
+import { type BenchRuntime, createBenchBackbone } from './runtimes';
 
 /** Seconds per stage; decode counts only the time the pipeline waited for decoded batches. */
 export interface StageTimes {
@@ -14,9 +14,9 @@ export interface StageTimes {
 }
 
 export interface PipelineResult {
-  engine: BenchEngine;
+  runtime: BenchRuntime;
   kernel: ResizeKernel;
-  engineDetail: string;
+  runtimeDetail: string;
   /** Backbone creation + first (tiny) call: ONNX graph build and session, or worker start. */
   loadSeconds: number;
   stages: StageTimes;
@@ -29,7 +29,7 @@ export interface PipelineResult {
 }
 
 export interface PipelineOptions {
-  engine: BenchEngine;
+  runtime: BenchRuntime;
   weights: string;
   train: readonly Sample[];
   test: readonly Sample[];
@@ -43,14 +43,14 @@ export interface PipelineOptions {
 const NORMALIZE = { mean: IMAGENET_MEAN, std: IMAGENET_STD };
 
 /**
- * The DFM recipe end to end with one engine: decode (sharp + antialiased resize + ImageNet
+ * The DFM recipe end to end with one runtime: decode (sharp + antialiased resize + ImageNet
  * normalisation, prefetching two batches while the backbone runs), backbone → pool 4 → flatten, PCA 0.97, FRE scores and maps at
  * the input size, image AUROC. The timed part starts at the first decode and ends at the last score.
  */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
-  const { engine, weights, train, test, batchSize, imageSize, kernel = 'bilinear-antialiased' } = options;
+  const { runtime, weights, train, test, batchSize, imageSize, kernel = 'bilinear-antialiased' } = options;
   const started = performance.now();
-  const backbone = await createBenchBackbone(engine, weights);
+  const backbone = await createBenchBackbone(runtime, weights);
   const model = new DFMModel({ backbone: 'resnet18', layer: 'layer3', nComps: 0.97, poolingKernelSize: 4, backboneInstance: backbone });
   const warm = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
   tf.dispose(Object.values(await backbone.extractAsync(warm)));
@@ -114,9 +114,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   }
   const totalSeconds = now() - wall;
   const result: PipelineResult = {
-    engine,
+    runtime,
     kernel,
-    engineDetail: backbone.engineDetail,
+    runtimeDetail: backbone.runtimeDetail,
     loadSeconds,
     stages,
     fitSeconds,
@@ -137,8 +137,8 @@ function normalizedBatch(data: Float32Array, count: number, size: number): tf.Te
 }
 
 /** ms per image of the backbone alone on a fixed random batch: one warm-up, then the median of `iterations`. */
-export async function timeBackbone(engine: BenchEngine, weights: string, batchSize: number, size: number, iterations: number) {
-  const backbone = await createBenchBackbone(engine, weights);
+export async function timeBackbone(runtime: BenchRuntime, weights: string, batchSize: number, size: number, iterations: number) {
+  const backbone = await createBenchBackbone(runtime, weights);
   const input = tf.randomNormal([batchSize, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const once = async () => {
     const { layer3 } = await backbone.extractAsync(input);
@@ -153,7 +153,7 @@ export async function timeBackbone(engine: BenchEngine, weights: string, batchSi
     times.push((performance.now() - start) / batchSize);
   }
   input.dispose();
-  const detail = backbone.engineDetail;
+  const detail = backbone.runtimeDetail;
   backbone.dispose();
   times.sort((a, b) => a - b);
   return { msPerImage: times[Math.floor(times.length / 2)] as number, best: times[0] as number, detail };

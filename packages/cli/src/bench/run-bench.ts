@@ -1,14 +1,16 @@
 /**
  * The performance benchmark behind `dfm bench` / `pnpm bench`: the DFM recipe (resnet18 → layer3,
- * 256 px, pool 4, PCA 0.97, FRE) on the MVTec bottle assets with each engine, the same recipe in
+ * 256 px, pool 4, PCA 0.97, FRE) on the MVTec bottle assets with each runtime, the same recipe in
  * PyTorch (bench/dfm_torch.py) in the same run, the backbone alone against the machine's physical
  * limit (analytic FLOPs ÷ measured FMA peak), and the peak RSS of a fit on 1,000 images.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { backboneFlops, findAssetsDir, findWorkspaceRoot, loadOnnxruntime, setBackend } from '@dfm/backbone';
+import { loadOnnxruntime, setBackend } from '@dfm/backbone';
+import { backboneFlops, findAssetsDir, findWorkspaceRoot } from '@dfm/backbone/internal';
 import { MVTecAD } from '@dfm/data';
-import { BENCH_ENGINES, type BenchEngine } from './engines';
+import { InvalidArgumentError } from '@dfm/errors';
+import { BENCH_RUNTIMES, type BenchRuntime } from './runtimes';
 import { type PipelineFloor, pipelineFloor } from './floor';
 import { type FmaPeak, measureFmaPeak } from './fma-peak';
 import { describeMachine, type MachineInfo } from './machine';
@@ -20,8 +22,8 @@ import { runTorchReference, type TorchResult } from './torch-reference';
 export interface BenchOptions {
   /** Assets folder (default: found by findAssetsDir). */
   assetsDir?: string;
-  /** Engines to measure (default: every available one): onnxruntime, tfjs-wasm-workers, tfjs-wasm. */
-  engines?: string[];
+  /** Runtimes to measure (default: every available one): onnxruntime, tfjs-wasm-workers, tfjs-wasm. */
+  runtimes?: string[];
   /** Skip the PyTorch reference run. */
   skipTorch?: boolean;
   /** Emit one JSON document instead of tables. */
@@ -32,7 +34,7 @@ export interface BenchOptions {
   memoryImages?: number;
   /** Backbone timing iterations after one warm-up (default 5). */
   iterations?: number;
-  /** Skip the extra run of the fastest engine with sharp's 'linear' resize. */
+  /** Skip the extra run of the fastest runtime with sharp's 'linear' resize. */
   skipKernelVariant?: boolean;
 }
 
@@ -42,7 +44,7 @@ const BATCH = 16;
 const SIZE = 256;
 
 export interface BackboneTiming {
-  engine: BenchEngine;
+  runtime: BenchRuntime;
   detail: string;
   msPerImage: number;
   best: number;
@@ -59,15 +61,15 @@ export interface BenchReport {
   limitMsPerImage: number | null;
   backbone: BackboneTiming[];
   pipelines: PipelineResult[];
-  skippedEngines: { engine: string; reason: string }[];
+  skippedRuntimes: { runtime: string; reason: string }[];
   torch: TorchResult | { skipped: string };
-  /** Our total ÷ PyTorch's total, per engine (acceptance: ≤ 0.5). */
-  ratios: { engine: BenchEngine; kernel: string; total: number; backbone: number }[];
+  /** Our total ÷ PyTorch's total, per runtime (acceptance: ≤ 0.5). */
+  ratios: { runtime: BenchRuntime; kernel: string; total: number; backbone: number }[];
   workersSpeedup: number | null;
   /** batches() alone over train + test: wall seconds and CPU seconds of the whole process (sharp's threads included). */
   decode: { kernel: string; seconds: number; processCpuSeconds: number }[];
   memory: MemoryResult | { skipped: string };
-  /** The floor of the fastest engine's fit + test time from the parts measured in this run; null when a part is missing. */
+  /** The floor of the fastest runtime's fit + test time from the parts measured in this run; null when a part is missing. */
   floor: PipelineFloor | null;
 }
 
@@ -78,7 +80,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   const say = (line: string) => io.err.write(`[bench] ${line}\n`);
   const location = options.assetsDir !== undefined ? { found: true, dir: options.assetsDir } : findAssetsDir({ require: [WEIGHTS, DATA] });
   if (!location.found || location.dir === undefined || !existsSync(join(location.dir, WEIGHTS)) || !existsSync(join(location.dir, DATA))) {
-    throw new Error(
+    throw new InvalidArgumentError(
       `runBench(): needs ${WEIGHTS} and ${DATA} in the assets folder — ${'reason' in location ? location.reason : `not found in ${location.dir}`}. Pass --assets-dir or set DFM_ASSETS_DIR.`,
     );
   }
@@ -91,22 +93,22 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   say(`${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGiB} GiB, load ${machine.loadAverage}`);
 
   await setBackend('wasm');
-  const requested = (options.engines ?? [...BENCH_ENGINES]).map((e) => e.trim());
-  const skippedEngines: BenchReport['skippedEngines'] = [];
-  const engines: BenchEngine[] = [];
+  const requested = (options.runtimes ?? [...BENCH_RUNTIMES]).map((e) => e.trim());
+  const skippedRuntimes: BenchReport['skippedRuntimes'] = [];
+  const runtimes: BenchRuntime[] = [];
   for (const name of requested) {
-    if (!(BENCH_ENGINES as readonly string[]).includes(name)) {
-      throw new Error(`runBench(): engines must be among ${BENCH_ENGINES.join(', ')} — got ${JSON.stringify(name)}.`);
+    if (!(BENCH_RUNTIMES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`runBench(): runtimes must be among ${BENCH_RUNTIMES.join(', ')} — got ${JSON.stringify(name)}.`);
     }
     if (name === 'onnxruntime') {
       const ort = await loadOnnxruntime();
       if (typeof ort === 'string') {
-        skippedEngines.push({ engine: name, reason: ort });
+        skippedRuntimes.push({ runtime: name, reason: ort });
         say(`onnxruntime skipped: ${ort}`);
         continue;
       }
     }
-    engines.push(name as BenchEngine);
+    runtimes.push(name as BenchRuntime);
   }
 
   // 1. The machine's limit.
@@ -119,26 +121,26 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
 
   // 2. The backbone alone, batch 16.
   const backbone: BackboneTiming[] = [];
-  for (const engine of engines) {
-    say(`backbone alone: ${engine}`);
-    const { msPerImage, best, detail } = await timeBackbone(engine, weights, BATCH, SIZE, engine === 'onnxruntime' ? iterations * 2 : iterations);
-    backbone.push({ engine, detail, msPerImage, best, limitMultiple: limitMsPerImage === null ? null : msPerImage / limitMsPerImage });
+  for (const runtime of runtimes) {
+    say(`backbone alone: ${runtime}`);
+    const { msPerImage, best, detail } = await timeBackbone(runtime, weights, BATCH, SIZE, runtime === 'onnxruntime' ? iterations * 2 : iterations);
+    backbone.push({ runtime, detail, msPerImage, best, limitMultiple: limitMsPerImage === null ? null : msPerImage / limitMsPerImage });
   }
 
-  // 3. The pipeline per engine.
+  // 3. The pipeline per runtime.
   const data = new MVTecAD({ root: join(dataDir, '..'), category: DATA.split('/')[1] as string });
   const pipelines: PipelineResult[] = [];
-  for (const engine of engines) {
-    say(`pipeline: ${engine}`);
-    pipelines.push(await runPipeline({ engine, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE }));
+  for (const runtime of runtimes) {
+    say(`pipeline: ${runtime}`);
+    pipelines.push(await runPipeline({ runtime, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE }));
   }
-  // Where decode time goes: the fastest engine again with libvips' resize (inside sharp, native)
+  // Where decode time goes: the fastest runtime again with libvips' resize (inside sharp, native)
   // instead of @dfm/data's default antialiased bilinear of PIL / torchvision, in float, in JS.
-  const fastest = engines[0];
+  const fastest = runtimes[0];
   if (fastest !== undefined && !options.skipKernelVariant) {
     say(`pipeline: ${fastest} with kernel 'linear'`);
     pipelines.push(
-      await runPipeline({ engine: fastest, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE, kernel: 'linear' }),
+      await runPipeline({ runtime: fastest, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE, kernel: 'linear' }),
     );
   }
 
@@ -163,13 +165,13 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     'skipped' in torch
       ? []
       : pipelines.map((p) => ({
-          engine: p.engine,
+          runtime: p.runtime,
           kernel: p.kernel,
           total: p.totalSeconds / (torch as TorchResult).total_s,
           backbone: p.stages.backbone / (torch as TorchResult).stages_s.backbone,
         }));
-  const single = backbone.find((b) => b.engine === 'tfjs-wasm');
-  const workers = backbone.find((b) => b.engine === 'tfjs-wasm-workers');
+  const single = backbone.find((b) => b.runtime === 'tfjs-wasm');
+  const workers = backbone.find((b) => b.runtime === 'tfjs-wasm-workers');
   const workersSpeedup = single && workers ? single.msPerImage / workers.msPerImage : null;
 
   // 5. Memory: fit on 1,000 images in a fresh process.
@@ -178,19 +180,19 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   else {
     const count = options.memoryImages ?? 1000;
     say(`memory: fit on ${count} images in a child process`);
-    const engine = engines.includes('onnxruntime') ? 'onnxruntime' : 'tfjs';
-    const result = measureFitMemory({ trainDir: join(dataDir, 'train', 'good'), weights, count, engine });
+    const runtime = runtimes.includes('onnxruntime') ? 'onnxruntime' : 'tfjs';
+    const result = measureFitMemory({ trainDir: join(dataDir, 'train', 'good'), weights, count, runtime });
     memory = typeof result === 'string' ? { skipped: result } : result;
   }
 
-  // The floor of the fastest engine's pipeline from the parts measured above.
-  const fastestTiming = backbone.find((b) => b.engine === fastest);
-  const fastestPipeline = pipelines.find((p) => p.engine === fastest && p.kernel === 'bilinear-antialiased');
+  // The floor of the fastest runtime's pipeline from the parts measured above.
+  const fastestTiming = backbone.find((b) => b.runtime === fastest);
+  const fastestPipeline = pipelines.find((p) => p.runtime === fastest && p.kernel === 'bilinear-antialiased');
   const defaultDecode = decode.find((d) => d.kernel === 'bilinear-antialiased');
   const floor =
     fastest !== undefined && fastestTiming && fastestPipeline && defaultDecode
       ? pipelineFloor({
-          engine: fastest,
+          runtime: fastest,
           images: fastestPipeline.images.train + fastestPipeline.images.test,
           backboneBestMs: fastestTiming.best,
           decodeCpuSeconds: defaultDecode.processCpuSeconds,
@@ -211,7 +213,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     limitMsPerImage,
     backbone,
     pipelines,
-    skippedEngines,
+    skippedRuntimes,
     torch,
     ratios,
     workersSpeedup,
@@ -235,12 +237,12 @@ export function formatReport(r: BenchReport): string {
   lines.push('');
   lines.push('### Pipeline (fit + test wall time; decode = time spent waiting for decoded batches)');
   lines.push('');
-  lines.push('| engine | load s | decode s | backbone s | fit s | score s | total s | images/s | AUROC | total / PyTorch |');
+  lines.push('| runtime | load s | decode s | backbone s | fit s | score s | total s | images/s | AUROC | total / PyTorch |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of r.pipelines) {
-    const ratio = r.ratios.find((x) => x.engine === p.engine && x.kernel === p.kernel);
+    const ratio = r.ratios.find((x) => x.runtime === p.runtime && x.kernel === p.kernel);
     lines.push(
-      `| ${p.engine}${p.kernel === 'bilinear-antialiased' ? '' : ` (resize: sharp '${p.kernel}')`} | ${f(p.loadSeconds)} | ${f(p.stages.decode)} | ${f(p.stages.backbone)} | ${f(p.stages.fit)} | ${f(p.stages.score)} | ${f(p.totalSeconds)} | ${f(p.imagesPerSecond, 1)} | ${f(p.auroc, 4)} | ${ratio ? `${f(ratio.total)}×` : '—'} |`,
+      `| ${p.runtime}${p.kernel === 'bilinear-antialiased' ? '' : ` (resize: sharp '${p.kernel}')`} | ${f(p.loadSeconds)} | ${f(p.stages.decode)} | ${f(p.stages.backbone)} | ${f(p.stages.fit)} | ${f(p.stages.score)} | ${f(p.totalSeconds)} | ${f(p.imagesPerSecond, 1)} | ${f(p.auroc, 4)} | ${ratio ? `${f(ratio.total)}×` : '—'} |`,
     );
   }
   if ('skipped' in r.torch) lines.push(`| PyTorch | — | — | — | — | — | — | — | — | ${r.torch.skipped} |`);
@@ -251,7 +253,7 @@ export function formatReport(r: BenchReport): string {
       `| PyTorch ${t.torch} (${t.threads} threads, PIL) | ${f(t.load_s)} | ${f(t.stages_s.decode)} | ${f(t.stages_s.backbone)} | ${f(t.stages_s.fit)} | ${f(t.stages_s.score)} | ${f(t.total_s)} | ${f(n / t.total_s, 1)} | ${f(t.auroc, 4)} | 1.00× |`,
     );
   }
-  for (const s of r.skippedEngines) lines.push(`| ${s.engine} | skipped: ${s.reason} |||||||||`);
+  for (const s of r.skippedRuntimes) lines.push(`| ${s.runtime} | skipped: ${s.reason} |||||||||`);
   lines.push('');
   lines.push(`### Backbone alone (resnet18 → layer3, ${SIZE} px, batch ${BATCH}; median ms per image)`);
   lines.push('');
@@ -263,11 +265,11 @@ export function formatReport(r: BenchReport): string {
     );
   }
   lines.push('');
-  lines.push('| engine | ms/img (median) | best | × physical limit | GFLOP/s | detail |');
+  lines.push('| runtime | ms/img (median) | best | × physical limit | GFLOP/s | detail |');
   lines.push('|---|---:|---:|---:|---:|---|');
   for (const b of r.backbone) {
     lines.push(
-      `| ${b.engine} | ${f(b.msPerImage, 1)} | ${f(b.best, 1)} | ${b.limitMultiple === null ? '—' : `${f(b.limitMultiple)}×`} | ${f(r.flopsPerImage / 1e9 / (b.msPerImage / 1000), 0)} | ${b.detail} |`,
+      `| ${b.runtime} | ${f(b.msPerImage, 1)} | ${f(b.best, 1)} | ${b.limitMultiple === null ? '—' : `${f(b.limitMultiple)}×`} | ${f(r.flopsPerImage / 1e9 / (b.msPerImage / 1000), 0)} | ${b.detail} |`,
     );
   }
   if (!('skipped' in r.torch)) {
@@ -288,7 +290,7 @@ export function formatReport(r: BenchReport): string {
   else {
     const mem = r.memory;
     lines.push(
-      `Memory: fit on ${mem.images} images (bank [${mem.bankShape.join(', ')}] float32 = ${f((mem.bankShape[0] * mem.bankShape[1] * 4) / 2 ** 20, 1)} MiB) in ${f(mem.seconds, 1)} s, peak RSS ${f(mem.peakRssBytes / 2 ** 30, 2)} GiB (${mem.engineDetail}).`,
+      `Memory: fit on ${mem.images} images (bank [${mem.bankShape.join(', ')}] float32 = ${f((mem.bankShape[0] * mem.bankShape[1] * 4) / 2 ** 20, 1)} MiB) in ${f(mem.seconds, 1)} s, peak RSS ${f(mem.peakRssBytes / 2 ** 30, 2)} GiB (${mem.runtimeDetail}).`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -297,7 +299,7 @@ export function formatReport(r: BenchReport): string {
 /** One paragraph: the floor of the fit + test time, and what 0.5× PyTorch would need. */
 export function formatFloor(floor: PipelineFloor): string {
   const parts = `backbone alone at its best × ${floor.images} images = ${f(floor.backboneSeconds)} s + decoding's CPU ÷ cores = ${f(floor.decodeSeconds)} s + fit and score ${f(floor.fitScoreSeconds)} s = **${f(floor.totalSeconds)} s**${floor.ratio === null ? '' : ` = **${f(floor.ratio)}× PyTorch**`}`;
-  let text = `Floor of fit + test with this run's parts (${floor.engine}; the run is CPU-bound, so no overlap of decoding and backbone beats it): ${parts}.`;
+  let text = `Floor of fit + test with this run's parts (${floor.runtime}; the run is CPU-bound, so no overlap of decoding and backbone beats it): ${parts}.`;
   if (floor.neededMsPerImage !== null) {
     text +=
       floor.neededMsPerImage <= 0

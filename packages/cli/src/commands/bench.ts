@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { findAssetsDir } from '@dfm/backbone';
+import { findAssetsDir } from '@dfm/backbone/internal';
 import { runBench } from '../bench/run-bench';
 import { UsageError } from '../errors';
 import type { CommandContext } from '../setup';
@@ -20,7 +20,7 @@ export async function runBenchCommand(ctx: CommandContext): Promise<number> {
   await runBench(
     {
       ...(o.assetsDir !== undefined ? { assetsDir: resolve(o.assetsDir) } : {}),
-      ...(o.engines !== undefined ? { engines: o.engines } : {}),
+      ...(o.runtimes !== undefined ? { runtimes: o.runtimes } : {}),
       ...(o.skipTorch ? { skipTorch: true } : {}),
       ...(o.skipMemory ? { skipMemory: true } : {}),
       ...(o.memoryImages !== undefined ? { memoryImages: o.memoryImages } : {}),

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { findAssetsDir } from '@dfm/backbone';
+import { findAssetsDir } from '@dfm/backbone/internal';
 import type { CliOptions } from '../options';
 
 /** The development assets the demo runs on (see ../shared/assets/README.md). */

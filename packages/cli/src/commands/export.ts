@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type BackboneName, resolveWeights, writeFileAtomic } from '@dfm/backbone';
+import { type BackboneName, resolveWeights } from '@dfm/backbone';
+import { writeFileAtomic } from '@dfm/backbone/internal';
 import { readModelMetadata } from '@dfm/core';
 import { UsageError } from '../errors';
 import { exportPackageJson, exportReadme, type ExportInfo, indexHtml, loaderBrowser, loaderNode } from '../export-templates';

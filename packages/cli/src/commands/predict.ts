@@ -1,13 +1,16 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from '@dfm/backbone';
-import type { AnomalyDataset, Sample } from '@dfm/data';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '@dfm/backbone/internal';
 import { hasImageExtension } from '@dfm/data';
 import { Engine, predictionsCsv } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
 import { cliCallback, log, seconds, writeJson } from '../io';
-import { type CommandContext, engineOf, selectBackend } from '../setup';
+import { isSameOrInside, realPath, refuseOutputOverInputs } from '../output-paths';
+import { type CommandContext, runtimeOf, selectBackend } from '../setup';
 import { loadModelFile, modelConfigOf } from './test';
+
+/** The files `dfm predict --output` writes besides the heatmaps; an earlier run's are replaced only with --overwrite. */
+export const PREDICTION_FILES = ['predictions.json', 'predictions.csv'] as const;
 
 /** Image files under `dir`, recursively, sorted by path (hidden files skipped). */
 export function listImages(dir: string): string[] {
@@ -25,11 +28,49 @@ export function listImages(dir: string): string[] {
   return found.sort();
 }
 
+/**
+ * Checks `--output` before any work: outside the input (neither in nor around it, symlinks
+ * resolved), a folder, and, unless `--overwrite`, free of an earlier run's predictions. Returns the
+ * absolute output folder.
+ */
+function checkOutput(ctx: CommandContext, paths: readonly string[]): string {
+  const o = ctx.options;
+  const given = o.output as string;
+  const output = resolve(given);
+  refuseOutputOverInputs('predict', { flag: '--output', path: given }, [{ flag: '--input', path: o.input as string }], {
+    containing: [{ flag: '--input', path: o.input as string }],
+    fix: 'Pick an output folder outside the input, e.g. --output predictions/.',
+  });
+  // An input folder may reach files elsewhere through symlinks: none of them may be in the output either.
+  const out = realPath(output);
+  const where = out === given ? given : `${given} (${out})`;
+  const inside = paths.find((path) => isSameOrInside(realPath(path), out));
+  if (inside !== undefined) {
+    throw new UsageError(
+      `dfm predict: --output must not hold the inputs — --output ${where} contains the input image ${inside} (${realPath(inside)}). Pick an output folder outside the input, e.g. --output predictions/.`,
+      { code: 'E_OUTPUT_INSIDE_INPUT' },
+    );
+  }
+  if (existsSync(output) && !statSync(output).isDirectory()) {
+    throw new UsageError(`dfm predict: --output must be a folder — ${where} is a file. Pass a folder path; it is created when missing.`, { code: 'E_OUTPUT_EXISTS' });
+  }
+  const earlier = existsSync(output) ? PREDICTION_FILES.filter((name) => existsSync(join(output, name))) : [];
+  if (earlier.length > 0 && !o.overwrite) {
+    throw new UsageError(
+      `dfm predict: --output must not hold an earlier run's predictions — ${where} has ${earlier.join(' and ')}. Pick a new folder, or pass --overwrite to write over them (other files there are kept).`,
+      { code: 'E_OUTPUT_EXISTS' },
+    );
+  }
+  return output;
+}
+
 /** `dfm predict --model M --input FILE|DIR [--output DIR]`: scores, labels and (with --output) heatmaps. */
 export async function runPredict(ctx: CommandContext): Promise<number> {
   const { options: o, io } = ctx;
   if (o.model === undefined || o.input === undefined) {
-    throw new UsageError(`dfm predict: needs --model FILE (from dfm train) and --input FILE|DIR. Example: dfm predict --model results/dfm/mvtec/bottle/model.dfm --input photos/ --output predictions/`);
+    throw new UsageError(
+      'dfm predict: needs --model FILE (from dfm train) and --input FILE|DIR — got neither or one. Example: dfm predict --model results/dfm/mvtec/bottle/latest/model.dfm --input photos/ --output predictions/',
+    );
   }
   const input = resolve(o.input);
   if (!existsSync(input)) throw new UsageError(`dfm predict: --input ${o.input} does not exist (looked at ${input}). Pass an image file or a folder of images.`);
@@ -38,6 +79,7 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
   if (paths.length === 0) {
     throw new UsageError(`dfm predict: --input ${o.input} holds no images (png, jpg, jpeg, bmp, tif, tiff, webp, gif). Check the folder.`);
   }
+  const output = o.output !== undefined ? checkOutput(ctx, paths) : undefined;
   const backend = await selectBackend(ctx);
   const model = await loadModelFile(ctx, o.model);
   try {
@@ -48,17 +90,13 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
       callbacks: [cliCallback(io, ctx.warnings)],
     });
     log(io, `dfm predict: ${paths.length} image${paths.length > 1 ? 's' : ''} with ${o.model} (backend ${backend.backend})`);
-    // Heatmaps mirror the input's sub-folders: the Visualizer writes <output>/<defectType>/<name>.png.
-    const samples: Sample[] = paths.map((path) => ({
-      path,
-      label: 0,
-      defectType: isDir ? relative(input, dirname(path)) || '.' : '.',
-      maskPath: null,
-    }));
-    const output = o.output !== undefined ? resolve(o.output) : undefined;
     if (output !== undefined) mkdirSync(output, { recursive: true });
     const started = performance.now();
-    const predictions = await engine.predict(model, { test: samples } as unknown as AnomalyDataset, output !== undefined ? { outputDir: output } : {});
+    // Heatmaps mirror the input's sub-folders: <output>/<sub-folder>/<name.ext>.png.
+    const predictions = await engine.predict(model, paths, {
+      ...(output !== undefined ? { outputDir: output } : {}),
+      ...(isDir ? { relativeTo: input } : {}),
+    });
     const predictSeconds = (performance.now() - started) / 1000;
     const rows = predictions.map((p) => ({ path: p.path, predScore: p.predScore, normalizedScore: p.normalizedScore, predLabel: p.predLabel }));
     if (output !== undefined) {
@@ -74,7 +112,14 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
       writeJson(io, {
         command: 'predict',
         model: resolve(o.model),
-        config: { command: 'predict', model: modelConfigOf(model, o.model), run: { batchSize: o.batchSize, backend: o.backend, backendUsed: backend.backend, engine: o.engine, engineUsed: engineOf(model), onBadImage: o.onBadImage }, input },
+        config: {
+          command: 'predict',
+          model: modelConfigOf(model, o.model),
+          run: { batchSize: o.batchSize, backend: o.backend, runtime: o.runtime, onBadImage: o.onBadImage, overwrite: o.overwrite },
+          backendUsed: backend.backend,
+          runtimeUsed: runtimeOf(model),
+          input,
+        },
         timing,
         thresholds: model.postProcessor?.isFitted ? model.postProcessor.stats : null,
         predictions: rows,
@@ -90,7 +135,9 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
           `${relative(process.cwd(), r.path).padEnd(width)}  ${r.predScore.toPrecision(6).padStart(12)}  ${(r.normalizedScore === null ? '-' : r.normalizedScore.toFixed(4)).padStart(10)}  ${label}`,
         );
       }
-      if (!model.postProcessor?.isFitted) lines.push('(the model has no thresholds: labels need a model trained with a validation split)');
+      if (!model.postProcessor?.isFitted) {
+        lines.push('(the model has no thresholds, so no labels: train it with anomalous validation images (--abnormal-dir) or --val-split-mode synthetic)');
+      }
       if (output !== undefined) lines.push(`heatmaps, predictions.csv and predictions.json: ${output}`);
       io.out.write(`${lines.join('\n')}\n`);
     }

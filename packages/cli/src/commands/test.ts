@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { AnomalyDataset } from '@dfm/data';
 import { Dfm, Engine, type TestResult } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
 import { cliCallback, log, metricsTable, seconds, warn, writeJson } from '../io';
 import type { CliOptions } from '../options';
-import { buildDataset, type CommandContext, checkWeights, describeConfig, dfmOptions, engineOf, selectBackend } from '../setup';
+import { buildDataset, type CommandContext, checkResultsDir, checkWeights, describeConfig, dfmOptions, runtimeOf, selectBackend } from '../setup';
 
 const MODEL_KEYS: readonly (keyof CliOptions)[] = ['backbone', 'layer', 'poolingKernelSize', 'pcaLevel', 'scoreType', 'imageSize'];
 
@@ -21,10 +22,10 @@ export async function loadModelFile(ctx: CommandContext, path: string): Promise<
     ctx.warnings.push(message);
     warn(ctx.io, message);
   }
-  const loadOptions: { weights?: string | null; engine?: string } = {};
-  if (explicit.has('weights')) loadOptions.weights = o.weights;
-  if (o.engine !== 'auto') loadOptions.engine = o.engine; // see dfmOptions(): passed through for the backbone engine
-  return Dfm.load(path, loadOptions as Parameters<typeof Dfm.load>[1]);
+  return Dfm.load(path, {
+    ...(explicit.has('weights') ? { weights: o.weights } : {}),
+    ...(o.runtime !== 'auto' ? { runtime: o.runtime } : {}),
+  });
 }
 
 /** The model part of the JSON config when the model comes from a file. */
@@ -41,11 +42,26 @@ export function modelConfigOf(model: Dfm, path?: string): Record<string, unknown
   };
 }
 
+/** `dfm test` on a dataset without test images: say why there are none and how to get some (exit 2). */
+function requireTestImages(ctx: CommandContext, dataset: AnomalyDataset): void {
+  if (dataset.test.length > 0) return;
+  const { testSplitMode } = dataset.splitInfo;
+  const why =
+    dataset.name === 'folder' && ctx.options.abnormalDir === undefined && !ctx.explicit.has('testSplitMode')
+      ? "test split 'none': no --abnormal-dir given"
+      : `--test-split-mode ${testSplitMode}`;
+  throw new UsageError(
+    `dfm ${ctx.command}: needs test images — the dataset ${dataset.name}/${dataset.category} has none (${why}). Pass --abnormal-dir DIR with anomalous images (and --normal-test-dir DIR for normal ones), or --test-split-mode synthetic to hold out normal images and make synthetic anomalies; 'dfm train' fits without test images.`,
+  );
+}
+
 /** `dfm test` (and `dfm demo`): fits (or loads --model), evaluates on the test split, writes the results directory. */
 export async function runTest(ctx: CommandContext): Promise<number> {
   const { options: o, io } = ctx;
   if (o.model === undefined) checkWeights(ctx.command, o.weights);
   const dataset = buildDataset(ctx);
+  requireTestImages(ctx, dataset);
+  checkResultsDir(ctx, dataset);
   const backend = await selectBackend(ctx);
   const model = o.model !== undefined ? await loadModelFile(ctx, o.model) : new Dfm(dfmOptions(o));
   try {
@@ -58,7 +74,7 @@ export async function runTest(ctx: CommandContext): Promise<number> {
     const config = model.model.config;
     log(
       io,
-      `dfm ${ctx.command}: ${dataset.name}/${dataset.category}: ${o.model !== undefined ? `model ${o.model}` : `${dataset.train.length} train`}, ${dataset.test.length} test images, ${config.backbone}/${config.layer}, ${config.scoreType}, ${model.preProcessor.imageSize.join('×')} px, backend ${backend.backend}`,
+      `dfm ${ctx.command}: ${dataset.name}/${dataset.category}: ${o.model !== undefined ? `model ${o.model}` : `${dataset.train.length} train`}, ${dataset.test.length} test images, ${config.backbone}/${config.layer}, ${config.scoreType}, ${model.preProcessor.imageSize?.join('×') ?? 'original'} px, backend ${backend.backend}`,
     );
     let fitSeconds = 0;
     let modelPath: string | null = o.model !== undefined ? resolve(o.model) : null;
@@ -75,7 +91,7 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       images_per_s: seconds(tested.predictions.length / Math.max(tested.seconds, 1e-9)),
     };
     if (io.json) {
-      const base = describeConfig(ctx, { backendUsed: backend.backend, engineUsed: engineOf(model) });
+      const base = describeConfig(ctx, dataset, { backendUsed: backend.backend, runtimeUsed: runtimeOf(model) });
       writeJson(io, {
         command: ctx.command,
         metrics: tested.metrics,
@@ -101,7 +117,7 @@ export async function runTest(ctx: CommandContext): Promise<number> {
           `${tested.notes.map((n) => `note: ${n}\n`).join('')}` +
           `results: ${tested.resultsDir}\n` +
           `  ${o.model === undefined ? 'model.dfm, ' : ''}metrics.json, predictions.csv, roc.png, score-histogram.png, images/\n` +
-          `time: ${o.model === undefined ? `fit ${timing.fit_s.toFixed(1)} s, ` : ''}test ${timing.test_s.toFixed(1)} s, total ${timing.total_s.toFixed(1)} s (${timing.images_per_s.toFixed(1)} test images/s; backend ${backend.backend}, engine ${engineOf(model) ?? '-'})\n`,
+          `time: ${o.model === undefined ? `fit ${timing.fit_s.toFixed(1)} s, ` : ''}test ${timing.test_s.toFixed(1)} s, total ${timing.total_s.toFixed(1)} s (${timing.images_per_s.toFixed(1)} test images/s; backend ${backend.backend}, runtime ${runtimeOf(model) ?? '-'})\n`,
       );
     }
     return 0;

@@ -1,17 +1,32 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Dfm, Engine, ModelCheckpoint } from '@dfm/lightning-like';
 import { cliCallback, log, seconds, writeJson } from '../io';
-import { buildDataset, type CommandContext, checkWeights, describeConfig, dfmOptions, engineOf, selectBackend } from '../setup';
+import {
+  buildDataset,
+  type CommandContext,
+  checkModelOut,
+  checkResultsDir,
+  checkWeights,
+  describeConfig,
+  dfmOptions,
+  runtimeOf,
+  selectBackend,
+  thresholdsNote,
+} from '../setup';
 
-/** `dfm train`: fits on the normal images, fits thresholds on the validation split, writes model.dfm. */
+/**
+ * `dfm train`: fits on the normal images, fits thresholds on the validation split (when there is
+ * one), writes model.dfm into a new run folder (or `--out`).
+ */
 export async function runTrain(ctx: CommandContext): Promise<number> {
   const { options: o, io } = ctx;
   checkWeights(ctx.command, o.weights);
   const dataset = buildDataset(ctx);
+  const out = checkModelOut(ctx);
+  if (out === undefined) checkResultsDir(ctx, dataset);
   const backend = await selectBackend(ctx);
   const model = new Dfm(dfmOptions(o));
   try {
-    const out = o.out !== undefined ? resolve(o.out) : undefined;
     const engine = new Engine({
       defaultRootDir: o.resultsDir,
       batchSize: o.batchSize,
@@ -22,6 +37,8 @@ export async function runTrain(ctx: CommandContext): Promise<number> {
     log(io, `dfm train: ${dataset.name}/${dataset.category}: ${dataset.train.length} normal images, ${o.backbone}/${o.layer}, ${o.scoreType}, ${o.imageSize.join('×')} px, backend ${backend.backend}`);
     const fit = await engine.fit(model, dataset);
     const stats = model.postProcessor?.isFitted ? model.postProcessor.stats : null;
+    const note = thresholdsNote(o, dataset);
+    const notes = note === null ? [] : [note];
     const timing = {
       fit_s: seconds(fit.seconds),
       total_s: seconds((performance.now() - ctx.started) / 1000),
@@ -32,13 +49,14 @@ export async function runTrain(ctx: CommandContext): Promise<number> {
         command: 'train',
         model: fit.checkpointPath,
         metrics: {},
-        config: describeConfig(ctx, { backendUsed: backend.backend, engineUsed: engineOf(model) }),
+        config: describeConfig(ctx, dataset, { backendUsed: backend.backend, runtimeUsed: runtimeOf(model) }),
         timing,
         trainSamples: fit.trainSamples,
         numComponents: model.model.numComponents,
         thresholds: { split: fit.thresholdSplit, note: fit.thresholdNote, stats },
         predictions: [],
-        resultsDir: engine.resultsDir(model, dataset),
+        resultsDir: fit.resultsDir,
+        notes,
         skipped: fit.skipped,
         warnings: ctx.warnings,
       });
@@ -46,7 +64,8 @@ export async function runTrain(ctx: CommandContext): Promise<number> {
       io.out.write(
         `model: ${fit.checkpointPath}\n` +
           `fitted on ${fit.trainSamples} images, ${model.model.numComponents} PCA components, in ${fit.seconds.toFixed(1)} s\n` +
-          `thresholds: ${stats ? `fitted on the '${fit.thresholdSplit}' split` : 'not fitted'} (${fit.thresholdNote})\n`,
+          `thresholds: ${stats ? `fitted on the '${fit.thresholdSplit}' split (${fit.thresholdNote})` : 'not fitted'}\n` +
+          notes.map((n) => `note: ${n}\n`).join(''),
       );
     }
     return 0;
