@@ -60,9 +60,8 @@ export function loaderBrowser(info: ExportInfo): string {
 // @dfm/linalg and @tensorflow/tfjs-core (+ @tensorflow/tfjs-backend-wasm or -webgl).
 // It fetches manifest.json, model.dfm and the weights, checks their sha256, and rebuilds the model
 // from bytes; it never touches a file system. See README.md here for what works in a browser today.
-import { loadSafetensors, normalizeImageNet } from '@dfm/backbone';
+import { normalizeImages } from '@dfm/backbone';
 import { DFMModel } from '@dfm/core';
-import { PCA, SingleClassGaussian } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 
 async function fetchBytes(url, fetchImpl) {
@@ -74,15 +73,6 @@ async function fetchBytes(url, fetchImpl) {
 async function sha256Hex(bytes) {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-// The .dfm file stores typed arrays as tensors and refers to them as { $tensor: name }.
-function unpack(packed, tensors) {
-  const state = {};
-  for (const [key, value] of Object.entries(packed)) {
-    state[key] = value !== null && typeof value === 'object' && '$tensor' in value ? tensors.get(value.$tensor).data : value;
-  }
-  return state;
 }
 
 /**
@@ -99,23 +89,9 @@ export async function loadExportedModel(baseUrl = './', { fetch: fetchImpl = glo
   };
   const modelBytes = await load(manifest.files.model);
   const weights = manifest.files.weights ? await load(manifest.files.weights) : null;
-  const { tensors, metadata } = loadSafetensors(modelBytes, { label: 'model.dfm' });
-  if (metadata?.format !== 'dfm' || metadata.format_version !== manifest.formatVersion) {
-    throw new Error(\`loadExportedModel(): model.dfm is not a .dfm file of format \${manifest.formatVersion}.\`);
-  }
-  const config = JSON.parse(metadata.config);
-  const gaussianState = JSON.parse(metadata.gaussian);
-  const model = new DFMModel({ ...config, weights });
-  model.restoreState({
-    pca: PCA.fromState(unpack(JSON.parse(metadata.pca), tensors)),
-    gaussian: gaussianState === null ? null : SingleClassGaussian.fromState(unpack(gaussianState, tensors)),
-    featureShape: JSON.parse(metadata.feature_shape),
-    imageSize: JSON.parse(metadata.image_size),
-    nSamples: Number(metadata.n_samples),
-  });
-  await model.ready();
-  const user = JSON.parse(metadata.user ?? '{}');
-  return { model, imageSize: model.imageSize ?? [256, 256], stats: user.postProcessor?.stats ?? null, manifest };
+  // DFMModel.load checks the file (format, shapes, weights' sha256) and restores its pre- and post-processing.
+  const model = await DFMModel.load(modelBytes, { weights, label: 'model.dfm' });
+  return { model, imageSize: model.imageSize ?? [256, 256], stats: model.postProcessing, manifest };
 }
 
 /**
@@ -129,7 +105,11 @@ export async function scoreImage(loaded, image) {
     rgb = new Float32Array(height * width * 3);
     for (let i = 0; i < height * width; i += 1) for (let c = 0; c < 3; c += 1) rgb[i * 3 + c] = image.data[i * 4 + c] / 255;
   }
-  const batch = tf.tidy(() => normalizeImageNet(tf.tensor4d(rgb, [1, height, width, 3])));
+  const normalization = loaded.model.preProcessing.normalization;
+  const batch = tf.tidy(() => {
+    const raw = tf.tensor4d(rgb, [1, height, width, 3]);
+    return normalization === null ? raw : normalizeImages(raw, normalization);
+  });
   try {
     const { predScore, anomalyMap } = await loaded.model.predict(batch);
     const score = (await predScore.data())[0];
