@@ -20,12 +20,15 @@ interface Row {
 }
 
 describeWithAssets('dfm demo, predict and --config on the MVTec AD bottle', [WEIGHTS, 'data/mvtec-bottle'], (asset) => {
-  it('the demo reaches image AUROC ≥ 0.99 and writes the results directory; predict reproduces its scores', async () => {
+  it('the demo (FRE, 256 px) reaches the reference image AUROC 1.000 and writes the results directory; predict reproduces its scores', async () => {
     const demo = await run(['demo', '--results-dir', join(work, 'demo'), '--backend', 'wasm', '--json']);
     expect(demo.code, demo.err).toBe(0);
     const doc = JSON.parse(demo.out);
     process.stdout.write(`[cli demo] image_AUROC=${doc.metrics.image_AUROC} image_F1=${doc.metrics.image_F1Score} fit=${doc.timing.fit_s}s test=${doc.timing.test_s}s total=${doc.timing.total_s}s → ${doc.resultsDir}\n`);
-    expect(doc.metrics.image_AUROC).toBeGreaterThanOrEqual(0.99);
+    // The full recipe (../shared/assets/README.md: image AUROC 1.000 with FRE at 256 px).
+    expect(doc.config.model).toMatchObject({ backbone: 'resnet18', layer: 'layer3', scoreType: 'fre', imageSize: [256, 256] });
+    expect(doc.metrics.image_AUROC).toBeGreaterThanOrEqual(0.999);
+    expect(doc.metrics.image_F1Score).toBeGreaterThanOrEqual(0.98);
     expect(existsSync(join(doc.resultsDir, 'metrics.json'))).toBe(true);
 
     const predicted = await run(['predict', '--model', doc.model, '--input', asset('data/mvtec-bottle/test'), '--backend', 'wasm', '--json']);
@@ -56,7 +59,7 @@ describeWithAssets('dfm demo, predict and --config on the MVTec AD bottle', [WEI
 });
 
 describeWithAssets('dfm test --json on Magnetic Tile Defects (acceptance run, FRE)', [WEIGHTS, 'data/magnetic-tile'], (asset) => {
-  it('prints valid JSON with image_AUROC ≥ 0.975 and the pixel metrics', async () => {
+  it('prints valid JSON with the reference metrics: image AUROC ≥ 0.98, pixel AUROC ≥ 0.81, pixel F1 and AUPRO', async () => {
     const { code, out, err } = await run([
       'test', '--data', asset('data'), '--category', 'magnetic-tile', '--backbone', 'resnet18', '--layer', 'layer3',
       '--weights', asset(WEIGHTS), '--results-dir', join(work, 'mt'), '--json',
@@ -64,7 +67,13 @@ describeWithAssets('dfm test --json on Magnetic Tile Defects (acceptance run, FR
     expect(code, err).toBe(0);
     const { metrics, timing } = JSON.parse(out);
     process.stdout.write(`[cli magnetic-tile] ${JSON.stringify(metrics)} ${JSON.stringify(timing)}\n`);
-    expect(metrics.image_AUROC).toBeGreaterThanOrEqual(0.975);
-    for (const name of ['pixel_AUROC', 'pixel_F1Score', 'pixel_AUPRO']) expect(metrics[name], name).toBeGreaterThan(0);
+    // Known values (packages/lightning-like/README.md, docs/cli.md): image AUROC 0.985 (PyTorch 0.985),
+    // image F1 0.981, pixel AUROC 0.833 (PyTorch 0.833), pixel F1 0.320, AUPRO 0.614; each target
+    // leaves about 0.01–0.02 for other platforms.
+    expect(metrics.image_AUROC).toBeGreaterThanOrEqual(0.98);
+    expect(metrics.image_F1Score).toBeGreaterThanOrEqual(0.97);
+    expect(metrics.pixel_AUROC).toBeGreaterThanOrEqual(0.81);
+    expect(metrics.pixel_F1Score).toBeGreaterThanOrEqual(0.3);
+    expect(metrics.pixel_AUPRO).toBeGreaterThanOrEqual(0.59);
   }, 1_800_000);
 });
