@@ -107,15 +107,9 @@ function startWorker(options: { spec: string; waitFor?: string; holdAfterRename?
   return { proc, done };
 }
 
-/**
- * Several processes (workers starting together) resolving the same weights into one cache at once.
- * Each test uses an empty cache ($DFM_CACHE_DIR) and its own hub id on a loopback hub
- * ($DFM_HUB_ENDPOINT) that serves a small safetensors file slowly, in chunks.
- */
-describe('resolveWeights: two processes resolving the same weights at once', () => {
+/** Starts the loopback hub (serving `routes`) on 127.0.0.1 for the suite and hands its base URL to `onBase`. */
+function useLoopbackHub(onBase: (url: string) => void): void {
   let server: Server;
-  let base: string;
-
   beforeAll(async () => {
     server = createServer((request, response) => {
       const state = routes.get(request.url ?? '');
@@ -127,11 +121,24 @@ describe('resolveWeights: two processes resolving the same weights at once', () 
       void serve(state, response);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    onBase(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   });
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+}
+
+/**
+ * Several processes (workers starting together) resolving the same weights into one cache at once.
+ * Each test uses an empty cache ($DFM_CACHE_DIR) and its own hub id on a loopback hub
+ * ($DFM_HUB_ENDPOINT) that serves a small safetensors file slowly, in chunks.
+ */
+describe('resolveWeights: two processes resolving the same weights at once', () => {
+  let base: string;
+
+  useLoopbackHub((url) => {
+    base = url;
   });
 
   it('two processes started together on an empty cache download at once; both get the verified file, and only it and its .sha256 are left', async () => {
@@ -199,26 +206,11 @@ describe('resolveWeights: two processes resolving the same weights at once', () 
 });
 
 describe("resolveWeights: 'imagenet' downloads are checked against the hashes the hub publishes", () => {
-  let server: Server;
   let base: string;
   const freshCache = () => mkdtempSync(join(tmpdir(), 'dfm-cache-pinned-'));
 
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      const state = routes.get(request.url ?? '');
-      if (state === undefined) {
-        response.writeHead(404, 'Not Found');
-        response.end();
-        return;
-      }
-      void serve(state, response);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  useLoopbackHub((url) => {
+    base = url;
   });
 
   it('pins resnet18, resnet50 and wide_resnet50_2 (resnet34 has no confirmed published hash yet)', () => {
