@@ -9,7 +9,6 @@ export { type AssetsLocation, type FindAssetsOptions, findAssetsDir, findWorkspa
 export { type BackboneFlops, backboneFlops } from './flops';
 export { nodeBuiltin, isNode } from './node-builtin';
 export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type OnnxNode } from './onnx/onnx-model';
-export { resnetOnnxGraph } from './onnx/resnet-onnx';
 export { RandomStream, randomNormal, randomUniform } from './random';
 export { type RandomBatchNorm, type RandomResnetWeightsOptions, randomResnetWeights, type StateTensor } from './random-weights';
 export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
