@@ -3,6 +3,8 @@ import {
   type Backbone,
   type BackboneName,
   createBackbone,
+  type CreateBackboneOptions,
+  type OnnxruntimePackage,
   type RuntimeChoice,
   type LayerName,
   type WeightsSpec,
@@ -12,7 +14,7 @@ import { residualToMap, upsampleMap } from './anomaly-map';
 import { type FeatureShape, poolAndFlatten } from './feature-pooling';
 import { FeatureBank } from './feature-bank';
 import { type LoadModelOptions, type ModelSource, loadModel, saveModel } from './model-file';
-import { checkPostProcessing, type PostProcessing } from './post-processing';
+import type { PostProcessing } from './post-processing';
 import { checkPreProcessing, defaultPreProcessing, type PreProcessing } from './pre-processing';
 import { DfmError, InvalidArgumentError, isDfmError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
@@ -48,6 +50,18 @@ export interface DFMModelOptions {
    * not saved in the model file; `model.backbone.runtimeDetail` says what runs.
    */
   runtime?: RuntimeChoice;
+  /**
+   * An onnxruntime module you imported (`import * as ort from 'onnxruntime-web'`), used by the
+   * `'onnxruntime'` runtime instead of importing one by name: a browser bundle needs it (see
+   * `createBackbone`'s option of the same name).
+   */
+  onnxruntimeModule?: unknown;
+  /** Which onnxruntime the `'onnxruntime'` runtime imports (default: onnxruntime-node in Node, onnxruntime-web elsewhere). */
+  onnxruntimePackage?: OnnxruntimePackage;
+  /** tfjs runtime: worker threads the backbone splits batches across (default `'auto'`; see `createBackbone`). */
+  workers?: number | 'auto';
+  /** onnxruntime threads (see `createBackbone`). */
+  threads?: number;
   /**
    * What images go through before the backbone (resize, kernel, pixel normalisation), recorded in
    * the model file for scoring elsewhere. Default: the reference recipe (antialiased bilinear,
@@ -150,6 +164,8 @@ export class DFMModel {
   private readonly weights: WeightsSpec;
   /** The runtime requested for the backbone (see {@link DFMModelOptions.runtime}). */
   readonly runtime: RuntimeChoice;
+  /** Runtime options passed to `createBackbone` (not saved in the model file). */
+  readonly #runtimeOptions: Pick<CreateBackboneOptions, 'onnxruntimeModule' | 'onnxruntimePackage' | 'workers' | 'threads'>;
   private backboneInstance: Backbone | undefined;
   private backbonePromise: Promise<Backbone> | undefined;
   private readonly ownsBackbone: boolean;
@@ -177,6 +193,10 @@ export class DFMModel {
       seed = 0,
       backboneInstance,
       runtime = 'auto',
+      onnxruntimeModule,
+      onnxruntimePackage,
+      workers,
+      threads,
       preProcessing,
     } = options ?? ({} as DFMModelOptions);
     if (typeof backbone !== 'string' || backbone.length === 0) {
@@ -209,6 +229,12 @@ export class DFMModel {
     this.preProcessing = preProcessing === undefined ? defaultPreProcessing(null) : checkPreProcessing(preProcessing, 'new DFMModel()');
     this.weights = weights !== undefined ? weights : preTrained ? 'imagenet' : null;
     this.runtime = runtime;
+    this.#runtimeOptions = {};
+    // Only the options given, so createBackbone's own defaults apply to the rest.
+    if (onnxruntimeModule !== undefined) this.#runtimeOptions.onnxruntimeModule = onnxruntimeModule;
+    if (onnxruntimePackage !== undefined) this.#runtimeOptions.onnxruntimePackage = onnxruntimePackage;
+    if (workers !== undefined) this.#runtimeOptions.workers = workers;
+    if (threads !== undefined) this.#runtimeOptions.threads = threads;
     this.backboneInstance = backboneInstance;
     this.ownsBackbone = backboneInstance === undefined;
   }
@@ -227,6 +253,7 @@ export class DFMModel {
         layers: [this.config.layer],
         seed: this.config.seed,
         runtime: this.runtime,
+        ...this.#runtimeOptions,
       }).then(
         (backbone) => {
           if (generation !== this.#loadGeneration) {

@@ -13,7 +13,19 @@ export {
   type ScoreResult,
   type ScoreType,
 } from './dfm-model';
+export {
+  Detector,
+  type DetectorInfo,
+  type DetectorResult,
+  type DetectorSource,
+  type LoadDetectorOptions,
+  loadDetector,
+  type PredictBatchOptions,
+  type PredictOptions,
+} from './detector';
+export type { BrowserImage, DetectorInput } from './detector-input';
 export { IncompatibleModelError, WeightsMismatchError } from './errors';
+export { EXPORT_MANIFEST_FORMAT, type ExportManifestFile, type ExportManifestFiles } from './export-manifest';
 export { FeatureBank } from './feature-bank';
 export { type FeatureShape, poolAndFlatten } from './feature-pooling';
 export {
@@ -28,6 +40,9 @@ export {
   readModelMetadata,
   saveModel,
 } from './model-file';
+export { jetColormap } from './jet-colormap';
+export type { RawPixels } from './raw-pixels';
+export { type AnomalyMapImage, HEATMAP_ALPHA, type HeatmapImage, type RenderHeatmapOptions, renderHeatmap } from './render-heatmap';
 export { VERSION } from './version';
 export {
   checkPostProcessing,

@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
-import { BACKBONE_NAMES, type EncodableTensor, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
-import { writeFileAtomic } from '@dfm/backbone/internal';
+import { BACKBONE_NAMES, type EncodableTensor, type OnnxruntimePackage, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
+import { isNode, nodeBuiltin, writeFileAtomic } from '@dfm/backbone/internal';
 import { PCA, SingleClassGaussian } from '@dfm/linalg';
 import { type DFMModelConfig, DFMModel } from './dfm-model';
 import { IncompatibleModelError, WeightsMismatchError } from './errors';
@@ -94,13 +91,20 @@ function unpack(packed: Packed, tensors: Map<string, SafetensorsTensor>, file: s
   return state;
 }
 
+/** The absolute path of a weights spec that names an existing file (Node only), else undefined. */
+function localWeightsPath(spec: string): string | undefined {
+  if (!isNode()) return undefined;
+  const { existsSync } = nodeBuiltin('fs', 'encodeModel()');
+  return existsSync(spec) ? nodeBuiltin('path', 'encodeModel()').resolve(spec) : undefined;
+}
+
 /** Encodes a fitted model as `.dfm` bytes (see {@link MODEL_FORMAT_VERSION} for the layout). */
 export async function encodeModel(model: DFMModel, user: Record<string, unknown> = {}): Promise<Uint8Array> {
   const state = model.exportState();
   const backbone = model.backbone;
   const source = model.weightsSpec;
   // A local weights file is recorded by absolute path, so loading works from any folder.
-  const weightsSource = typeof source === 'string' ? (existsSync(source) ? resolvePath(source) : source) : null;
+  const weightsSource = typeof source === 'string' ? localWeightsPath(source) ?? source : null;
   let weightsId: string;
   let weightsSha256: string | null;
   if (backbone !== undefined) {
@@ -217,7 +221,16 @@ function parseMetadata(metadata: Record<string, string> | undefined, file: strin
   const parsedConfig = json('config');
   if (!isPlainObject(parsedConfig)) throw damaged(`has metadata 'config' that is not an object (got ${preview(parsedConfig)})`);
   // Options that are objects or code paths at runtime never come from a file.
-  const { backboneInstance: _instance, weights: _weights, ...config } = parsedConfig;
+  const {
+    backboneInstance: _instance,
+    weights: _weights,
+    runtime: _runtime,
+    onnxruntimeModule: _module,
+    onnxruntimePackage: _package,
+    workers: _workers,
+    threads: _threads,
+    ...config
+  } = parsedConfig;
   const backbone = json('backbone');
   if (
     !isPlainObject(backbone) ||
@@ -342,6 +355,14 @@ export interface LoadModelOptions {
   weights?: WeightsSpec;
   /** Backbone runtime (what executes the network; not stored in the file). Default `'auto'`. */
   runtime?: RuntimeChoice;
+  /** See `DFMModelOptions.onnxruntimeModule` (a browser passes `import * as ort from 'onnxruntime-web'`). */
+  onnxruntimeModule?: unknown;
+  /** See `DFMModelOptions.onnxruntimePackage`. */
+  onnxruntimePackage?: OnnxruntimePackage;
+  /** See `DFMModelOptions.workers`. */
+  workers?: number | 'auto';
+  /** See `DFMModelOptions.threads`. */
+  threads?: number;
   /** The name of in-memory bytes in messages. Default `'<model bytes>'`. */
   label?: string;
 }
@@ -364,6 +385,12 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     path = options.label ?? '<model bytes>';
   } else if (typeof source === 'string' && source.length > 0) {
     path = source;
+    if (!isNode()) {
+      throw new InvalidArgumentError(
+        `DFMModel.load(): a path (${JSON.stringify(source)}) needs Node.js — this runtime has no file system. In a browser fetch the file and pass its bytes (Uint8Array), or use loadDetector(url).`,
+      );
+    }
+    const { readFile } = nodeBuiltin('fs', `DFMModel.load(${JSON.stringify(source)})`).promises;
     try {
       bytes = await readFile(source);
     } catch (cause) {
@@ -377,7 +404,17 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;
-  const model = new DFMModel({ ...config, weights, runtime: options.runtime, preProcessing: metadata.preProcessing });
+  const { runtime, onnxruntimeModule, onnxruntimePackage, workers, threads } = options;
+  const model = new DFMModel({
+    ...config,
+    weights,
+    runtime,
+    onnxruntimeModule,
+    onnxruntimePackage,
+    workers,
+    threads,
+    preProcessing: metadata.preProcessing,
+  });
   model.restoreState({ pca, gaussian, featureShape: metadata.featureShape, imageSize: metadata.imageSize, nSamples: metadata.nSamples });
   model.preProcessing = metadata.preProcessing;
   model.postProcessing = metadata.postProcessing;

@@ -1,5 +1,6 @@
 export { type Batch, type BatchOptions, type BatchStats, type BatchStream, batches } from './batches';
 export type { AnomalyDataset } from './dataset';
+export { type DecodedPixels, type DecodeImagePixelsOptions, decodeImagePixels } from './decode-pixels';
 export {
   type BadFile,
   BadImagesError,
@@ -25,6 +26,7 @@ export { type DecodedMask, type LoadMaskOptions, loadMask } from './load-mask';
 export { MVTecAD, type MVTecADOptions } from './mvtec-ad';
 export { type Normalization, normalizationAffine } from './normalization';
 export { type ResizeAffine, resizeBilinearAntialiased, resizeNearest } from './resize';
+export { type PixelArray, toRgb } from './to-rgb';
 export { hasImageExtension, IMAGE_EXTENSIONS, type Sample } from './sample';
 export type { SplitInfo, SplitOptions, TestSplitMode, ValSplitMode } from './splits';
 export { createSyntheticAnomaly, type SyntheticAnomaly } from './synthetic-anomaly';

@@ -4,6 +4,7 @@ import { decodeBmp, isBmp, readBmpHeader } from './bmp';
 import { ImageDecodeError, ImageTooLargeError } from './errors';
 import { type Normalization, normalizationAffine } from './normalization';
 import { resizeBilinearAntialiased } from './resize';
+import { toRgb } from './to-rgb';
 import { InvalidArgumentError } from '@dfm/errors';
 
 /**
@@ -75,7 +76,8 @@ export function normalizeSize(size: ImageSize, where: string): [number, number] 
   return [pair[0]!, pair[1]!];
 }
 
-function checkPixelLimit(pixelLimit: number, where: string): number {
+/** @internal Checks a pixel limit (shared with decodeImagePixels). */
+export function checkPixelLimit(pixelLimit: number, where: string): number {
   if (!(pixelLimit > 0)) {
     throw new InvalidArgumentError(
       `${where}: pixelLimit must be a positive number of pixels (or Infinity) — got ${pixelLimit}. The default is ${DEFAULT_PIXEL_LIMIT}.`,
@@ -251,7 +253,7 @@ export async function loadImage(path: string, options: LoadImageOptions = {}): P
     what: 'image',
     resize: target === undefined ? undefined : { height: target[0], width: target[1], kernel },
   });
-  const rgb = raw.channels === 3 ? raw.data : toThreeChannels(raw.data, raw.channels);
+  const rgb = toRgb(raw.data, raw.channels);
   const [outHeight, outWidth] = target ?? [raw.height, raw.width];
   const data = resizeBilinearAntialiased(rgb, raw.height, raw.width, 3, outHeight, outWidth, 1 / raw.maxValue, affine);
   return {
@@ -263,13 +265,4 @@ export async function loadImage(path: string, options: LoadImageOptions = {}): P
     originalWidth: header.width,
     path,
   };
-}
-
-function toThreeChannels(data: Uint8Array | Uint16Array, channels: number): Uint8Array | Uint16Array {
-  const pixels = data.length / channels;
-  const out = data instanceof Uint16Array ? new Uint16Array(pixels * 3) : new Uint8Array(pixels * 3);
-  for (let i = 0; i < pixels; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = data[i * channels + Math.min(c, channels - 1)]!;
-  }
-  return out;
 }

@@ -1,15 +1,3 @@
-import type { Rgb } from './rgba-canvas';
-
-/**
- * The classic "jet" colormap (blue → cyan → yellow → red), piecewise linear.
- *
- * @param value in [0, 1]; clamped, NaN gives the low end.
- * @returns RGB, 0–255 per channel.
- * @example
- * jetColormap(0); // [0, 0, 128]; jetColormap(1) // [128, 0, 0]
- */
-export function jetColormap(value: number): Rgb {
-  const v = value > 0 ? Math.min(value, 1) : 0;
-  const channel = (centre: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - centre))));
-  return [channel(3), channel(2), channel(1)];
-}
+// The jet colour map lives in @dfm/core (one implementation: the Detector's renderHeatmap, the
+// browser page and these PNGs); re-exported here so `@dfm/lightning-like`'s `jetColormap` keeps working.
+export { jetColormap } from '@dfm/core';

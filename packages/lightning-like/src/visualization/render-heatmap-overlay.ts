@@ -1,5 +1,5 @@
+import { HEATMAP_ALPHA, renderHeatmap } from '@dfm/core';
 import sharp from 'sharp';
-import { jetColormap } from './jet-colormap';
 import { maskContour } from './mask-contour';
 import type { Rgb } from './rgba-canvas';
 import { ShapeMismatchError } from '@dfm/errors';
@@ -18,15 +18,15 @@ export interface HeatmapOverlayOptions {
   width: number;
 }
 
-const HEATMAP_ALPHA = 0.4;
 const GAP = 4;
 const PRED_COLOR: Rgb = [255, 0, 0];
 const GT_COLOR: Rgb = [0, 255, 0];
 
 /**
  * One PNG with panels side by side (4-pixel white gaps): the image | the anomaly map as a jet
- * heatmap over the image (alpha 0.4) | the predicted mask's contour on the image (red) | the
- * ground-truth mask's contour on the image (green; only when `gtMask` is given).
+ * heatmap over the image (alpha 0.4; `@dfm/core`'s `renderHeatmap` with range [0, 1]) | the
+ * predicted mask's contour on the image (red) | the ground-truth mask's contour on the image
+ * (green; only when `gtMask` is given).
  *
  * @returns PNG bytes, `(panels·width + gaps) × height`, RGB.
  * @throws ShapeMismatchError when an array does not match `height` and `width`.
@@ -62,12 +62,13 @@ export async function renderHeatmapOverlay(options: HeatmapOverlayOptions): Prom
   };
   const predContour = maskContour(predMask, { height, width });
   const gtContour = gtMask ? maskContour(gtMask, { height, width }) : undefined;
+  // The map is already scaled to [0, 1] (0.5 = threshold): drawn on that range, not its own.
+  const heatmap = renderHeatmap({ width, height, data: anomalyMap }, { data: image, width, height, channels: 3 }, { range: [0, 1], alpha: HEATMAP_ALPHA }).data;
   const rgb = [0, 0, 0];
   for (let p = 0; p < size; p++) {
     for (let c = 0; c < 3; c++) rgb[c] = Math.round(255 * Math.min(1, Math.max(0, image[p * 3 + c]!)));
     put(0, p, rgb);
-    const heat = jetColormap(anomalyMap[p]!);
-    put(1, p, [0, 1, 2].map((c) => Math.round((1 - HEATMAP_ALPHA) * rgb[c]! + HEATMAP_ALPHA * heat[c]!)));
+    put(1, p, heatmap.subarray(p * 4, p * 4 + 3));
     put(2, p, predContour[p] ? PRED_COLOR : rgb);
     if (gtContour) put(3, p, gtContour[p] ? GT_COLOR : rgb);
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { jetColormap } from './jet-colormap';
@@ -65,6 +66,24 @@ describe('renderHeatmapOverlay', () => {
     expect(info.width).toBe(3 * width + 2 * 4);
     expect(at(2 * (width + 4), 0)).toEqual([255, 0, 0]);
     expect(at(2 * (width + 4) + 6, 4)).toEqual([128, 128, 128]);
+  });
+  it("gives the same PNG bytes as before its heatmap panel moved to @dfm/core's renderHeatmap", async () => {
+    // Pinned from the implementation of commit ee8f87c (its own jet + blend loop): values outside
+    // [0, 1] in the image and the map, a NaN, with and without the ground-truth panel.
+    const h = 23;
+    const w = 31;
+    const n = h * w;
+    const picture = Float32Array.from({ length: n * 3 }, (_, i) => ((i * 37) % 101) / 90 - 0.05);
+    const map = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.13) * 0.7 + 0.45);
+    map[5] = Number.NaN;
+    const truth = new Uint8Array(n);
+    for (let y = 6; y < 15; y++) for (let x = 9; x < 20; x++) truth[y * w + x] = 1;
+    const sha256 = async (gt: Uint8Array | undefined) =>
+      createHash('sha256')
+        .update(await renderHeatmapOverlay({ image: picture, anomalyMap: map, gtMask: gt, height: h, width: w }))
+        .digest('hex');
+    expect(await sha256(truth)).toBe('c4925b06c122679cc5a8dde37d309de6d257f7c031a4cc4750ba83fa01a4c57e');
+    expect(await sha256(undefined)).toBe('1b1fcfd7b339f7656d7171ed8e1fa840957c3a7a9a37b307e1c1a41010a5f58e');
   });
   it('checks sizes', async () => {
     await expect(renderHeatmapOverlay({ image, anomalyMap: new Float32Array(3), height, width })).rejects.toThrow(ShapeMismatchError);
