@@ -13,7 +13,8 @@
  * 3. Project "cli": `npm install @dfm/cli` alone (the other @dfm/* come from the tarballs through
  *    `overrides`, standing in for the registry) with onnxruntime-node's install script allowed to
  *    run and no skip setting: offline it fails (it downloads CUDA parts from api.nuget.org), npm
- *    drops the optional dependency, and `dfm --help`, `dfm train` and `dfm predict` still run, on tfjs.
+ *    drops the optional dependency, and `dfm --help`, `dfm train` and `dfm predict` still run, on tfjs;
+ *    `dfm export` writes its folder from the files the tarball carries (dist/browser/).
  *
  * Prints a summary; exits 1 when a check fails (the temp folder is then kept for a look).
  * Usage: node scripts/check-packaging.mjs [--keep]
@@ -321,6 +322,22 @@ if (packedOk) {
         predicted = JSON.parse(predict.stdout);
       } catch {}
       check('cli: dfm predict with the saved model scores the six images', predict.ok && predicted.predictions?.length === 6, `exit ${predict.status}${predict.ok ? '' : `: ${lastLines(predict.stderr, 3)}`}`);
+
+      // dfm export copies dfm.js and the runtimes' files from the tarball's dist/browser/ (built
+      // with esbuild at pack time; nothing is bundled at run time).
+      const exported = join(project, 'exported');
+      const exportRun = run('npx', ['--no-install', 'dfm', 'export', '--model', doc.model, '--out', exported, '--json'], { cwd: project, env: cleanEnv });
+      let manifest = {};
+      try {
+        manifest = JSON.parse(exportRun.stdout).manifest ?? {};
+      } catch {}
+      const listed = manifest.files ? [manifest.files.model, manifest.files.script, ...(manifest.files.wasm ?? []), manifest.files.page, manifest.files.readme] : [];
+      const missing = listed.filter((file) => !file || !existsSync(join(exported, file.path))).map((file) => file?.path ?? '?');
+      check(
+        'cli: dfm export writes model.dfm, dfm.js, the runtimes\' .wasm, index.html, README.md and manifest.json',
+        exportRun.ok && listed.length >= 6 && missing.length === 0 && manifest.files.weights === null,
+        `exit ${exportRun.status}, ${listed.length} files listed${missing.length > 0 ? `, missing ${missing.join(', ')}` : ''}${exportRun.ok ? '' : `: ${lastLines(exportRun.stderr, 3)}`}`,
+      );
     }
   }
 }

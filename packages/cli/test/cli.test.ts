@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, loadSafetensors } from '@dfm/backbone';
+import { loadDetector } from '@dfm/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../src/version';
 import { type Fixture, fastFlags, makeFixture, run } from './fixtures';
 
 const work = mkdtempSync(join(tmpdir(), 'dfm-cli-'));
@@ -94,36 +97,62 @@ describe('dfm train then dfm predict', () => {
 });
 
 describe('dfm export', () => {
-  it('writes model, weights (sha256 checked), loaders and a manifest; both loaders score like dfm predict', async () => {
+  it('writes a folder for any static server: model, weights (sha256 checked), dfm.js, the runtimes\' files, index.html, README, manifest; loadDetector(folder) scores like dfm predict', async () => {
     const dir = join(work, 'exported');
     const { code, out, err } = await run(['export', '--model', modelPath, '--out', dir, '--json']);
     expect(code, err).toBe(0);
     const { manifest } = JSON.parse(out);
-    for (const file of ['model.dfm', 'backbone.safetensors', 'manifest.json', 'loader.mjs', 'loader-browser.js', 'index.html', 'package.json', 'README.md']) {
-      expect(existsSync(join(dir, file)), file).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual(manifest);
+    expect(manifest).toMatchObject({ format: 'dfm-export', version: 1, name: 'mvtec/blobs', packageVersion: VERSION });
+    expect(manifest.model).toMatchObject({ backbone: 'resnet18', layer: 'layer2', scoreType: 'fre', imageSize: [64, 64] });
+    expect(manifest.model.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.files.weights.sha256).toBe(manifest.model.weightsSha256);
+    expect(manifest.files.weights.path).toBe('resnet18-random-layer1-2.safetensors');
+    expect(manifest.files.wasm.map((f: { path: string }) => f.path).sort()).toEqual([
+      'ort-wasm-simd-threaded.mjs',
+      'ort-wasm-simd-threaded.wasm',
+      'tfjs-backend-wasm-simd.wasm',
+      'tfjs-backend-wasm-threaded-simd.wasm',
+      'tfjs-backend-wasm.wasm',
+    ]);
+    const listed = [manifest.files.model, manifest.files.weights, manifest.files.script, ...manifest.files.wasm, manifest.files.page, manifest.files.readme];
+    // Every file listed with a plain relative path, its size and sha256; nothing else in the folder.
+    expect(readdirSync(dir).sort()).toEqual([...listed.map((f: { path: string }) => f.path), 'manifest.json'].sort());
+    for (const file of listed) {
+      expect(file.path).toMatch(/^[A-Za-z0-9][\w.-]*$/);
+      const bytes = readFileSync(join(dir, file.path));
+      expect(bytes.length, file.path).toBe(file.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex'), file.path).toBe(file.sha256);
     }
-    expect(manifest.files.weights.sha256).toBe(manifest.backbone.weightsSha256);
-    expect(readFileSync(join(dir, 'model.dfm')).equals(readFileSync(modelPath))).toBe(true);
+    // model.dfm: the same tensors and metadata, but no record of where this machine kept the weights.
+    const copied = loadSafetensors(readFileSync(join(dir, 'model.dfm')), { label: 'copy' });
+    const original = loadSafetensors(readFileSync(modelPath), { label: 'original' });
+    expect([...copied.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
+    for (const [name, tensor] of original.tensors) expect(copied.tensors.get(name)?.data, name).toEqual(tensor.data);
+    const backboneOf = (m: Record<string, string> | undefined) => JSON.parse(m?.backbone ?? '{}');
+    expect(backboneOf(copied.metadata)).toEqual({ ...backboneOf(original.metadata), weightsSource: null });
+    expect({ ...copied.metadata, backbone: '' }).toEqual({ ...original.metadata, backbone: '' });
+    expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).not.toContain(work);
+    // dfm.js: one ES module with no static import (esbuild would put them first); the build checks
+    // its metafile for externals, and test:browser loads it from a folder with no node_modules.
+    const script = readFileSync(join(dir, 'dfm.js'), 'utf8');
+    expect(script.split('\n').find((line) => !line.startsWith('//'))).not.toMatch(/^\s*import\s*[\w*{"']/);
+    expect(script).toMatch(/export\s*\{[^}]*\bloadDetector\b/);
+    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toMatch(/\(\{ loadDetector, renderHeatmap \} = await import\('\.\/dfm\.js'\)\)/);
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/import \{ loadDetector, renderHeatmap \} from '\.\/dfm\/dfm\.js'/);
 
-    const image = join(fx.dataset.abnormalDir, '003.png');
-    const expected = testScores.get(image) as number;
-    const node = await import(join(dir, 'loader.mjs'));
-    const [prediction] = await node.scoreImages([image]);
-    expect(Math.abs(prediction.predScore - expected) / expected).toBeLessThanOrEqual(1e-6);
-
-    const browser = await import(join(dir, 'loader-browser.js'));
-    const files = async (url: string) => {
-      const bytes = readFileSync(join(dir, url.replace(/^\.\//, '')));
-      return { ok: true, status: 200, arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) };
-    };
-    const loaded = await browser.loadExportedModel('./', { fetch: files });
-    const { loadImage } = await import('@dfm/data');
-    const pixels = await loadImage(image, { size: loaded.imageSize });
-    const scored = await browser.scoreImage(loaded, pixels.data);
-    expect(Math.abs(scored.predScore - expected) / expected).toBeLessThanOrEqual(1e-5);
-    expect(scored.predLabel === 0 || scored.predLabel === 1).toBe(true);
-    expect(scored.anomalyMap).toHaveLength(64 * 64);
-    loaded.model.dispose();
+    // Node: the folder is a model source of its own (files checked against the manifest).
+    const detector = await loadDetector(dir);
+    let worst = 0;
+    for (const image of [join(fx.dataset.abnormalDir, '003.png'), join(fx.dataset.normalTestDir, '001.png')]) {
+      const expected = testScores.get(image) as number;
+      const result = await detector.predict(image);
+      worst = Math.max(worst, Math.abs(result.predScore - expected) / expected);
+      expect(result.predLabel === 0 || result.predLabel === 1).toBe(true);
+      expect(result.anomalyMap?.data).toHaveLength(64 * 64);
+    }
+    await detector.close();
+    expect(worst).toBeLessThanOrEqual(1e-5);
   });
 
   it('refuses to write into a folder that is not empty', async () => {

@@ -1,4 +1,5 @@
-import { BACKBONE_NAMES, type EncodableTensor, type OnnxruntimePackage, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKBONE_NAMES, setBackend, type EncodableTensor, type OnnxruntimePackage, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
 import { isNode, nodeBuiltin, writeFileAtomic } from '@dfm/backbone/internal';
 import { PCA, SingleClassGaussian } from '@dfm/linalg';
 import { type DFMModelConfig, DFMModel } from './dfm-model';
@@ -401,6 +402,10 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       `DFMModel.load(): source must be a .dfm path or the file's bytes (Uint8Array) — got ${source === null ? 'null' : typeof source}.`,
     );
   }
+  // The estimators are restored as tensors: start a backend first (a page that loads a model before
+  // anything else has none running yet), so a missing backend is never reported as a damaged file.
+  if (Object.keys(tf.engine().registryFactory).length === 0) await setBackend();
+  else await tf.ready();
   const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;

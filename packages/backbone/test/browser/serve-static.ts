@@ -12,6 +12,10 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
   '.map': 'application/json',
+  '.json': 'application/json',
+  '.css': 'text/css; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.png': 'image/png',
   // instantiateStreaming (onnxruntime-web, tfjs-backend-wasm) requires this type.
   '.wasm': 'application/wasm',
 };
