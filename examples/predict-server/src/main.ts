@@ -3,8 +3,7 @@
  * then:  curl -H 'content-type: image/png' --data-binary @part.png http://127.0.0.1:8080/predict
  */
 import { parseArgs } from 'node:util';
-import { setBackend } from '@dfm/backbone';
-import { Dfm } from '@dfm/lightning-like';
+import { loadDetector } from '@dfm/core';
 import { createPredictServer } from './predict-server';
 
 const { values, positionals } = parseArgs({ options: { weights: { type: 'string' } }, allowPositionals: true });
@@ -13,7 +12,7 @@ if (modelPath === undefined) {
   process.stderr.write('usage: start <model.dfm> [port] [--weights FILE]\n');
   process.exit(2);
 }
-await setBackend();
-const model = await Dfm.load(modelPath, values.weights !== undefined ? { weights: values.weights, visualizer: false } : { visualizer: false });
-const server = createPredictServer({ model });
-server.listen(Number(port), '127.0.0.1', () => process.stderr.write(`scoring on http://127.0.0.1:${port}/predict\n`));
+// Uploads above 40 million pixels are refused from their header, before decoding (400).
+const detector = await loadDetector(modelPath, { pixelLimit: 40_000_000, ...(values.weights !== undefined ? { weights: values.weights } : {}) });
+const server = createPredictServer({ detector });
+server.listen(Number(port), '127.0.0.1', () => process.stderr.write(`scoring on http://127.0.0.1:${port}/predict (${detector.info.runtime})\n`));

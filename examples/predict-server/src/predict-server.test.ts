@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, setBackend } from '@dfm/backbone';
 import { randomResnetWeights } from '@dfm/backbone/internal';
+import { type Detector, loadDetector } from '@dfm/core';
 import { Folder } from '@dfm/data';
 import { Dfm, Engine, PreProcessor } from '@dfm/lightning-like';
 import sharp from 'sharp';
@@ -13,7 +14,7 @@ import { createPredictServer } from './predict-server';
 
 const work = mkdtempSync(join(tmpdir(), 'example-server-'));
 let data: SyntheticDataset;
-let model: Dfm;
+let detector: Detector;
 let base: string;
 let server: ReturnType<typeof createPredictServer>;
 let expected: number;
@@ -28,27 +29,31 @@ beforeAll(async () => {
   const engine = new Engine({ defaultRootDir: join(work, 'results') });
   const { checkpointPath } = await engine.fit(fitted, dataset);
   fitted.dispose();
-  model = await Dfm.load(checkpointPath as string, { visualizer: false });
+  // The reference: the Engine scoring the file (the training loader), as `dfm test` does.
+  const model = await Dfm.load(checkpointPath as string, { visualizer: false });
   expected = (await engine.predict(model, [join(data.abnormalDir, '002.png')]))[0]?.predScore as number;
-  server = createPredictServer({ model, maxBytes: 64 * 1024, timeoutMs: 20_000 });
+  model.dispose();
+  detector = await loadDetector(checkpointPath as string, { pixelLimit: 1_000_000 });
+  server = createPredictServer({ detector, maxBytes: 64 * 1024, timeoutMs: 20_000 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
-  model.dispose();
+  await detector.close();
 });
 
 const post = (body: Uint8Array | string, type: string | undefined) =>
   fetch(`${base}/predict`, { method: 'POST', body, headers: type === undefined ? {} : { 'content-type': type } });
 
 describe('examples/predict-server', () => {
-  it('scores an uploaded PNG like Engine.predict scores the file', async () => {
+  it('scores an uploaded PNG like Engine.predict scores the file (1e-6 relative)', async () => {
     const response = await post(readFileSync(join(data.abnormalDir, '002.png')), 'image/png');
     expect(response.status).toBe(200);
     const body = (await response.json()) as { predScore: number; predLabel: number | null; normalizedScore: number };
-    expect(Math.abs(body.predScore - expected) / expected).toBeLessThanOrEqual(1e-5);
+    expect(Object.keys(body).sort()).toEqual(['normalizedScore', 'predLabel', 'predScore']);
+    expect(Math.abs(body.predScore - expected) / expected).toBeLessThanOrEqual(1e-6);
     expect(body.predLabel === 0 || body.predLabel === 1).toBe(true);
     expect(body.normalizedScore).toBeGreaterThanOrEqual(0);
   });
@@ -65,7 +70,7 @@ describe('examples/predict-server', () => {
     expect(health).toMatchObject({ ok: true, imageSize: [64, 64], thresholds: true });
   });
 
-  it('refuses a wrong content type (415), a body over the limit (413), bytes that are no image (400), an empty body (400)', async () => {
+  it('refuses a wrong content type (415), a body over the limit (413), bytes that are no image or too many pixels (400), an empty body (400)', async () => {
     const png = readFileSync(join(data.abnormalDir, '002.png'));
     expect((await post(png, 'application/octet-stream')).status).toBe(415);
     expect((await post(png, undefined)).status).toBe(415);
@@ -76,6 +81,15 @@ describe('examples/predict-server', () => {
     expect(garbage.status).toBe(400);
     expect(((await garbage.json()) as { error: string }).error).toMatch(/not a readable image/);
     expect((await post(new Uint8Array(0), 'image/png')).status).toBe(400);
+    // 1200×1000 pixels, above the detector's pixelLimit of 1,000,000: refused from the header.
+    const large = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#888' } }).png().toBuffer();
+    const tooLarge = await post(large, 'image/png');
+    expect(tooLarge.status).toBe(400);
+    expect(((await tooLarge.json()) as { error: string }).error).toMatch(/not a readable image .*pixel/);
+    // The server keeps serving after refusals, and leaks no tensor.
+    const health = (await (await fetch(`${base}/health`)).json()) as { tensors: number };
+    expect((await post(readFileSync(join(data.abnormalDir, '002.png')), 'image/png')).status).toBe(200);
+    expect(((await (await fetch(`${base}/health`)).json()) as { tensors: number }).tensors).toBe(health.tensors);
   });
 
   it('answers 404 elsewhere and 405 for other methods on /predict', async () => {
@@ -84,7 +98,7 @@ describe('examples/predict-server', () => {
   });
 
   it('answers 503 when a request takes longer than the timeout', async () => {
-    const slow = createPredictServer({ model, timeoutMs: 200 });
+    const slow = createPredictServer({ detector, timeoutMs: 200 });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/predict`;
     // Send the headers, then nothing: the upload never finishes.

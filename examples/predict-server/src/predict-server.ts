@@ -1,19 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Batch } from '@dfm/data';
-import type { Dfm } from '@dfm/lightning-like';
+import { type Detector, isDfmError } from '@dfm/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { ACCEPTED_TYPES, type DecodedUpload, decodeUpload } from './decode-upload';
+
+/** Content types the server accepts (what the Detector decodes from memory in Node). */
+export const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/tiff', 'image/gif'] as const;
 
 /** Options of {@link createPredictServer}. */
 export interface PredictServerOptions {
-  /** A fitted model, e.g. `await Dfm.load('model.dfm')` (thresholds give labels). */
-  model: Dfm;
+  /**
+   * A fitted model, e.g. `await loadDetector('model.dfm', { pixelLimit: 40_000_000 })` (its thresholds
+   * give labels; its `pixelLimit` refuses larger images, with 400).
+   */
+  detector: Detector;
   /** Largest request body in bytes (default 10 MiB); bigger uploads get 413. */
   maxBytes?: number;
   /** Time allowed per request, upload and scoring included, in ms (default 30 s); then 503. */
   timeoutMs?: number;
-  /** Largest decoded image in pixels (default 40 M); bigger ones get 400. */
-  pixelLimit?: number;
 }
 
 class HttpError extends Error {
@@ -58,46 +60,33 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
 /**
  * An HTTP server that scores one uploaded image per request: `POST /predict` with the image bytes
  * as the body and its Content-Type (image/png, image/jpeg, image/webp, image/tiff, image/gif) →
- * `{ predScore, normalizedScore, predLabel }`. `GET /health` → the model's config. Uploads are
- * decoded in memory; nothing from a request ever reaches the file system. Requests are scored one
- * at a time (the model is not re-entrant; this also bounds memory).
+ * `{ predScore, normalizedScore, predLabel }`. `GET /health` → the model's config. The
+ * Detector decodes the bytes in memory and pre-processes them as at training, so the scores are
+ * `dfm predict`'s; nothing from a request ever reaches the file system. Requests are scored one at a
+ * time (this also bounds memory).
  */
 export function createPredictServer(options: PredictServerOptions): Server {
-  const { model, maxBytes = 10 * 1024 * 1024, timeoutMs = 30_000, pixelLimit = 40_000_000 } = options;
-  const imageSize = model.preProcessor.imageSize;
-  // Uploads are normalised while resizing (as the Engine's loader does), not afterwards on tfjs.
-  const { normalize } = model.preProcessor.batchOptions();
+  const { detector, maxBytes = 10 * 1024 * 1024, timeoutMs = 30_000 } = options;
+  const { config, preProcessing, postProcessing } = detector.info;
   let queue: Promise<unknown> = Promise.resolve();
 
   const score = async (bytes: Buffer) => {
-    let decoded: DecodedUpload;
     try {
-      decoded = await decodeUpload(bytes, imageSize, pixelLimit, normalize);
+      const { predScore, normalizedScore, predLabel } = await detector.predict(bytes, { map: false });
+      return { predScore, normalizedScore, predLabel };
     } catch (error) {
-      throw new HttpError(400, `the body is not a readable image (${(error as Error).message.split('\n')[0]})`);
-    }
-    const { pixels, height, width } = decoded;
-    // One decoded image as a batch of one (uploads have no file: the batch lists no samples).
-    const batch: Batch = { images: pixels, normalization: normalize ?? null, masks: null, samples: [], batchSize: 1, height, width };
-    const images = model.preProcessor.transform(batch);
-    try {
-      const output = await model.predictStep({ images, batch });
-      const predScore = output.predScore[0] as number;
-      const post = model.postProcessor?.isFitted ? model.postProcessor.apply({ predScore }) : null;
-      return {
-        predScore,
-        normalizedScore: post ? (post.predScore as number) : null,
-        predLabel: post ? (post.predLabel ? 1 : 0) : null,
-      };
-    } finally {
-      images.dispose();
+      // The upload's fault (not an image, too large): the Detector says so by the error's code.
+      if (isDfmError(error, 'E_IMAGE_DECODE', 'E_IMAGE_TOO_LARGE', 'E_IMAGE_SIZE_MISMATCH')) {
+        throw new HttpError(400, `the body is not a readable image (${error.message.split('\n')[0]})`);
+      }
+      throw error;
     }
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && req.method === 'GET') {
-      send(res, 200, { ok: true, model: model.model.config, imageSize, thresholds: model.postProcessor?.isFitted === true, tensors: tf.memory().numTensors });
+      send(res, 200, { ok: true, model: config, imageSize: preProcessing.imageSize, thresholds: postProcessing !== null, tensors: tf.memory().numTensors });
       return;
     }
     if (path !== '/predict') throw new HttpError(404, 'POST an image to /predict (or GET /health)');

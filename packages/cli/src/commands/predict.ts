@@ -1,13 +1,15 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '@dfm/backbone/internal';
+import { loadDetector } from '@dfm/core';
 import { hasImageExtension } from '@dfm/data';
-import { Engine, predictionsCsv } from '@dfm/lightning-like';
+import { predictionsCsv, ProgressBar } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
 import { cliCallback, log, seconds, writeJson } from '../io';
 import { isSameOrInside, realPath, refuseOutputOverInputs } from '../output-paths';
-import { type CommandContext, runtimeOf, selectBackend } from '../setup';
-import { loadModelFile, modelConfigOf } from './test';
+import { predictFiles } from '../predict-files';
+import { type CommandContext, selectBackend } from '../setup';
+import { checkModelFlags, modelConfigOf } from './test';
 
 /** The files `dfm predict --output` writes besides the heatmaps; an earlier run's are replaced only with --overwrite. */
 export const PREDICTION_FILES = ['predictions.json', 'predictions.csv'] as const;
@@ -64,7 +66,11 @@ function checkOutput(ctx: CommandContext, paths: readonly string[]): string {
   return output;
 }
 
-/** `dfm predict --model M --input FILE|DIR [--output DIR]`: scores, labels and (with --output) heatmaps. */
+/**
+ * `dfm predict --model M --input FILE|DIR [--output DIR]`: scores, labels and (with --output)
+ * heatmaps, through the Detector (`loadDetector` → `predictBatch`): the model file's pre-processing,
+ * model and thresholds, as any other program scoring with the model.
+ */
 export async function runPredict(ctx: CommandContext): Promise<number> {
   const { options: o, io } = ctx;
   if (o.model === undefined || o.input === undefined) {
@@ -81,24 +87,19 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
   }
   const output = o.output !== undefined ? checkOutput(ctx, paths) : undefined;
   const backend = await selectBackend(ctx);
-  const model = await loadModelFile(ctx, o.model);
+  const detector = await loadDetector(o.model, checkModelFlags(ctx, o.model));
   try {
-    const engine = new Engine({
-      batchSize: o.batchSize,
-      onBadImage: o.onBadImage,
-      checkpoint: false,
-      callbacks: [cliCallback(io, ctx.warnings)],
-    });
     log(io, `dfm predict: ${paths.length} image${paths.length > 1 ? 's' : ''} with ${o.model} (backend ${backend.backend})`);
     if (output !== undefined) mkdirSync(output, { recursive: true });
-    const started = performance.now();
     // Heatmaps mirror the input's sub-folders: <output>/<sub-folder>/<name.ext>.png.
-    const predictions = await engine.predict(model, paths, {
+    const { predictions: rows, seconds: predictSeconds } = await predictFiles(detector, paths, {
+      batchSize: o.batchSize,
+      onBadImage: o.onBadImage,
       ...(output !== undefined ? { outputDir: output } : {}),
       ...(isDir ? { relativeTo: input } : {}),
+      callbacks: [new ProgressBar({ stream: io.err }), cliCallback(io, ctx.warnings)],
     });
-    const predictSeconds = (performance.now() - started) / 1000;
-    const rows = predictions.map((p) => ({ path: p.path, predScore: p.predScore, normalizedScore: p.normalizedScore, predLabel: p.predLabel }));
+    const { info } = detector;
     if (output !== undefined) {
       writeFileAtomic(join(output, 'predictions.csv'), predictionsCsv(rows));
       writeFileAtomic(join(output, 'predictions.json'), `${JSON.stringify(rows, null, 2)}\n`);
@@ -114,14 +115,14 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
         model: resolve(o.model),
         config: {
           command: 'predict',
-          model: modelConfigOf(model, o.model),
+          model: modelConfigOf(info.config, info.preProcessing.imageSize, o.model),
           run: { batchSize: o.batchSize, backend: o.backend, runtime: o.runtime, onBadImage: o.onBadImage, overwrite: o.overwrite },
           backendUsed: backend.backend,
-          runtimeUsed: runtimeOf(model),
+          runtimeUsed: info.runtime,
           input,
         },
         timing,
-        thresholds: model.postProcessor?.isFitted ? model.postProcessor.stats : null,
+        thresholds: info.postProcessing,
         predictions: rows,
         outputDir: output ?? null,
         warnings: ctx.warnings,
@@ -135,7 +136,7 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
           `${relative(process.cwd(), r.path).padEnd(width)}  ${r.predScore.toPrecision(6).padStart(12)}  ${(r.normalizedScore === null ? '-' : r.normalizedScore.toFixed(4)).padStart(10)}  ${label}`,
         );
       }
-      if (!model.postProcessor?.isFitted) {
+      if (info.postProcessing === null) {
         lines.push('(the model has no thresholds, so no labels: train it with anomalous validation images (--abnormal-dir) or --val-split-mode synthetic)');
       }
       if (output !== undefined) lines.push(`heatmaps, predictions.csv and predictions.json: ${output}`);
@@ -143,6 +144,6 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
     }
     return 0;
   } finally {
-    model.dispose();
+    await detector.close();
   }
 }

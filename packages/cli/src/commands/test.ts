@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { RuntimeChoice, WeightsSpec } from '@dfm/backbone';
+import type { DFMModelConfig } from '@dfm/core';
 import type { AnomalyDataset } from '@dfm/data';
 import { Dfm, Engine, type TestResult } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
@@ -9,8 +11,12 @@ import { buildDataset, type CommandContext, checkResultsDir, checkWeights, descr
 
 const MODEL_KEYS: readonly (keyof CliOptions)[] = ['backbone', 'layer', 'poolingKernelSize', 'pcaLevel', 'scoreType', 'imageSize'];
 
-/** Loads a `.dfm` file for test/predict/export, with one-line errors for a missing file. */
-export async function loadModelFile(ctx: CommandContext, path: string): Promise<Dfm> {
+/**
+ * Checks `--model` and the flags beside it before loading: a missing file is a one-line user error,
+ * a missing `--weights` file too, and model flags (`--backbone`, …) are reported as ignored. Returns
+ * the `weights`/`runtime` options for the loader.
+ */
+export function checkModelFlags(ctx: CommandContext, path: string): { weights?: WeightsSpec; runtime?: RuntimeChoice } {
   if (!existsSync(path)) {
     throw new UsageError(`dfm ${ctx.command}: --model ${path} does not exist (looked at ${resolve(path)}). Run 'dfm train' first; it prints where model.dfm is.`);
   }
@@ -22,22 +28,26 @@ export async function loadModelFile(ctx: CommandContext, path: string): Promise<
     ctx.warnings.push(message);
     warn(ctx.io, message);
   }
-  return Dfm.load(path, {
+  return {
     ...(explicit.has('weights') ? { weights: o.weights } : {}),
     ...(o.runtime !== 'auto' ? { runtime: o.runtime } : {}),
-  });
+  };
+}
+
+/** Loads a `.dfm` file as a `Dfm` for `dfm test --model` (the Engine evaluates it), after {@link checkModelFlags}. */
+export async function loadModelFile(ctx: CommandContext, path: string): Promise<Dfm> {
+  return Dfm.load(path, checkModelFlags(ctx, path));
 }
 
 /** The model part of the JSON config when the model comes from a file. */
-export function modelConfigOf(model: Dfm, path?: string): Record<string, unknown> {
-  const config = model.model.config;
+export function modelConfigOf(config: DFMModelConfig, imageSize: readonly [number, number] | null, path?: string): Record<string, unknown> {
   return {
     backbone: config.backbone,
     layer: config.layer,
     poolingKernelSize: config.poolingKernelSize,
     pcaLevel: config.nComps,
     scoreType: config.scoreType,
-    imageSize: model.preProcessor.imageSize,
+    imageSize,
     ...(path !== undefined ? { file: resolve(path) } : {}),
   };
 }
@@ -95,7 +105,7 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       writeJson(io, {
         command: ctx.command,
         metrics: tested.metrics,
-        config: o.model !== undefined ? { ...base, model: modelConfigOf(model, o.model) } : base,
+        config: o.model !== undefined ? { ...base, model: modelConfigOf(model.model.config, model.preProcessor.imageSize, o.model) } : base,
         timing,
         predictions: tested.predictions.map((p) => ({
           path: p.path,
