@@ -1,6 +1,6 @@
 import { type DetectorInfo, type DetectorResult, pixelScaling, scaleInto } from '@dfm/core';
 import { loadImage, type ResizeKernel } from '@dfm/data';
-import { renderHeatmapOverlay } from '@dfm/lightning-like';
+import { renderHeatmapOverlay, scaleMapToUnitRange } from '@dfm/lightning-like';
 
 /**
  * The heatmap PNG of one image `dfm predict --output` writes, made from the Detector's result with
@@ -20,7 +20,7 @@ export async function heatmapPng(imagePath: string, result: DetectorResult, info
   // The image at the map's size in [0, 1]: decoded and resized as the Detector did, without the normalisation.
   const image = await loadImage(imagePath, imageSize === null ? {} : { size: [height, width], kernel: resizeKernel as ResizeKernel });
   const scaling = info.postProcessing === null ? null : pixelScaling(info.postProcessing);
-  const anomalyMap = scaling === null ? ownRange(data) : scaleInto(data, scaling, new Float32Array(data.length), undefined);
+  const anomalyMap = scaling === null ? scaleMapToUnitRange(data) : scaleInto(data, scaling, new Float32Array(data.length), undefined);
   return renderHeatmapOverlay({
     image: image.data,
     anomalyMap,
@@ -28,16 +28,4 @@ export async function heatmapPng(imagePath: string, result: DetectorResult, info
     height,
     width,
   });
-}
-
-/** The map scaled to its own range [0, 1] (all 0 when it is constant). */
-function ownRange(map: Float32Array): Float32Array {
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const v of map) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const scale = max > min ? 1 / (max - min) : 0;
-  return map.map((v) => (v - min) * scale);
 }

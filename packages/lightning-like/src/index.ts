@@ -30,5 +30,5 @@ export {
 } from './trainer-arguments';
 export { VERSION } from './version';
 export * from './visualization';
-export { heatmapName, Visualizer, type VisualizerOptions } from './visualizer';
+export { heatmapName, scaleMapToUnitRange, Visualizer, type VisualizerOptions } from './visualizer';
 export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

@@ -50,7 +50,7 @@ export class Visualizer {
       const raw = output.anomalyMap.subarray(i * pixels, (i + 1) * pixels);
       const normalised = processed?.anomalyMap
         ? (processed.anomalyMap.subarray(i * pixels, (i + 1) * pixels) as Float32Array)
-        : ownRange(raw);
+        : scaleMapToUnitRange(raw);
       const gtMask = batch.masks !== null && sample.label === 1 ? batch.masks.subarray(i * pixels, (i + 1) * pixels) : undefined;
       const png = await renderHeatmapOverlay({
         image: unitRange(batch.images.subarray(i * pixels * 3, (i + 1) * pixels * 3), batch.normalization),
@@ -88,7 +88,8 @@ function unitRange(image: Float32Array, normalization: Batch['normalization']): 
   return out;
 }
 
-function ownRange(map: Float32Array): Float32Array {
+/** An anomaly map scaled to its own range [0, 1] (all 0 when it is constant), for display. */
+export function scaleMapToUnitRange(map: Float32Array): Float32Array {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (const v of map) {
