@@ -9,7 +9,7 @@ import {
   type LayerName,
   type WeightsSpec,
 } from '@dfm/backbone';
-import { checkNComponents, type NComponents, PCA, SingleClassGaussian } from '@dfm/linalg';
+import { checkNComponents, type NComponents, type PCA, PCAStatistics, SingleClassGaussian } from '@dfm/linalg';
 import { residualToMap, upsampleMap } from './anomaly-map';
 import { type FeatureShape, poolAndFlatten } from './feature-pooling';
 import { FeatureBank } from './feature-bank';
@@ -132,8 +132,11 @@ export interface FitOptions {
   imageSize?: [number, number];
 }
 
-/** Anything `fit` accepts: a feature matrix, or batches of normalised NHWC images. */
-export type FitInput = tf.Tensor2D | AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>;
+/**
+ * Anything `fit` accepts: a feature matrix, batches of normalised NHWC images, or {@link PCAStatistics}
+ * of features (e.g. merged from shards extracted elsewhere).
+ */
+export type FitInput = tf.Tensor2D | PCAStatistics | AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>;
 
 /** Internal state a model file restores. */
 export interface DFMModelState {
@@ -341,15 +344,18 @@ export class DFMModel {
   }
 
   /**
-   * Fits PCA (and, for NLL, the Gaussian) on a memory bank: either a feature matrix `[N, D]` or
-   * batches of normalised images, whose features are collected batch by batch. Inputs are not
-   * disposed. Refits from scratch when called again.
+   * Fits PCA (and, for NLL, the Gaussian) on a memory bank: a feature matrix `[N, D]`, batches of
+   * normalised images (whose features are collected batch by batch), or {@link PCAStatistics} of the
+   * features. Batches stream through {@link PCAStatistics}: once N ≥ D no `[N, D]` bank exists, only
+   * the D×D moments (see {@link FeatureBank}); the PCA and the Gaussian are those of all the rows
+   * (`PCA.fit` on the matrix, `SingleClassGaussian.fit` on its projection) to float32 rounding.
+   * Inputs are not disposed or modified. Refits from scratch when called again.
    */
   async fit(data: FitInput, options: FitOptions = {}): Promise<FitResult> {
     if (options.imageSize !== undefined && !isSize(options.imageSize)) {
       throw new InvalidArgumentError(`DFMModel.fit(): imageSize must be [height, width] with positive integers — got ${JSON.stringify(options.imageSize)}.`);
     }
-    let bank: tf.Tensor2D;
+    let statistics: PCAStatistics;
     let featureShape: FeatureShape | null = options.featureShape ?? null;
     let imageSize: [number, number] | null = options.imageSize ?? null;
     if (data instanceof tf.Tensor) {
@@ -359,53 +365,52 @@ export class DFMModel {
         );
       }
       checkFinite('DFMModel.fit()', data, 'the feature matrix');
-      bank = data.clone();
+      statistics = new PCAStatistics().update(data);
+    } else if (data instanceof PCAStatistics) {
+      statistics = data;
+      const recorded = data.featureShape;
+      if (featureShape === null && recorded !== null && recorded.length === 3) featureShape = recorded as FeatureShape;
     } else if (isIterable(data)) {
       const collected = await this.collectBank(data, options.onBatch);
-      bank = collected.bank;
+      statistics = collected.statistics;
       featureShape = collected.featureShape;
       imageSize = collected.imageSize;
     } else {
       throw new InvalidArgumentError(
-        'DFMModel.fit(): expected a Tensor2D of features or an (async) iterable of image batches — got ' +
+        'DFMModel.fit(): expected a Tensor2D of features, PCAStatistics or an (async) iterable of image batches — got ' +
           `${Object.prototype.toString.call(data)}. Pass model.getFeatures(batch).features or your batches.`,
       );
     }
-    try {
-      const [nSamples, nFeatures] = bank.shape;
-      if (nSamples < 2) {
-        throw new InvalidArgumentError(
-          `DFMModel.fit(): needs at least 2 normal samples — got ${nSamples}. Add more training images.`,
-        );
-      }
-      if (featureShape !== null && featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
-        throw new ShapeMismatchError(
-          `DFMModel.fit(): featureShape ${formatShape(featureShape)} has ${featureShape[0] * featureShape[1] * featureShape[2]} elements — the features have ${nFeatures}. Pass the featureShape getFeatures() returned.`,
-        );
-      }
-      const pca = new PCA({ nComponents: this.config.nComps }).fit(bank);
-      let gaussian: SingleClassGaussian | null = null;
-      if (this.config.scoreType === 'nll') {
-        const projected = pca.transform(bank);
-        try {
-          gaussian = new SingleClassGaussian().fit(projected);
-        } finally {
-          projected.dispose();
-        }
-      }
-      this.replaceState({ pca, gaussian, featureShape, imageSize, nSamples });
-      if (imageSize !== null && this.preProcessing.imageSize === null) this.preProcessing = { ...this.preProcessing, imageSize: [imageSize[0], imageSize[1]] };
-      return {
-        nSamples,
-        nFeatures,
-        nComponents: pca.numComponents,
-        droppedComponents: gaussian?.droppedComponents ?? 0,
-        featureShape,
-        imageSize,
-      };
-    } finally {
-      bank.dispose();
+    const nSamples = statistics.nSamples;
+    const nFeatures = statistics.nFeatures ?? 0;
+    if (nSamples < 2) {
+      throw new InvalidArgumentError(
+        `DFMModel.fit(): needs at least 2 normal samples — got ${nSamples}. Add more training images.`,
+      );
     }
+    if (featureShape !== null && featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
+      throw new ShapeMismatchError(
+        `DFMModel.fit(): featureShape ${formatShape(featureShape)} has ${featureShape[0] * featureShape[1] * featureShape[2]} elements — the features have ${nFeatures}. Pass the featureShape getFeatures() returned.`,
+      );
+    }
+    const pca = statistics.toPCA({ nComponents: this.config.nComps });
+    let gaussian: SingleClassGaussian | null = null;
+    try {
+      if (this.config.scoreType === 'nll') gaussian = SingleClassGaussian.fromStatistics(statistics, pca);
+    } catch (error) {
+      pca.dispose();
+      throw error;
+    }
+    this.replaceState({ pca, gaussian, featureShape, imageSize, nSamples });
+    if (imageSize !== null && this.preProcessing.imageSize === null) this.preProcessing = { ...this.preProcessing, imageSize: [imageSize[0], imageSize[1]] };
+    return {
+      nSamples,
+      nFeatures,
+      nComponents: pca.numComponents,
+      droppedComponents: gaussian?.droppedComponents ?? 0,
+      featureShape,
+      imageSize,
+    };
   }
 
   /**
@@ -554,7 +559,7 @@ export class DFMModel {
   private async collectBank(
     batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>,
     onBatch: FitOptions['onBatch'],
-  ): Promise<{ bank: tf.Tensor2D; featureShape: FeatureShape; imageSize: [number, number] }> {
+  ): Promise<{ statistics: PCAStatistics; featureShape: FeatureShape; imageSize: [number, number] }> {
     const bank = new FeatureBank();
     let imageSize: [number, number] | undefined;
     let index = 0;
@@ -591,7 +596,7 @@ export class DFMModel {
         'DFMModel.fit(): the batch iterable was empty — got 0 images. Point the data at a folder with normal training images.',
       );
     }
-    return { bank: bank.take('DFMModel.fit()'), featureShape, imageSize };
+    return { statistics: bank.takeStatistics('DFMModel.fit()'), featureShape, imageSize };
   }
 }
 

@@ -1,23 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PCAStatistics } from '@dfm/linalg';
 import { InvalidArgumentError, ShapeMismatchError, formatShape } from '@dfm/errors';
 import type { FeatureShape } from './feature-pooling';
 
 /**
- * The memory bank of a one-pass fit (anomalib's `MemoryBankMixin` embeddings): feature rows
- * `[n, D]` collected batch by batch as float32 on the CPU side (not as backend tensors), checked
- * finite on the way in, and handed to the fit as one `[N, D]` tensor. The single implementation
+ * The memory bank of a one-pass fit (anomalib's `MemoryBankMixin` embeddings), kept as
+ * {@link PCAStatistics}: feature rows `[n, D]` collected batch by batch on the CPU side (not as
+ * backend tensors), checked finite on the way in. While fewer than D rows have arrived the bank holds
+ * the rows themselves; from D rows on it holds their float64 moments (O(D²) memory, flat in N) and no
+ * `[N, D]` matrix exists. {@link takeStatistics} hands them to `DFMModel.fit`. The single implementation
  * used by {@link DFMModel.fit} and the lightning-like `Dfm` module.
  */
 export class FeatureBank {
-  #chunks: Float32Array[] = [];
-  #samples = 0;
-  #nFeatures: number | null = null;
+  #statistics: PCAStatistics | null = null;
   #featureShape: FeatureShape | null = null;
   #batches = 0;
 
   /** Rows collected so far. */
   get samples(): number {
-    return this.#samples;
+    return this.#statistics?.nSamples ?? 0;
   }
 
   /** `[h, w, c]` of the collected features, once a batch with a shape was added. */
@@ -26,11 +27,11 @@ export class FeatureBank {
   }
 
   /**
-   * Adds a batch of feature rows (copied to the bank; the tensor is not disposed).
+   * Adds a batch of feature rows (read into the bank; the tensor is not disposed).
    *
    * @param features `[B, D]` float32 from `DFMModel.getFeatures`.
    * @param featureShape `[h, w, c]` with h·w·c = D.
-   * @throws InvalidArgumentError (`E_NON_FINITE`) for NaN/Infinity; ShapeMismatchError when D changes.
+   * @throws InvalidArgumentError (`E_NON_FINITE`) for NaN/Infinity; ShapeMismatchError when D or the shape changes.
    */
   async add(features: tf.Tensor2D, featureShape: FeatureShape, where = 'FeatureBank.add()'): Promise<void> {
     if (!(features instanceof tf.Tensor) || features.rank !== 2) {
@@ -40,53 +41,58 @@ export class FeatureBank {
     }
     const [rows, nFeatures] = features.shape;
     this.#batches += 1;
-    if (this.#nFeatures !== null && nFeatures !== this.#nFeatures) {
+    const expected = this.#statistics?.nFeatures ?? null;
+    if (expected !== null && nFeatures !== expected) {
       throw new ShapeMismatchError(
-        `${where}: batch ${this.#batches} has ${nFeatures} features per sample — earlier batches had ${this.#nFeatures}. Use one image size, backbone, layer and pooling for the whole fit.`,
+        `${where}: batch ${this.#batches} has ${nFeatures} features per sample — earlier batches had ${expected}. Use one image size, backbone, layer and pooling for the whole fit.`,
       );
     }
-    const values = (await features.data()) as Float32Array;
+    if (this.#featureShape !== null && formatShape(featureShape) !== formatShape(this.#featureShape)) {
+      throw new ShapeMismatchError(
+        `${where}: batch ${this.#batches} has features of shape ${formatShape(featureShape)} — earlier batches had ${formatShape(this.#featureShape)}. Use one backbone, layer and pooling for the whole fit.`,
+      );
+    }
+    if (featureShape[0] * featureShape[1] * featureShape[2] !== nFeatures) {
+      throw new ShapeMismatchError(
+        `${where}: featureShape ${formatShape(featureShape)} has ${featureShape[0] * featureShape[1] * featureShape[2]} elements — the batch has ${nFeatures} features per sample. Pass the featureShape getFeatures() returned.`,
+      );
+    }
+    const data = await features.data();
+    const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
     for (let i = 0; i < values.length; i += 1) {
       if (!Number.isFinite(values[i] as number)) {
         throw new InvalidArgumentError(
-          `${where}: batch ${this.#batches} gives non-finite features (at sample ${this.#samples + Math.floor(i / nFeatures)}). Check that its images are valid and normalised.`,
+          `${where}: batch ${this.#batches} gives non-finite features (at sample ${this.samples + Math.floor(i / nFeatures)}). Check that its images are valid and normalised.`,
           { code: 'E_NON_FINITE' },
         );
       }
     }
-    this.#chunks.push(values);
-    this.#samples += rows;
-    this.#nFeatures = nFeatures;
+    this.#statistics ??= new PCAStatistics({ nFeatures, featureShape });
+    this.#statistics.update(values, [rows, nFeatures]);
     this.#featureShape = featureShape;
   }
 
   /**
-   * The bank as one `[N, D]` tensor (owned by the caller), emptying the bank.
+   * The bank's statistics (owned by the caller; they hold no tensors), emptying the bank. Fit them with
+   * `DFMModel.fit(statistics)`, merge them with another shard's, or send them elsewhere with `toBytes()`.
    *
    * @throws InvalidArgumentError when no row was added.
    */
-  take(where = 'FeatureBank.take()'): tf.Tensor2D {
-    if (this.#samples === 0 || this.#nFeatures === null) {
+  takeStatistics(where = 'FeatureBank.takeStatistics()'): PCAStatistics {
+    const statistics = this.#statistics;
+    if (statistics === null || statistics.nSamples === 0) {
       throw new InvalidArgumentError(
         `${where}: the memory bank is empty — got 0 training images. Point the data at a folder with normal training images.`,
       );
     }
-    const data = new Float32Array(this.#samples * this.#nFeatures);
-    let offset = 0;
-    for (const chunk of this.#chunks) {
-      data.set(chunk, offset);
-      offset += chunk.length;
-    }
-    const bank = tf.tensor2d(data, [this.#samples, this.#nFeatures]);
     this.clear();
-    return bank;
+    return statistics;
   }
 
   /** Drops every collected row. */
   clear(): void {
-    this.#chunks = [];
-    this.#samples = 0;
-    this.#nFeatures = null;
+    this.#statistics = null;
+    this.#featureShape = null;
     this.#batches = 0;
   }
 }

@@ -143,7 +143,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     }
   }
 
-  /** Fits DFMModel on the memory bank and frees it. */
+  /** Fits DFMModel on the memory bank (its PCA statistics: no [N, D] matrix once N ≥ D) and frees it. */
   async fitMemoryBank(): Promise<void> {
     const featureShape = this.bank.featureShape;
     if (this.bank.samples === 0 || featureShape === null) {
@@ -152,12 +152,8 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       );
     }
     this.model.preProcessing = this.preProcessor.toPreProcessing();
-    const bank = this.bank.take('Dfm.fitMemoryBank()');
-    try {
-      await this.model.fit(bank, { featureShape, ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}) });
-    } finally {
-      bank.dispose();
-    }
+    const statistics = this.bank.takeStatistics('Dfm.fitMemoryBank()');
+    await this.model.fit(statistics, { featureShape, ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}) });
   }
 
   /** The size the training images had: the pre-processor's, or (no resizing) the first batch's. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generates the reference fixtures of @dfm/linalg's tests with numpy / scikit-learn in float64.
 
-Run from packages/linalg:  /usr/bin/python3 scripts/make-fixtures.py
-Writes test/fixtures/{decompositions,pca-levels,dfm-features}.json. Each file starts with a "header"
-naming this script, the seed and the library versions. Deterministic: the same seed gives the same files.
+Run from packages/linalg:  /usr/bin/python3 scripts/make-fixtures.py [file.json ...]
+Writes test/fixtures/{decompositions,pca-levels,dfm-features,pca-statistics}.json (or only the files named).
+Each file starts with a "header" naming this script, the seed and the library versions. Deterministic:
+the same seed gives the same files.
 
 dfm-features.json holds no feature data: the features come from a counter-based hash generator
 (features_generator below) that test/dfm-features.ts reimplements bit-for-bit, using only integer ops,
@@ -203,15 +204,73 @@ def dfm_features():
     return out
 
 
+def reference_levels(train, test, levels):
+    """sklearn PCA per level, with FRE and the float64 Gaussian NLL on the projection (as in dfm_features)."""
+    n_train = train.shape[0]
+    out = {}
+    for level in levels:
+        pca = PCA(n_components=level, svd_solver='full').fit(train)
+        mu, v = pca.mean_, pca.components_.T
+        ratio_cumsum = np.cumsum(PCA(svd_solver='full').fit(train).explained_variance_ratio_)
+
+        def fre(a):
+            c = a - mu
+            return np.sum((c - (c @ v) @ v.T) ** 2, axis=1)
+
+        z_train = (train - mu) @ v
+        z_test = (test - mu) @ v
+        m = z_train.mean(0)
+        _, sigma, vt = np.linalg.svd((z_train - m) / np.sqrt(n_train), full_matrices=False)
+        w = vt.T / sigma
+        nll = lambda z: np.sum(((z - m) @ w) ** 2, axis=1) + 2 * np.sum(np.log(sigma))
+        out[str(level)] = {
+            'k': int(v.shape[1]),
+            'levelMargin': float(np.min(np.abs(ratio_cumsum - level))) if level < 1 else None,
+            'freTrain': as_list(fre(train)[:24]),
+            'freTest': as_list(fre(test)),
+            'nllTrain': as_list(nll(z_train)[:24]),
+            'nllTest': as_list(nll(z_test)),
+        }
+    return out
+
+
+def pca_statistics():
+    """Covariance-route references (N >= D) for PCAStatistics: the dfm-features generator at N = 600, D = 256,
+    as generated and with a large mean (x + 1000, rounded to float32 like the TypeScript side's Math.fround)."""
+    seed, n_train, n_test, d = 11, 600, 24, 256
+    x = features_generator(seed, n_train + n_test, d)
+    out = {
+        'header': header('PCAStatistics covariance route: DFM-like float32 features (test/dfm-features.ts) at N >= D; float64 sklearn PCA k, FRE and Gaussian NLL per level, plain and with a large mean', seed),
+        'generator': {'seed': seed, 'nTrain': n_train, 'nTest': n_test, 'nFeatures': d, 'rank': 24, 'decay': 0.85},
+        'checksum': {'sum': float(x.astype(np.float64).sum()), 'first': as_list(x[0, :8]), 'last': as_list(x[-1, -8:])},
+        'cases': {},
+    }
+    for name, offset in [('plain', None), ('large-mean', 1000.0)]:
+        xo = x if offset is None else (x + np.float32(offset)).astype(np.float32)
+        train = xo[:n_train].astype(np.float64)
+        test = xo[n_train:].astype(np.float64)
+        out['cases'][name] = {'offset': 0.0 if offset is None else offset, 'levels': reference_levels(train, test, [0.9, 0.97, 16])}
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(SEED)
     files = {
-        'decompositions.json': decompositions(rng),
-        'pca-levels.json': pca_levels(rng),
-        'dfm-features.json': dfm_features(),
+        'decompositions.json': lambda: decompositions(rng),
+        'pca-levels.json': lambda: pca_levels(rng),
+        'dfm-features.json': dfm_features,
+        'pca-statistics.json': pca_statistics,
     }
-    for name, content in files.items():
+    only = sys.argv[1:]
+    for name in only:
+        if name not in files:
+            sys.exit(f'unknown fixture {name}; choose from {", ".join(files)}')
+    for name, make in files.items():
+        # decompositions and pca-levels share one random stream: build them in order even when not written.
+        content = make()
+        if only and name not in only:
+            continue
         path = os.path.join(OUT, name)
         with open(path, 'w') as f:
             json.dump(content, f, separators=(',', ':'))

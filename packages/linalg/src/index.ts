@@ -11,6 +11,12 @@ export {
 } from './matrix64';
 export { checkNComponents, type NComponents, PCA, type PCAJSON, type PCAOptions, type PCAState, ZERO_EIGENVALUE_TOLERANCE } from './pca';
 export {
+  PCAStatistics,
+  type PCAStatisticsOptions,
+  type PCAStatisticsStorage,
+  type ProjectedMoments,
+} from './pca-statistics';
+export {
   SingleClassGaussian,
   type SingleClassGaussianJSON,
   type SingleClassGaussianOptions,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { centredProducts, columnMeans } from './centred-products';
-import { eighSymmetricInPlace } from './eigh';
+import { checkCountFits, solveRows } from './pca-solver';
+import type { PCAStatistics } from './pca-statistics';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
@@ -16,6 +16,8 @@ import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape }
  *   `n_components=None` also keeps the zero-variance ones, which score nothing).
  */
 export type NComponents = number | 'all';
+
+export { ZERO_EIGENVALUE_TOLERANCE } from './pca-solver';
 
 /** Options of {@link PCA}. */
 export type PCAOptions = {
@@ -62,17 +64,6 @@ export type PCAJSON = {
   explainedVariance: number[];
 };
 
-/**
- * Eigenvalues at or below this fraction of the largest count as zero (for `nComponents: 'all'`). The products
- * run in float32 on the backend, so an exactly rank-deficient input shows eigenvalues up to ~3e-7 of the
- * largest where it has none; this threshold sits above that noise floor. In singular values: directions
- * below 1e-3 × the largest are treated as absent by `'all'` (an integer nComponents still keeps them).
- */
-export const ZERO_EIGENVALUE_TOLERANCE = 1e-6;
-
-/** Gram-route components are re-orthonormalised when a kept eigenvalue is below this fraction of the largest. */
-const REORTHONORMALISE_BELOW = 1e-4;
-
 type Fitted = {
   state: PCAState;
   mean: tf.Tensor1D;
@@ -85,7 +76,8 @@ type Fitted = {
  * precision. The solver works on the smaller of the Gram matrix `Xc Xcᵀ` (`[N, N]`, when N < D) and the
  * covariance `Xcᵀ Xc` (`[D, D]`): the products run on the active tfjs backend in float32 chunks summed in
  * float64, the eigenproblem ({@link eigh}) in float64. Inputs are never modified; the features are centred
- * on a copy (anomalib's PCA centres its input in place).
+ * on a copy (anomalib's PCA centres its input in place). To fit on more rows than fit in memory, or on
+ * shards fitted apart, accumulate {@link PCAStatistics} and call {@link PCA.fromStatistics}: the same solver.
  *
  * Component signs: the largest-magnitude entry of each component is positive.
  * Ownership: a fitted PCA owns `mean` and `components` (the getters return those tensors: do not dispose
@@ -122,75 +114,22 @@ export class PCA {
     assertFeatures(x, caller);
     assertEnoughSamples(x, caller);
     const [n, d] = x.shape;
-    const level = this.nComponentsOption;
-    const largest = Math.min(n, d);
-    if (isCount(level) && level > largest) {
-      throw new InvalidArgumentError(
-        `${caller}: nComponents must be at most min(nSamples, nFeatures) = ${largest} — got ${level} for features ${formatShape(x.shape)}. Lower nComponents, or pass a variance ratio in (0, 1) or 'all'.`,
-      );
-    }
-    const raw = readFiniteValues(x, caller);
-    // Features of extreme magnitude (|x − mean| beyond 2^±50) are scaled by a power of two (exact) so
-    // the float32 products neither overflow to Infinity nor underflow to zero; results are unscaled below.
-    const scale = magnitudeScale(raw, n, d);
-    const values = scale === 1 ? raw : raw.map((value) => value / scale);
-    const products = centredProducts(values, n, d);
-    const size = products.size;
-    const { values: eigenvalues, vectors } = eighSymmetricInPlace(products.product, size);
-    // Centred data has rank ≤ N − 1: eigenvalues past that are rounding noise.
-    const rank = Math.min(n - 1, d);
-    const lambda = new Float64Array(size);
-    for (let j = 0; j < size; j++) lambda[j] = j < rank ? Math.max(0, eigenvalues[j]!) : 0;
-    let total = 0;
-    for (let j = 0; j < size; j++) total += lambda[j]!;
-    if (!(total > 0)) {
-      throw new InvalidArgumentError(
-        `${caller}: features must vary across samples — got ${formatShape(x.shape)} with zero total variance (all samples identical). Fit on varied samples.`,
-      );
-    }
-    let nonZero = 0;
-    while (nonZero < size && lambda[nonZero]! > ZERO_EIGENVALUE_TOLERANCE * lambda[0]!) nonZero++;
-    const k = chooseK(level, lambda, total, nonZero);
-
-    const components = new Float64Array(d * k);
-    if (products.kind === 'covariance') {
-      for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) components[i * k + j] = vectors.data[i * size + j]!;
-    } else {
-      // V = Xcᵀ U Λ^(−1/2), on the backend; zero-variance columns are completed below.
-      const weights = new Float32Array(n * k);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < Math.min(k, nonZero); j++) weights[i * k + j] = vectors.data[i * size + j]! / Math.sqrt(lambda[j]!);
-      }
-      const padded = products.paddedFeatures!;
-      const product = tf.tidy(() =>
-        tf.matMul(tf.tensor2d(products.centredTransposed!, [padded, n]), tf.tensor2d(weights, [n, k])),
-      );
-      const raw = product.dataSync();
-      product.dispose();
-      for (let i = 0; i < d * k; i++) components[i] = raw[i]!;
-    }
-    const computed = products.kind === 'gram' ? Math.min(k, nonZero) : k;
-    // Xcᵀ U Λ^(−1/2) amplifies the float32 error of the Gram by 1/√(λᵢλⱼ): restore orthonormality when
-    // small eigenvalues are kept (leading directions are unchanged by the triangular correction).
-    if (products.kind === 'gram' && computed > 1 && lambda[computed - 1]! < REORTHONORMALISE_BELOW * lambda[0]!) {
-      choleskyOrthonormalise(components, d, k, computed);
-    }
-    completeOrthonormal(components, d, k, computed);
-    flipSigns(components, d, k);
-
-    const state: PCAState = {
-      nComponents: level,
-      nFeatures: d,
-      k,
-      mean: Float32Array.from(products.mean, (value) => value * scale),
-      components: Float32Array.from(components),
-      singularValues: lambda.slice(0, k).map((value) => Math.sqrt(value) * scale),
-      explainedVarianceRatio: lambda.slice(0, k).map((value) => value / total),
-      explainedVariance: lambda.slice(0, k).map((value) => (value * scale * scale) / (n - 1)),
-      nSamples: n,
-    };
-    this.install(state);
+    checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
+    this.install(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller));
     return this;
+  }
+
+  /**
+   * A fitted PCA from accumulated {@link PCAStatistics} — the same model as `new PCA({ nComponents }).fit(rows)`
+   * on all the rows the statistics saw (see {@link PCAStatistics.toPCA}, which this calls).
+   */
+  static fromStatistics(statistics: PCAStatistics, options: PCAOptions): PCA {
+    if (typeof (statistics as Partial<PCAStatistics> | null)?.toPCA !== 'function') {
+      throw new InvalidArgumentError(
+        `PCA.fromStatistics(): statistics must be a PCAStatistics — got ${statistics === null ? 'null' : typeof statistics}. Accumulate features with new PCAStatistics().update(batch).`,
+      );
+    }
+    return statistics.toPCA(options);
   }
 
   /** Projects `x` `[B, D]` onto the components: `(x − mean) · components` → `[B, k]` (caller owns it). */
@@ -351,10 +290,6 @@ export class PCA {
   }
 }
 
-function isCount(nComponents: NComponents): nComponents is number {
-  return typeof nComponents === 'number' && Number.isInteger(nComponents) && nComponents >= 1;
-}
-
 /**
  * Throws {@link InvalidArgumentError} unless `nComponents` is a valid {@link NComponents}; `name` is the
  * option's name in the caller's API (`nComponents`, `nComps`, `pcaLevel`), for the message.
@@ -373,142 +308,10 @@ export function checkNComponents(nComponents: unknown, caller: string, name = 'n
   }
 }
 
-/** The number of components for `level` given the descending eigenvalues (sklearn's rule, see {@link PCAOptions}). */
-function chooseK(level: NComponents, lambda: Float64Array, total: number, nonZero: number): number {
-  if (isCount(level)) return level;
-  if (level === 'all') return Math.max(1, nonZero);
-  let cumulative = 0;
-  let below = 0;
-  for (let j = 0; j < lambda.length; j++) {
-    cumulative += lambda[j]! / total;
-    if (cumulative <= level) below++;
-    else break;
-  }
-  return Math.max(1, Math.min(below + 1, nonZero));
-}
-
-/**
- * Makes columns `from…k−1` of the `[d, k]` row-major float64 `basis` orthonormal to the previous ones
- * (classical Gram–Schmidt, twice), starting from canonical unit vectors. Columns `< from` are kept.
- */
-function completeOrthonormal(basis: Float64Array, d: number, k: number, from: number): void {
-  const column = new Float64Array(d);
-  const best = new Float64Array(d);
-  for (let j = from; j < k; j++) {
-    // The first canonical vector with a large part outside the span so far, else the largest one.
-    let bestNorm = 0;
-    for (let candidate = 0; candidate < d && bestNorm <= 0.5; candidate++) {
-      column.fill(0);
-      column[candidate] = 1;
-      for (let pass = 0; pass < 2; pass++) {
-        for (let q = 0; q < j; q++) {
-          let dot = 0;
-          for (let i = 0; i < d; i++) dot += basis[i * k + q]! * column[i]!;
-          for (let i = 0; i < d; i++) column[i] = column[i]! - dot * basis[i * k + q]!;
-        }
-      }
-      let norm = 0;
-      for (let i = 0; i < d; i++) norm += column[i]! * column[i]!;
-      norm = Math.sqrt(norm);
-      if (norm > bestNorm) {
-        bestNorm = norm;
-        best.set(column);
-      }
-    }
-    for (let i = 0; i < d; i++) basis[i * k + j] = best[i]! / bestNorm;
-  }
-}
-
-/**
- * Cholesky QR of the first `count` columns of the `[d, k]` float64 `basis`, in place: `B ← B R⁻¹` with
- * `BᵀB = RᵀR`. The products run on the tfjs backend; the Cholesky factor in float64.
- */
-function choleskyOrthonormalise(basis: Float64Array, d: number, k: number, count: number): void {
-  const columns = new Float32Array(d * count);
-  const rows = new Float32Array(count * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < count; j++) {
-      const value = basis[i * k + j]!;
-      columns[i * count + j] = value;
-      rows[j * d + i] = value;
-    }
-  }
-  const gramTensor = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [count, d]), tf.tensor2d(columns, [d, count])));
-  const gram = Float64Array.from(gramTensor.dataSync());
-  gramTensor.dispose();
-  // Upper-triangular R with gram = RᵀR.
-  const r = new Float64Array(count * count);
-  for (let j = 0; j < count; j++) {
-    for (let i = 0; i <= j; i++) {
-      let sum = gram[i * count + j]!;
-      for (let p = 0; p < i; p++) sum -= r[p * count + i]! * r[p * count + j]!;
-      if (i === j) {
-        if (!(sum > 0)) return; // not positive definite: leave the basis as computed
-        r[i * count + i] = Math.sqrt(sum);
-      } else {
-        r[i * count + j] = sum / r[i * count + i]!;
-      }
-    }
-  }
-  // R⁻¹, upper triangular.
-  const inverse = new Float64Array(count * count);
-  for (let j = 0; j < count; j++) {
-    inverse[j * count + j] = 1 / r[j * count + j]!;
-    for (let i = j - 1; i >= 0; i--) {
-      let sum = 0;
-      for (let p = i + 1; p <= j; p++) sum += r[i * count + p]! * inverse[p * count + j]!;
-      inverse[i * count + j] = -sum / r[i * count + i]!;
-    }
-  }
-  const product = tf.tidy(() =>
-    tf.matMul(tf.tensor2d(columns, [d, count]), tf.tensor2d(Float32Array.from(inverse), [count, count])),
-  );
-  const values = product.dataSync();
-  product.dispose();
-  for (let i = 0; i < d; i++) for (let j = 0; j < count; j++) basis[i * k + j] = values[i * count + j]!;
-}
-
-/** Flips each column of the `[d, k]` basis so its largest-magnitude entry is positive (row-major passes). */
-function flipSigns(basis: Float64Array, d: number, k: number): void {
-  const largest = new Float64Array(k);
-  for (let i = 0; i < d; i++) {
-    const offset = i * k;
-    for (let j = 0; j < k; j++) {
-      const value = basis[offset + j]!;
-      if (Math.abs(value) > Math.abs(largest[j]!)) largest[j] = value;
-    }
-  }
-  const signs = largest.map((value) => (value < 0 ? -1 : 1));
-  if (signs.every((sign) => sign === 1)) return;
-  for (let i = 0; i < d; i++) {
-    const offset = i * k;
-    for (let j = 0; j < k; j++) basis[offset + j] = basis[offset + j]! * signs[j]!;
-  }
-}
-
-/** Centred magnitudes inside [2^-50, 2^50] need no scaling: float32 products of them stay normal and finite. */
-const LARGEST_UNSCALED = 2 ** 50;
 /** The largest finite float32. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 /** How far from 1 a restored unit vector's squared norm may be (float32 storage rounds at ~1e-7 per entry). */
 const UNIT_NORM_TOLERANCE = 1e-3;
-const SMALLEST_UNSCALED = 2 ** -50;
-
-/**
- * A power of two near the largest |x − mean| when that lies outside [2^-50, 2^50], else 1. Dividing by
- * it is exact (barring values far below the largest, which float32 cannot resolve anyway).
- */
-function magnitudeScale(values: Float32Array, n: number, d: number): number {
-  const mean = columnMeans(values, n, d);
-  let largest = 0;
-  for (let i = 0; i < n; i++) {
-    const offset = i * d;
-    for (let j = 0; j < d; j++) largest = Math.max(largest, Math.abs(values[offset + j]! - mean[j]!));
-  }
-  if (largest === 0 || (largest <= LARGEST_UNSCALED && largest >= SMALLEST_UNSCALED)) return 1;
-  return 2 ** Math.round(Math.log2(largest));
-}
-
 function checkState(state: PCAState, caller: string): PCAState {
   if (typeof state !== 'object' || state === null) {
     throw new InvalidArgumentError(`${caller}: state must be an object from getState() — got ${String(state)}. Pass a PCAState.`);

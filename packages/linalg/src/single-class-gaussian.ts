@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { columnMeans } from './centred-products';
+import { eighSymmetricInPlace } from './eigh';
+import type { PCA } from './pca';
+import type { PCAStatistics, ProjectedMoments } from './pca-statistics';
 import { svd } from './svd';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
@@ -143,6 +146,88 @@ export class SingleClassGaussian {
       relativeTolerance: this.relativeTolerance,
     });
     return this;
+  }
+
+  /**
+   * The Gaussian {@link fit} would give on `[N, k]` data, from the data's sufficient statistics alone: the
+   * count N, the mean `m` and the centred scatter `Σ (z − m)(z − m)ᵀ` (e.g. from
+   * {@link PCAStatistics.projectedMoments}). `fit` takes the thin SVD of `(z − m)/√N`, whose right singular
+   * vectors U and singular values σ are the eigenvectors and the square roots of the eigenvalues of
+   * `scatter / N` (the maximum-likelihood covariance `U diag(σ²) Uᵀ`); this takes that eigendecomposition
+   * ({@link eigh}, float64) directly. The same σ are dropped (σ ≤ relativeTolerance × max σ, or zero; of the
+   * min(N, k) there are), so scores equal `fit`'s up to rounding.
+   */
+  static fromMoments(moments: ProjectedMoments, options: SingleClassGaussianOptions = {}): SingleClassGaussian {
+    const caller = 'SingleClassGaussian.fromMoments()';
+    const gaussian = new SingleClassGaussian(options);
+    const { nSamples: n, mean, scatter } = moments ?? ({} as Partial<ProjectedMoments>);
+    if (!Number.isSafeInteger(n) || (n as number) < 2) {
+      throw new InvalidArgumentError(
+        `${caller}: at least 2 samples are needed to estimate a variance — got nSamples ${String(n)}. Accumulate more rows.`,
+      );
+    }
+    const k = mean?.length ?? 0;
+    if (!(mean instanceof Float64Array) || k < 1 || !(scatter instanceof Float64Array) || scatter.length !== k * k) {
+      throw new ShapeMismatchError(
+        `${caller}: moments must hold mean [k] and scatter [k, k] as Float64Arrays — got mean of ${String(mean?.length)} and scatter of ${String(scatter?.length)} entries. Pass statistics.projectedMoments(pca).`,
+      );
+    }
+    for (const [name, values] of [['mean', mean], ['scatter', scatter]] as const) {
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i]!)) {
+          throw new InvalidArgumentError(`${caller}: moments.${name} must be finite — got ${values[i]} at index ${i}. Remove NaN/Infinity from the data first.`);
+        }
+      }
+    }
+    const covariance = Float64Array.from(scatter, (value) => value / (n as number));
+    const { values, vectors } = eighSymmetricInPlace(covariance, k);
+    const count = Math.min(n as number, k);
+    const sigma = Float64Array.from(values.subarray(0, count), (value) => Math.sqrt(Math.max(0, value)));
+    const largest = sigma[0]!;
+    let rank = 0;
+    while (rank < count && sigma[rank]! > gaussian.relativeTolerance * largest && sigma[rank]! > 0) rank++;
+    if (rank === 0) {
+      throw new InvalidArgumentError(
+        `${caller}: features must vary across samples — got ${n} identical samples (all σ are zero). Fit on varied samples.`,
+      );
+    }
+    const directions = new Float64Array(k * rank);
+    for (let i = 0; i < k; i++) for (let j = 0; j < rank; j++) directions[i * rank + j] = vectors.data[i * k + j]!;
+    gaussian.install({
+      nFeatures: k,
+      rank,
+      mean: mean.slice(),
+      directions,
+      sigma: sigma.slice(0, rank),
+      droppedComponents: count - rank,
+      relativeTolerance: gaussian.relativeTolerance,
+    });
+    return gaussian;
+  }
+
+  /**
+   * DFM's NLL Gaussian from {@link PCAStatistics}: the same model as
+   * `new SingleClassGaussian(options).fit(pca.transform(allRows))`, without the rows.
+   *
+   * Why the statistics suffice: the Gaussian is fitted on `z = (x − μ) V` (μ, V the PCA's mean and
+   * components), a linear map of x, so its sufficient statistics are images of the rows' own: the mean
+   * `z̄ = (x̄ − μ) V` and the centred scatter `Σ (z − z̄)(z − z̄)ᵀ = Vᵀ S V`, with x̄ and
+   * `S = Σ (x − x̄)(x − x̄)ᵀ` exactly what the statistics hold. For the PCA fitted from the same statistics
+   * this is, in exact arithmetic, `z̄ = 0`, `Vᵀ S V = diag(s₁², …, s_k²)` (S's eigenvalues, the squared
+   * singular values): U = I and `σ_j = s_j / √N` (fit() estimates the maximum-likelihood covariance, 1/N,
+   * not 1/(N − 1)). No extra statistic is needed. The computation nonetheless projects the moments through
+   * the PCA's stored float32 μ and V ({@link PCAStatistics.projectedMoments}, O(D²·k) from moments), which
+   * is what `transform` applies at scoring time: μ rounded to float32 puts `z̄` off zero by up to 6e-8 ×
+   * |x̄| (large next to a small σ when features have a large mean), and components completed past the
+   * data's rank have variances that s_j does not describe. Then {@link fromMoments}.
+   */
+  static fromStatistics(statistics: PCAStatistics, pca: PCA, options: SingleClassGaussianOptions = {}): SingleClassGaussian {
+    if (typeof (statistics as Partial<PCAStatistics> | null)?.projectedMoments !== 'function') {
+      throw new InvalidArgumentError(
+        `SingleClassGaussian.fromStatistics(): statistics must be a PCAStatistics — got ${statistics === null ? 'null' : typeof statistics}. Accumulate features with new PCAStatistics().update(batch).`,
+      );
+    }
+    return SingleClassGaussian.fromMoments(statistics.projectedMoments(pca), options);
   }
 
   /**

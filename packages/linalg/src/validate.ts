@@ -32,7 +32,12 @@ export function assertFeatures(x: unknown, caller: string, expectedFeatures?: nu
 export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
   const raw = x.dataSync();
   const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
-  const cols = x.shape[1];
+  assertFiniteValues(values, x.shape[1], caller);
+  return values;
+}
+
+/** Throws on the first NaN or ±Infinity of row-major `values` with `cols` columns, naming sample and feature. */
+export function assertFiniteValues(values: Float32Array, cols: number, caller: string): void {
   for (let i = 0; i < values.length; i++) {
     const value = values[i]!;
     if (value - value !== 0) {
@@ -41,7 +46,6 @@ export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
       );
     }
   }
-  return values;
 }
 
 /** Throws unless there are at least two samples and one feature. */
