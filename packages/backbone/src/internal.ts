@@ -12,4 +12,5 @@ export { encodeOnnxModel, ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph, type Onnx
 export { RandomStream, randomNormal, randomUniform } from './random';
 export { type RandomBatchNorm, type RandomResnetWeightsOptions, randomResnetWeights, type StateTensor } from './random-weights';
 export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
+export { sha256Hex } from './resolve-weights';
 export { writeFileAtomic } from './write-file-atomic';

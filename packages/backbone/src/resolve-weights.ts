@@ -183,13 +183,16 @@ export async function resolveWeights(
   );
 }
 
-/** sha256 (hex): node:crypto in Node, WebCrypto elsewhere. */
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  if (isNode()) return nodeBuiltin('crypto', 'resolveWeights()').createHash('sha256').update(bytes).digest('hex');
+/**
+ * sha256 (hex) of `bytes`: node:crypto in Node, WebCrypto elsewhere (browsers give it only to
+ * secure contexts: https or localhost). `caller` names what needs it, for the error.
+ */
+export async function sha256Hex(bytes: Uint8Array, caller = 'resolveWeights()'): Promise<string> {
+  if (isNode()) return nodeBuiltin('crypto', caller).createHash('sha256').update(bytes).digest('hex');
   const subtle = globalThis.crypto?.subtle;
   if (subtle === undefined) {
     throw new DfmError(
-      'resolveWeights(): hashing the weights needs WebCrypto (crypto.subtle) — this page has none, as browsers give it only to secure contexts. Serve the page over https or from localhost.',
+      `${caller}: hashing needs WebCrypto (crypto.subtle) — this page has none, as browsers give it only to secure contexts. Serve the page over https or from localhost.`,
       { code: 'E_RUNTIME_UNAVAILABLE' },
     );
   }

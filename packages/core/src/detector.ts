@@ -1,4 +1,3 @@
-import type { OnnxruntimePackage, RuntimeChoice, WeightsSpec } from '@dfm/backbone';
 import { isNode, nodeBuiltin } from '@dfm/backbone/internal';
 import { normalizationAffine, type ResizeAffine, resizeBilinearAntialiased } from '@dfm/data/pixels';
 import { DfmError, InvalidArgumentError, ShapeMismatchError } from '@dfm/errors';
@@ -20,24 +19,12 @@ import { describeValue } from './raw-pixels';
  */
 export type DetectorSource = string | URL | Uint8Array;
 
-/** Options of {@link loadDetector}. */
-export interface LoadDetectorOptions {
-  /**
-   * Where the backbone weights are, when not where the model file (or the export folder) says: a
-   * path, URL, hub id, `'imagenet'` or the file's bytes (in a browser: a URL or bytes). Their sha256
-   * must equal the one the model file records.
-   */
-  weights?: WeightsSpec;
-  /** What executes the backbone network: `'auto'` (default), `'tfjs'` or `'onnxruntime'`. */
-  runtime?: RuntimeChoice;
-  /** An onnxruntime module you imported (`import * as ort from 'onnxruntime-web'`): a browser bundle needs it for `runtime: 'onnxruntime'`. */
-  onnxruntimeModule?: unknown;
-  /** Which onnxruntime to import (default: onnxruntime-node in Node, onnxruntime-web elsewhere). */
-  onnxruntimePackage?: OnnxruntimePackage;
-  /** tfjs runtime: worker threads for the backbone (default `'auto'`: one per core with tfjs-wasm in Node). */
-  workers?: number | 'auto';
-  /** onnxruntime threads. */
-  threads?: number;
+/**
+ * Options of {@link loadDetector}: the model loader's (`weights` — where the backbone weights are when
+ * not where the model file or export folder says, sha256 checked; `runtime`; `onnxruntimeModule` /
+ * `onnxruntimePackage`; `workers`; `threads`), and:
+ */
+export interface LoadDetectorOptions extends Omit<LoadModelOptions, 'label'> {
   /** `fetch` for URLs (default `globalThis.fetch`). */
   fetch?: typeof fetch;
   /**

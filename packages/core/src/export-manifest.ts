@@ -1,5 +1,5 @@
-import { isNode, nodeBuiltin } from '@dfm/backbone/internal';
-import { CorruptFileError, DfmError } from '@dfm/errors';
+import { sha256Hex as hashHex } from '@dfm/backbone/internal';
+import { CorruptFileError } from '@dfm/errors';
 import { IncompatibleModelError } from './errors';
 
 /** One file of an export folder, as its `manifest.json` lists it. */
@@ -94,16 +94,7 @@ export async function checkExportFile(bytes: Uint8Array, entry: ExportManifestFi
   }
 }
 
-/** Hex sha256: node:crypto in Node, WebCrypto elsewhere. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  if (isNode()) return nodeBuiltin('crypto', 'loadDetector()').createHash('sha256').update(bytes).digest('hex');
-  const subtle = globalThis.crypto?.subtle;
-  if (subtle === undefined) {
-    throw new DfmError(
-      'loadDetector(): checking the export folder\'s sha256 needs WebCrypto (crypto.subtle) — this page has none, as browsers give it only to secure contexts. Serve the page over https or from localhost.',
-      { code: 'E_RUNTIME_UNAVAILABLE' },
-    );
-  }
-  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+/** Hex sha256 of an export folder's file (node:crypto in Node, WebCrypto in a page). */
+export function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return hashHex(bytes, 'loadDetector()');
 }
