@@ -164,6 +164,15 @@ def features_generator(seed, n, d, rank=24, decay=0.85):
     return x.astype(np.float32)
 
 
+def gaussian_nll(z_train):
+    """SingleClassGaussian in float64 (anomalib's formulas on the [N, k] projection; nothing to drop
+    here): the NLL function and the singular values sigma."""
+    m = z_train.mean(0)
+    _, sigma, vt = np.linalg.svd((z_train - m) / np.sqrt(z_train.shape[0]), full_matrices=False)
+    w = vt.T / sigma
+    return (lambda z: np.sum(((z - m) @ w) ** 2, axis=1) + 2 * np.sum(np.log(sigma))), sigma
+
+
 def dfm_features():
     seed, n_train, n_test, d = 7, 200, 24, 4096
     x = features_generator(seed, n_train + n_test, d)
@@ -187,11 +196,7 @@ def dfm_features():
         r_train, r_test = residual(train), residual(test)
         z_train = (train - mu) @ v
         z_test = (test - mu) @ v
-        # SingleClassGaussian in float64 (anomalib's formulas on [N, k]; nothing to drop here).
-        m = z_train.mean(0)
-        _, sigma, vt = np.linalg.svd((z_train - m) / np.sqrt(n_train), full_matrices=False)
-        w = vt.T / sigma
-        nll = lambda z: np.sum(((z - m) @ w) ** 2, axis=1) + 2 * np.sum(np.log(sigma))
+        nll, sigma = gaussian_nll(z_train)
         out['levels'][str(level)] = {
             'k': int(k),
             'freTrain': as_list(np.sum(r_train ** 2, axis=1)[:24]),
@@ -206,7 +211,6 @@ def dfm_features():
 
 def reference_levels(train, test, levels):
     """sklearn PCA per level, with FRE and the float64 Gaussian NLL on the projection (as in dfm_features)."""
-    n_train = train.shape[0]
     out = {}
     for level in levels:
         pca = PCA(n_components=level, svd_solver='full').fit(train)
@@ -219,10 +223,7 @@ def reference_levels(train, test, levels):
 
         z_train = (train - mu) @ v
         z_test = (test - mu) @ v
-        m = z_train.mean(0)
-        _, sigma, vt = np.linalg.svd((z_train - m) / np.sqrt(n_train), full_matrices=False)
-        w = vt.T / sigma
-        nll = lambda z: np.sum(((z - m) @ w) ** 2, axis=1) + 2 * np.sum(np.log(sigma))
+        nll, _ = gaussian_nll(z_train)
         out[str(level)] = {
             'k': int(v.shape[1]),
             'levelMargin': float(np.min(np.abs(ratio_cumsum - level))) if level < 1 else None,
