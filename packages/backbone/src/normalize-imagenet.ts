@@ -25,17 +25,22 @@ export interface ImageNormalization {
  * const batch = normalizeImages(tf.ones([1, 256, 256, 3]), { mean: IMAGENET_MEAN, std: IMAGENET_STD });
  */
 export function normalizeImages(images: tf.Tensor4D, normalization: ImageNormalization): tf.Tensor4D {
+  return normalizeWith(images, normalization, 'normalizeImages()');
+}
+
+/** The one implementation of {@link normalizeImages} and {@link normalizeImageNet}; `caller` names the public function in messages. */
+function normalizeWith(images: tf.Tensor4D, normalization: ImageNormalization, caller: string): tf.Tensor4D {
   if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3) {
     const shape = images instanceof tf.Tensor ? `[${images.shape.join(',')}]` : typeof images;
     throw new ShapeMismatchError(
-      `normalizeImages(): images must be [B, H, W, 3] (NHWC RGB) — got ${shape}. Convert grey or RGBA images to RGB first.`,
+      `${caller}: images must be [B, H, W, 3] (NHWC RGB) — got ${shape}. Convert grey or RGBA images to RGB first.`,
     );
   }
   const { mean, std } = normalization ?? ({} as ImageNormalization);
   const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!triple(mean) || !triple(std) || std.some((v) => !(v > 0))) {
     throw new InvalidArgumentError(
-      `normalizeImages(): normalization must be { mean: [r, g, b], std: [r, g, b] } with finite numbers and std > 0 — got ${JSON.stringify(normalization)}. ImageNet's is { mean: IMAGENET_MEAN, std: IMAGENET_STD }.`,
+      `${caller}: normalization must be { mean: [r, g, b], std: [r, g, b] } with finite numbers and std > 0 — got ${JSON.stringify(normalization)}. ImageNet's is { mean: IMAGENET_MEAN, std: IMAGENET_STD }.`,
     );
   }
   return tf.tidy(() => {
@@ -51,11 +56,5 @@ export function normalizeImages(images: tf.Tensor4D, normalization: ImageNormali
  * const batch = normalizeImageNet(tf.ones([1, 256, 256, 3]));
  */
 export function normalizeImageNet(images: tf.Tensor4D): tf.Tensor4D {
-  if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3) {
-    const shape = images instanceof tf.Tensor ? `[${images.shape.join(',')}]` : typeof images;
-    throw new ShapeMismatchError(
-      `normalizeImageNet(): images must be [B, H, W, 3] (NHWC RGB) — got ${shape}. Convert grey or RGBA images to RGB first.`,
-    );
-  }
-  return normalizeImages(images, { mean: IMAGENET_MEAN, std: IMAGENET_STD });
+  return normalizeWith(images, { mean: IMAGENET_MEAN, std: IMAGENET_STD }, 'normalizeImageNet()');
 }
