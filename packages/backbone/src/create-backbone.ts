@@ -11,6 +11,7 @@ import {
   type LayerName,
   layerInfo,
   MIN_INPUT_SIZE,
+  type NetworkPlan,
   networkPlan,
   stageOf,
 } from './architectures';
@@ -19,7 +20,9 @@ import { type RandomBatchNorm, randomResnetWeights } from './random-weights';
 import { type DownloadProgress, resolveWeights, type WeightsSpec } from './resolve-weights';
 import { isNode } from './node-builtin';
 import { checkOnnxruntimeOptions, type OnnxruntimePackage } from './onnx/load-onnxruntime';
+import type { OnnxGraph } from './onnx/onnx-model';
 import { OnnxRunner } from './onnx/onnx-runner';
+import { ONNX_INPUT_NAME, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
 import { ResNetGraph } from './resnet';
 import { runResnet } from './run-resnet';
 import { type RuntimeChoice, type RuntimeName, selectRuntime } from './select-runtime';
@@ -143,6 +146,28 @@ export interface Backbone {
  * const backbone = await createBackbone('resnet18', { weights: 'imagenet', layers: ['layer2', 'layer3'] });
  * const { layer3 } = backbone.extract(normalizeImageNet(images)); // [B, 16, 16, 256] for 256×256
  */
+/** What {@link backboneOnnxGraph} needs of a backbone: its plan and weights (kept out of the public interface). */
+const onnxSources = new WeakMap<Backbone, { plan: NetworkPlan; stages: number; lookup: (tensorName: string) => Float32Array }>();
+
+/**
+ * The ONNX graph of a backbone's network up to `layer` (its weights folded as it runs them), NCHW in
+ * and out, for whole-model exports (`@dfm/core`'s `exportOnnx`). Internal: `@dfm/backbone/internal`.
+ *
+ * @throws InvalidArgumentError for a disposed backbone or a layer it does not compute
+ */
+export function backboneOnnxGraph(backbone: Backbone, options: { layer: LayerName; inputName: string }): OnnxGraph {
+  const source = onnxSources.get(backbone);
+  if (source === undefined) {
+    throw new InvalidArgumentError(
+      `backboneOnnxGraph(): expected a live backbone made by createBackbone() — got ${backbone === null || typeof backbone !== 'object' ? String(backbone) : 'another object or a disposed backbone'}. Load the model again.`,
+    );
+  }
+  if (!backbone.layers.includes(options.layer)) {
+    throw new InvalidArgumentError(`backboneOnnxGraph(): layer must be one the backbone computes (${backbone.layers.join(', ')}) — got ${options.layer}.`);
+  }
+  return resnetOnnxGraph(source.plan, source.lookup, { layers: [options.layer], stages: source.stages, layout: 'nchw', inputName: options.inputName });
+}
+
 export async function createBackbone(name: BackboneName, options: CreateBackboneOptions): Promise<Backbone> {
   const spec = architectureOf(name);
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -245,7 +270,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       );
     }
   };
-  const toTensors = (outputs: Record<string, { data: Float32Array; shape: number[] }>) => {
+  const toTensors = (outputs: Record<string, { data: Float32Array | Uint8Array; shape: number[] }>) => {
     const out: Partial<Record<LayerName, tf.Tensor4D | tf.Tensor2D>> = {};
     for (const layer of layers) {
       const { data, shape } = outputs[layer] as { data: Float32Array; shape: number[] };
@@ -259,16 +284,15 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
 
   if (selected.runtime === 'onnxruntime') {
     const runner = await OnnxRunner.create(selected.onnxruntime as NonNullable<typeof selected.onnxruntime>, {
-      plan,
-      stages,
-      layers,
-      lookup,
+      model: resnetOnnxModel(plan, lookup, { layers, stages, metadata: { architecture: name, weights: weightsId } }),
+      inputName: ONNX_INPUT_NAME,
+      outputNames: layers,
+      caller: 'createBackbone()',
       threads: options.threads,
       sessionOptions: options.onnxSessionOptions,
       thread: options.onnxThread,
-      metadata: { architecture: name, weights: weightsId },
     });
-    return {
+    const backbone: Backbone = {
       ...base,
       runtime: 'onnxruntime',
       runtimeDetail: `${selected.reason}: ${runner.detail}`,
@@ -290,8 +314,11 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       dispose() {
         if (!disposed) void runner.release();
         disposed = true;
+        onnxSources.delete(backbone);
       },
     };
+    onnxSources.set(backbone, { plan, stages, lookup });
+    return backbone;
   }
 
   const graph = new ResNetGraph(plan, lookup);
@@ -314,7 +341,7 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
     checkBatch(batch);
     return runResnet(graph, batch, stages, layers);
   };
-  return {
+  const backbone: Backbone = {
     ...base,
     runtime: 'tfjs',
     runtimeDetail: `${selected.reason}: tfjs ${backend}${workerCount > 0 ? `, extractAsync on ${workerCount} worker thread${workerCount === 1 ? '' : 's'} (one wasm instance each)` : ''}`,
@@ -334,8 +361,11 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
         if (pool !== undefined) void pool.then((p) => p.terminate(), () => undefined);
       }
       disposed = true;
+      onnxSources.delete(backbone);
     },
   };
+  onnxSources.set(backbone, { plan, stages, lookup });
+  return backbone;
 }
 
 function listNames(names: readonly string[], limit = 12): string {

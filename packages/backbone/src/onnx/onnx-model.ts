@@ -1,22 +1,25 @@
 /**
- * Encodes an ONNX model (ModelProto, onnx.proto field numbers) from a small in-memory graph:
- * nodes with int / ints / float attributes, float32 initializers, float32 inputs and outputs with
- * fixed or symbolic dimensions. Only what the ResNet graphs need.
+ * Encodes an ONNX model (ModelProto) from a small in-memory graph — nodes with int / ints / float /
+ * string attributes, float32 and int64 initializers, typed inputs and outputs with fixed or symbolic
+ * dimensions — with onnx-proto (onnx.proto compiled by protobufjs). The ResNet graphs of the
+ * onnxruntime runtime and `@dfm/core`'s whole-model export are built with it.
  */
-import { ProtobufWriter } from './protobuf-writer';
+import onnxProto, { type onnx } from 'onnx-proto';
 
-/** ONNX IR version written (ONNX 1.13+; onnxruntime ≥ 1.14 reads it). */
+/** The compiled ONNX messages (onnx-proto is CommonJS: its namespace is read from the default export). */
+const proto = onnxProto.onnx;
+
+/** ONNX IR version written (8: ONNX 1.10+; onnxruntime ≥ 1.10 and onnx 1.12's checker read it). */
 export const ONNX_IR_VERSION = 8;
-/** Default-domain opset the graphs use (18: Resize with `antialias` and `axes`). */
-export const ONNX_OPSET = 18;
+/**
+ * Default-domain opset the graphs use unless they say otherwise: 17 (ONNX 1.12), the newest that
+ * Debian's python3-onnx checks. The graphs use nothing newer (Resize's `antialias` of opset 18 is not
+ * needed: images are resized before the graph).
+ */
+export const ONNX_OPSET = 17;
 
-const TENSOR_FLOAT = 1;
-const TENSOR_UINT8 = 2;
-const TENSOR_INT64 = 7;
-const ATTRIBUTE_FLOAT = 1;
-const ATTRIBUTE_INT = 2;
-const ATTRIBUTE_STRING = 3;
-const ATTRIBUTE_INTS = 7;
+const { AttributeType } = proto.AttributeProto;
+const { DataType } = proto.TensorProto;
 
 export type OnnxAttribute = number | readonly number[] | { float: number } | { string: string };
 
@@ -36,10 +39,20 @@ export interface OnnxInitializer {
   data: Float32Array | { int64: readonly number[] };
 }
 
+/** Element types of graph inputs and outputs. */
+export type OnnxElementType = 'float32' | 'uint8' | 'bool' | 'int64';
+
+const ELEMENT_TYPES: Record<OnnxElementType, number> = {
+  float32: DataType.FLOAT,
+  uint8: DataType.UINT8,
+  bool: DataType.BOOL,
+  int64: DataType.INT64,
+};
+
 export interface OnnxValueInfo {
   name: string;
   /** Element type (default `'float32'`). */
-  type?: 'float32' | 'uint8';
+  type?: OnnxElementType;
   /** Each dimension a size or a symbolic name (`'batch'`). */
   dims: readonly (number | string)[];
 }
@@ -52,55 +65,46 @@ export interface OnnxGraph {
   outputs: readonly OnnxValueInfo[];
   /** Free key/value strings (ModelProto.metadata_props). */
   metadata?: Readonly<Record<string, string>>;
+  /** Human-readable description of the graph (GraphProto.doc_string). */
+  docString?: string;
 }
 
-function encodeAttribute(name: string, value: OnnxAttribute): ProtobufWriter {
-  const w = new ProtobufWriter().string(1, name);
-  if (typeof value === 'number') return w.int(3, value).int(20, ATTRIBUTE_INT);
-  if (Array.isArray(value)) return w.repeatedInt(8, value as number[]).int(20, ATTRIBUTE_INTS);
-  if ('string' in value) return w.string(4, value.string).int(20, ATTRIBUTE_STRING);
-  return w.float(2, (value as { float: number }).float).int(20, ATTRIBUTE_FLOAT);
+/** Options of {@link encodeOnnxModel}. */
+export interface EncodeOnnxOptions {
+  /** ModelProto.producer_name (default `'@dfm/backbone'`). */
+  producer?: string;
+  /** ModelProto.producer_version. */
+  producerVersion?: string;
+  /** Default-domain opset (default {@link ONNX_OPSET}). */
+  opset?: number;
 }
 
-function encodeNode(node: OnnxNode): ProtobufWriter {
-  const w = new ProtobufWriter();
-  for (const input of node.inputs) w.string(1, input);
-  for (const output of node.outputs) w.string(2, output);
-  if (node.name !== undefined) w.string(3, node.name);
-  w.string(4, node.opType);
-  for (const [name, value] of Object.entries(node.attributes ?? {})) w.message(5, encodeAttribute(name, value));
-  return w;
+function attribute(name: string, value: OnnxAttribute): onnx.IAttributeProto {
+  if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
+  if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: [...(value as readonly number[])] };
+  if ('string' in value) return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value.string) };
+  return { name, type: AttributeType.FLOAT, f: (value as { float: number }).float };
 }
 
-function encodeInitializer(initializer: OnnxInitializer): ProtobufWriter {
-  const w = new ProtobufWriter().repeatedInt(1, initializer.dims);
-  if (initializer.data instanceof Float32Array) {
-    const { data } = initializer;
+/** Little-endian bytes of an initializer (TensorProto.raw_data). */
+function rawData(data: OnnxInitializer['data']): { dataType: number; raw: Uint8Array } {
+  if (data instanceof Float32Array) {
     const raw = new Uint8Array(data.byteLength);
     const view = new DataView(raw.buffer);
     for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i] as number, true);
-    return w.int(2, TENSOR_FLOAT).string(8, initializer.name).bytes(9, raw);
+    return { dataType: DataType.FLOAT, raw };
   }
-  const values = initializer.data.int64;
-  const raw = new Uint8Array(values.length * 8);
+  const raw = new Uint8Array(data.int64.length * 8);
   const view = new DataView(raw.buffer);
-  values.forEach((v, i) => {
+  data.int64.forEach((v, i) => {
     view.setBigInt64(i * 8, BigInt(v), true);
   });
-  return w.int(2, TENSOR_INT64).string(8, initializer.name).bytes(9, raw);
+  return { dataType: DataType.INT64, raw };
 }
 
-function encodeValueInfo(info: OnnxValueInfo): ProtobufWriter {
-  const shape = new ProtobufWriter();
-  for (const dim of info.dims) {
-    const d = new ProtobufWriter();
-    if (typeof dim === 'number') d.int(1, dim);
-    else d.string(2, dim);
-    shape.message(1, d);
-  }
-  const tensorType = new ProtobufWriter().int(1, info.type === 'uint8' ? TENSOR_UINT8 : TENSOR_FLOAT).message(2, shape);
-  const type = new ProtobufWriter().message(1, tensorType);
-  return new ProtobufWriter().string(1, info.name).message(2, type);
+function valueInfo(info: OnnxValueInfo): onnx.IValueInfoProto {
+  const dim = info.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+  return { name: info.name, type: { tensorType: { elemType: ELEMENT_TYPES[info.type ?? 'float32'], shape: { dim } } } };
 }
 
 /**
@@ -110,21 +114,36 @@ function encodeValueInfo(info: OnnxValueInfo): ProtobufWriter {
  * const bytes = encodeOnnxModel({ name: 'relu', nodes: [{ opType: 'Relu', inputs: ['x'], outputs: ['y'] }],
  *   initializers: [], inputs: [{ name: 'x', dims: ['n', 4] }], outputs: [{ name: 'y', dims: ['n', 4] }] });
  */
-export function encodeOnnxModel(graph: OnnxGraph, producer = '@dfm/backbone'): Uint8Array {
-  const g = new ProtobufWriter();
-  for (const node of graph.nodes) g.message(1, encodeNode(node));
-  g.string(2, graph.name);
-  for (const initializer of graph.initializers) g.message(5, encodeInitializer(initializer));
-  for (const input of graph.inputs) g.message(11, encodeValueInfo(input));
-  for (const output of graph.outputs) g.message(12, encodeValueInfo(output));
+export function encodeOnnxModel(graph: OnnxGraph, options: EncodeOnnxOptions = {}): Uint8Array {
+  const { producer = '@dfm/backbone', producerVersion, opset = ONNX_OPSET } = options;
+  const model: onnx.IModelProto = {
+    irVersion: ONNX_IR_VERSION,
+    producerName: producer,
+    opsetImport: [{ domain: '', version: opset }],
+    graph: {
+      name: graph.name,
+      node: graph.nodes.map((node) => ({
+        input: [...node.inputs],
+        output: [...node.outputs],
+        name: node.name,
+        opType: node.opType,
+        attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => attribute(name, value)),
+      })),
+      initializer: graph.initializers.map((initializer) => {
+        const { dataType, raw } = rawData(initializer.data);
+        return { name: initializer.name, dims: [...initializer.dims], dataType, rawData: raw };
+      }),
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+    },
+    metadataProps: Object.entries(graph.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  };
+  if (producerVersion !== undefined) model.producerVersion = producerVersion;
+  if (graph.docString !== undefined) (model.graph as onnx.IGraphProto).docString = graph.docString;
+  return proto.ModelProto.encode(model).finish();
+}
 
-  const model = new ProtobufWriter()
-    .int(1, ONNX_IR_VERSION)
-    .string(2, producer)
-    .message(7, g)
-    .message(8, new ProtobufWriter().string(1, '').int(2, ONNX_OPSET));
-  for (const [key, value] of Object.entries(graph.metadata ?? {})) {
-    model.message(14, new ProtobufWriter().string(1, key).string(2, value));
-  }
-  return model.finish();
+/** Parses `.onnx` bytes (for tests and tools: the opset, inputs, outputs and metadata of a model). */
+export function decodeOnnxModel(bytes: Uint8Array): onnx.ModelProto {
+  return proto.ModelProto.decode(bytes);
 }

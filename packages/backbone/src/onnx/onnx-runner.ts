@@ -1,35 +1,37 @@
 import type { Worker } from 'node:worker_threads';
-import type { LayerName, NetworkPlan } from '../architectures';
 import { nodeBuiltin } from '../node-builtin';
-import type { TensorLookup } from '../resnet';
 import { workerEntry, workerExecArgv } from '../workers/worker-entry';
 import type { LoadedOnnxruntime, OrtSession } from './load-onnxruntime';
 import type { OnnxWorkerInit, OnnxWorkerReply, OnnxWorkerRequest } from './onnx-worker';
-import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
 import { DfmError, InvalidArgumentError } from '@dfm/errors';
 
 /** Where onnxruntime runs: a worker thread (Node default: the event loop stays free) or the calling thread. */
 export type OnnxThread = 'worker' | 'main';
 
 export interface OnnxRunnerOptions {
-  plan: NetworkPlan;
-  stages: number;
-  layers: readonly LayerName[];
-  lookup: TensorLookup;
+  /** The `.onnx` bytes. */
+  model: Uint8Array;
+  /** The one float32 input the runner feeds. */
+  inputName: string;
+  /** The outputs read after each run, in this order. */
+  outputNames: readonly string[];
+  /** The public function that creates the runner, for messages (e.g. `createBackbone()`). */
+  caller: string;
   /**
    * onnxruntime-node: intra-op threads (default one per core). onnxruntime-web: its global
    * `env.wasm.numThreads`, which it reads once, when it first initialises (default: its own, 1
    * unless the page is cross-origin isolated).
    */
   threads?: number;
-  metadata?: Record<string, string>;
   /** Extra onnxruntime session options, merged last (e.g. `{ extra: { session: { intra_op: { allow_spinning: '0' } } } }`). */
   sessionOptions?: Record<string, unknown>;
   /** Default `'worker'` for onnxruntime-node loaded by name, else `'main'` (the only choice for onnxruntime-web). */
   thread?: OnnxThread;
 }
 
-type Outputs = Record<string, { data: Float32Array; shape: number[] }>;
+/** Output data: float32, or bool / uint8 as bytes (onnxruntime's representation). */
+export type OnnxOutputData = Float32Array | Uint8Array;
+type Outputs = Record<string, { data: OnnxOutputData; shape: number[] }>;
 
 interface Executor {
   /** Resolves to the outputs and the input's buffer, free again. */
@@ -61,7 +63,7 @@ class BufferPool {
   }
 }
 
-/** An onnxruntime session running the ResNet graph on NHWC float32 batches. */
+/** An onnxruntime session running a model with one float32 input (the backbone's ResNet graph, or an exported whole model). */
 export class OnnxRunner {
   private constructor(
     private readonly executor: Executor,
@@ -72,17 +74,13 @@ export class OnnxRunner {
   ) {}
 
   static async create(onnxruntime: LoadedOnnxruntime, options: OnnxRunnerOptions): Promise<OnnxRunner> {
-    const model = resnetOnnxModel(options.plan, options.lookup, {
-      layers: options.layers,
-      stages: options.stages,
-      metadata: options.metadata,
-    });
+    const { model, caller } = options;
     const modelBytes = model.length;
     const web = onnxruntime.packageName === 'onnxruntime-web';
     const thread = options.thread ?? (onnxruntime.modulePath !== undefined ? 'worker' : 'main');
     if (thread === 'worker' && onnxruntime.modulePath === undefined) {
       throw new InvalidArgumentError(
-        `createBackbone(): onnxThread 'worker' needs onnxruntime-node loaded by name in Node — got ${onnxruntime.packageName}${onnxruntime.source === 'given' ? ' passed as onnxruntimeModule' : ''}. Use onnxThread: 'main' (the default here).`,
+        `${caller}: onnxThread 'worker' needs onnxruntime-node loaded by name in Node — got ${onnxruntime.packageName}${onnxruntime.source === 'given' ? ' passed as onnxruntimeModule' : ''}. Use onnxThread: 'main' (the default here).`,
       );
     }
     const sessionOptions: Record<string, unknown> = {
@@ -99,7 +97,7 @@ export class OnnxRunner {
       if (options.threads !== undefined && wasm !== undefined) wasm.numThreads = options.threads;
       threadsDetail = '';
     } else {
-      const threads = options.threads ?? nodeBuiltin('os', 'createBackbone()').availableParallelism();
+      const threads = options.threads ?? nodeBuiltin('os', caller).availableParallelism();
       sessionOptions.intraOpNumThreads = threads;
       // No busy-waiting between parallel sections: the pool threads sleep instead, leaving the cores
       // to image decoding running beside inference (measured ~7% faster fit + test on 2 cores).
@@ -107,17 +105,18 @@ export class OnnxRunner {
       threadsDetail = `, ${threads} intra-op thread${threads === 1 ? '' : 's'}`;
     }
     Object.assign(sessionOptions, options.sessionOptions);
-    const layers = [...options.layers];
+    const outputNames = [...options.outputNames];
     const executor =
       thread === 'worker'
         ? await WorkerExecutor.start({
             modulePath: onnxruntime.modulePath as string,
             model,
             sessionOptions,
-            inputName: ONNX_INPUT_NAME,
-            outputNames: layers,
+            inputName: options.inputName,
+            outputNames,
+            caller,
           })
-        : await MainExecutor.start(onnxruntime, model, sessionOptions, layers);
+        : await MainExecutor.start(onnxruntime, model, sessionOptions, options.inputName, outputNames);
     if (web) {
       const numThreads = onnxruntime.ort.env.wasm?.numThreads;
       if (numThreads !== undefined) threadsDetail = `, ${numThreads} thread${numThreads === 1 ? '' : 's'}`;
@@ -137,13 +136,13 @@ export class OnnxRunner {
   }
 
   /**
-   * Runs `[B, H, W, 3]` NHWC float32 images. `data` must be a whole buffer of its own (from
+   * Runs a float32 batch (the backbone: `[B, H, W, 3]` NHWC images). `data` must be a whole buffer of its own (from
    * {@link OnnxRunner.inputBuffer}): the runner owns it from here (in worker mode it is transferred)
    * and reuses it for a later batch.
    *
-   * @returns per layer the NHWC output (avgpool `[B, C]`), in onnxruntime's own output buffers (no copy)
+   * @returns each output by name, in onnxruntime's own output buffers (no copy)
    */
-  async run(data: Float32Array, shape: readonly [number, number, number, number]): Promise<Outputs> {
+  async run(data: Float32Array, shape: readonly number[]): Promise<Outputs> {
     const { outputs, input } = await this.executor.run(data, shape);
     this.pool.give(input);
     return outputs;
@@ -158,21 +157,22 @@ class MainExecutor implements Executor {
   private constructor(
     private readonly onnxruntime: LoadedOnnxruntime,
     private readonly session: OrtSession,
-    private readonly layers: string[],
+    private readonly inputName: string,
+    private readonly outputNames: string[],
   ) {}
 
-  static async start(onnxruntime: LoadedOnnxruntime, model: Uint8Array, sessionOptions: Record<string, unknown>, layers: string[]) {
-    return new MainExecutor(onnxruntime, await onnxruntime.ort.InferenceSession.create(model, sessionOptions), layers);
+  static async start(onnxruntime: LoadedOnnxruntime, model: Uint8Array, sessionOptions: Record<string, unknown>, inputName: string, outputNames: string[]) {
+    return new MainExecutor(onnxruntime, await onnxruntime.ort.InferenceSession.create(model, sessionOptions), inputName, outputNames);
   }
 
   async run(data: Float32Array, shape: readonly number[]): Promise<{ outputs: Outputs; input: ArrayBuffer }> {
     const input = new this.onnxruntime.ort.Tensor('float32', data, [...shape]);
-    const results = await this.session.run({ [ONNX_INPUT_NAME]: input });
+    const results = await this.session.run({ [this.inputName]: input });
     const out: Outputs = {};
-    for (const layer of this.layers) {
-      const tensor = results[layer];
-      if (tensor === undefined) throw new DfmError(`Backbone.extractAsync(): onnxruntime returned no ${layer}. Report this as a bug.`, { code: 'E_INTERNAL' });
-      out[layer] = { data: tensor.data as Float32Array, shape: [...tensor.dims] };
+    for (const name of this.outputNames) {
+      const tensor = results[name];
+      if (tensor === undefined) throw new DfmError(`onnxruntime returned no output ${name}. Report this as a bug.`, { code: 'E_INTERNAL' });
+      out[name] = { data: tensor.data as OnnxOutputData, shape: [...tensor.dims] };
     }
     return { outputs: out, input: data.buffer as ArrayBuffer };
   }
@@ -190,14 +190,17 @@ class WorkerExecutor implements Executor {
   >();
   private failed: Error | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly caller: string,
+  ) {
     worker.on('message', (message: OnnxWorkerReply) => {
       if (message.type === 'result') {
         const outputs: Outputs = {};
         for (const o of message.outputs) outputs[o.name] = { data: o.data, shape: o.shape };
         this.settle(message.id)?.resolve({ outputs, input: message.input });
       } else if (message.type === 'error' && message.id !== undefined) {
-        this.settle(message.id)?.reject(new DfmError(`Backbone.extractAsync(): onnxruntime failed — ${message.message}.`, { code: 'E_RUNTIME' }));
+        this.settle(message.id)?.reject(new DfmError(`${this.caller}: onnxruntime failed — ${message.message}.`, { code: 'E_RUNTIME' }));
       }
     });
     const fail = (error: Error) => {
@@ -205,8 +208,8 @@ class WorkerExecutor implements Executor {
       for (const { reject } of this.pending.values()) reject(error);
       this.pending.clear();
     };
-    worker.on('error', (error) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker crashed — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
-    worker.on('exit', (code) => fail(new DfmError(`Backbone.extractAsync(): the onnxruntime worker exited (code ${code}); the backbone was disposed or crashed.`, { code: 'E_RUNTIME' })));
+    worker.on('error', (error) => fail(new DfmError(`${this.caller}: the onnxruntime worker crashed — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
+    worker.on('exit', (code) => fail(new DfmError(`${this.caller}: the onnxruntime worker exited (code ${code}); it was released (disposed) or crashed.`, { code: 'E_RUNTIME' })));
     worker.unref();
   }
 
@@ -219,21 +222,21 @@ class WorkerExecutor implements Executor {
 
   static async start(init: OnnxWorkerInit): Promise<WorkerExecutor> {
     const entry = workerEntry('onnx-worker', import.meta.url);
-    const { Worker } = nodeBuiltin('worker_threads', 'createBackbone()');
+    const { Worker } = nodeBuiltin('worker_threads', init.caller);
     const worker = new Worker(entry.source, { eval: entry.eval, workerData: init, execArgv: workerExecArgv() });
     try {
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (message: OnnxWorkerReply) => {
           if (message.type === 'ready') resolve();
-          else reject(new DfmError(`createBackbone(): onnxruntime must load the model — ${message.type === 'error' ? message.message : 'unexpected reply'}.`, { code: 'E_RUNTIME' }));
+          else reject(new DfmError(`${init.caller}: onnxruntime must load the model — ${message.type === 'error' ? message.message : 'unexpected reply'}.`, { code: 'E_RUNTIME' }));
         });
-        worker.once('error', (error) => reject(new DfmError(`createBackbone(): the onnxruntime worker failed to start — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
+        worker.once('error', (error) => reject(new DfmError(`${init.caller}: the onnxruntime worker failed to start — ${error.message}.`, { cause: error, code: 'E_RUNTIME' })));
       });
     } catch (error) {
       await worker.terminate();
       throw error;
     }
-    return new WorkerExecutor(worker);
+    return new WorkerExecutor(worker, init.caller);
   }
 
   run(data: Float32Array, shape: readonly number[]): Promise<{ outputs: Outputs; input: ArrayBuffer }> {

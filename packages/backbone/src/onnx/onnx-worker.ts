@@ -17,6 +17,8 @@ export interface OnnxWorkerInit {
   sessionOptions: Record<string, unknown>;
   inputName: string;
   outputNames: string[];
+  /** The public function that started the worker, for messages. */
+  caller: string;
 }
 
 export interface OnnxWorkerRequest {
@@ -31,7 +33,7 @@ export type OnnxWorkerReply =
   | {
       type: 'result';
       id: number;
-      outputs: { name: string; data: Float32Array; shape: number[] }[];
+      outputs: { name: string; data: Float32Array | Uint8Array; shape: number[] }[];
       /** The request's input buffer, handed back for reuse (no allocation per batch). */
       input: ArrayBuffer;
     };
@@ -60,7 +62,7 @@ async function start(): Promise<void> {
       const input = new ort.Tensor('float32', request.data, request.shape);
       const results = await session.run({ [init.inputName]: input });
       const outputs = init.outputNames.map((name) => {
-        const tensor = results[name] as { data: Float32Array; dims: readonly number[] };
+        const tensor = results[name] as { data: Float32Array | Uint8Array; dims: readonly number[] };
         return { name, data: tensor.data, shape: [...tensor.dims] };
       });
       const inputBuffer = request.data.buffer as ArrayBuffer;

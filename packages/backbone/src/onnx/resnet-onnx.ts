@@ -12,6 +12,14 @@ export interface ResnetOnnxOptions {
   stages: number;
   /** Free strings stored in the model's metadata_props. */
   metadata?: Record<string, string>;
+  /**
+   * `'nhwc'` (default: the onnxruntime runtime's drop-in for the tfjs engine): input `[B, H, W, C]`,
+   * each layer output NHWC. `'nchw'` (ONNX tools' layout, for whole-model exports): input
+   * `[B, C, H, W]`, each layer output NCHW `[B, C, h, w]` as the convolutions leave it.
+   */
+  layout?: 'nhwc' | 'nchw';
+  /** Name of the graph input (default {@link ONNX_INPUT_NAME}). */
+  inputName?: string;
 }
 
 /**
@@ -37,8 +45,9 @@ function reorderHwio(filter: Float32Array, spec: ConvSpec, layout: 'oihw' | 'row
 
 /**
  * The ONNX graph of a torchvision ResNet up to `stages`, with the same BatchNorm folding as the
- * tfjs engine (`foldConv`, float64 then float32), conv weights OIHW. The graph takes NHWC images
- * and returns NHWC features, so it is a drop-in for the tfjs engine.
+ * tfjs engine (`foldConv`, float64 then float32), conv weights OIHW. With `layout: 'nhwc'` (the
+ * default) the graph takes NHWC images and returns NHWC features, a drop-in for the tfjs engine;
+ * with `'nchw'` it is the plain torchvision graph (NCHW in and out), for whole-model exports.
  *
  * No transpose on the way in: an NHWC batch `[B, H, W, C]` is, byte for byte, a one-channel image
  * `[B, 1, H, W·C]` (two metadata-only nodes, Unsqueeze and Reshape), and the stem convolution
@@ -49,6 +58,7 @@ function reorderHwio(filter: Float32Array, spec: ConvSpec, layout: 'oihw' | 'row
  * gets one Transpose (NCHW → NHWC), small at that depth.
  */
 export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options: ResnetOnnxOptions): OnnxGraph {
+  const { layout = 'nhwc', inputName = ONNX_INPUT_NAME } = options;
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
   let counter = 0;
@@ -86,14 +96,19 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     return r;
   };
 
-  // [B, H, W, C] → [B, 1, H, W·C]: the same bytes, read as one channel.
-  const unsqueezed = fresh('images.unsqueezed');
-  const rows = fresh('images.rows');
-  initializers.push({ name: 'images.unsqueeze_axes', dims: [1], data: { int64: [1] } });
-  initializers.push({ name: 'images.rows_shape', dims: [4], data: { int64: [0, 0, 0, -1] } });
-  nodes.push({ opType: 'Unsqueeze', inputs: [ONNX_INPUT_NAME, 'images.unsqueeze_axes'], outputs: [unsqueezed] });
-  nodes.push({ opType: 'Reshape', inputs: [unsqueezed, 'images.rows_shape'], outputs: [rows] });
-  let x = conv(rows, plan.stem, true, true);
+  let x: string;
+  if (layout === 'nchw') {
+    x = conv(inputName, plan.stem, true);
+  } else {
+    // [B, H, W, C] → [B, 1, H, W·C]: the same bytes, read as one channel.
+    const unsqueezed = fresh('images.unsqueezed');
+    const rows = fresh('images.rows');
+    initializers.push({ name: 'images.unsqueeze_axes', dims: [1], data: { int64: [1] } });
+    initializers.push({ name: 'images.rows_shape', dims: [4], data: { int64: [0, 0, 0, -1] } });
+    nodes.push({ opType: 'Unsqueeze', inputs: [inputName, 'images.unsqueeze_axes'], outputs: [unsqueezed] });
+    nodes.push({ opType: 'Reshape', inputs: [unsqueezed, 'images.rows_shape'], outputs: [rows] });
+    x = conv(rows, plan.stem, true, true);
+  }
   const pooled = fresh('maxpool');
   nodes.push({
     opType: 'MaxPool',
@@ -118,8 +133,14 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     }
     const layer = `layer${s + 1}` as LayerName;
     if (options.layers.includes(layer)) {
-      nodes.push({ opType: 'Transpose', inputs: [x], outputs: [layer], attributes: { perm: [0, 2, 3, 1] } });
-      outputs.push({ name: layer, dims: ['batch', `${layer}_height`, `${layer}_width`, channelsOf(plan, s)] });
+      const channels = channelsOf(plan, s);
+      if (layout === 'nchw') {
+        nodes.push({ opType: 'Identity', inputs: [x], outputs: [layer] });
+        outputs.push({ name: layer, dims: ['batch', channels, `${layer}_height`, `${layer}_width`] });
+      } else {
+        nodes.push({ opType: 'Transpose', inputs: [x], outputs: [layer], attributes: { perm: [0, 2, 3, 1] } });
+        outputs.push({ name: layer, dims: ['batch', `${layer}_height`, `${layer}_width`, channels] });
+      }
     }
     if (s === 3 && options.layers.includes('avgpool')) {
       const gap = fresh('avgpool.gap');
@@ -134,7 +155,12 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
     name: 'resnet',
     nodes,
     initializers,
-    inputs: [{ name: ONNX_INPUT_NAME, dims: ['batch', 'height', 'width', plan.stem.inChannels] }],
+    inputs: [
+      {
+        name: inputName,
+        dims: layout === 'nchw' ? ['batch', plan.stem.inChannels, 'height', 'width'] : ['batch', 'height', 'width', plan.stem.inChannels],
+      },
+    ],
     outputs,
     metadata: options.metadata,
   };
