@@ -15,6 +15,7 @@ import { loadImage } from '@dfm/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../test/png';
+import { fitSmallModel, picture, writePicture as writePictureIn } from '../test/small-models';
 import { DFMModel } from './dfm-model';
 import { type Detector, type DetectorResult, loadDetector } from './detector';
 import { jetColormap } from './jet-colormap';
@@ -26,60 +27,8 @@ import { isDfmError } from '@dfm/errors';
 const dir = mkdtempSync(join(tmpdir(), 'dfm-detector-'));
 const RUNTIME = { runtime: 'tfjs', workers: 0 } as const;
 const IMAGENET = { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } as PreProcessing['normalization'];
-
-/** A smooth RGB picture, `[height, width, 3]` bytes, different per `k`; `defect` adds a bright square. */
-function picture(k: number, height: number, width: number, defect = false): Uint8Array {
-  const out = new Uint8Array(height * width * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < 3; c++) {
-        const v = 128 + 90 * Math.sin(x * (0.11 + 0.01 * c) + y * 0.07 * (c + 1) + k * 0.37) + 20 * Math.cos((x + y) * 0.05 + k);
-        out[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
-      }
-    }
-  }
-  if (defect) {
-    for (let y = Math.floor(height * 0.3); y < Math.floor(height * 0.6); y++) {
-      for (let x = Math.floor(width * 0.4); x < Math.floor(width * 0.7); x++) out.set([255, 250, 20], (y * width + x) * 3);
-    }
-  }
-  return out;
-}
-
-function writePicture(name: string, rgb: Uint8Array, height: number, width: number): string {
-  const path = join(dir, name);
-  writeFileSync(path, encodePng(rgb, width, height, 3));
-  return path;
-}
-
-/** Fits a model on `count` generated pictures of `height×width`, decoded by the training loader. */
-async function fitModel(options: {
-  weights: string;
-  preProcessing: PreProcessing;
-  height: number;
-  width: number;
-  count?: number;
-  nComps?: number;
-  scoreType?: 'fre' | 'nll';
-}) {
-  const { weights, preProcessing, height, width, count = 12, nComps = 0.95, scoreType = 'fre' } = options;
-  const paths = Array.from({ length: count }, (_, k) => writePicture(`train-${height}x${width}-${k}.png`, picture(k, height, width), height, width));
-  const model = new DFMModel({ backbone: 'resnet18', layer: 'layer2', weights, nComps, scoreType, preProcessing, ...RUNTIME });
-  async function* batches() {
-    for (const path of paths) {
-      const image = await loadImage(path, {
-        size: preProcessing.imageSize ?? undefined,
-        normalize: preProcessing.normalization ?? undefined,
-      });
-      const batch = tf.tensor4d(image.data, [1, image.height, image.width, 3]);
-      yield batch;
-      batch.dispose();
-    }
-  }
-  await model.fit(batches());
-  model.preProcessing = preProcessing; // as the trainer records it (fit fills a null size in)
-  return model;
-}
+const writePicture = (name: string, rgb: Uint8Array, height: number, width: number) => writePictureIn(dir, name, rgb, height, width);
+const fitModel = (options: Omit<Parameters<typeof fitSmallModel>[0], 'dir'>) => fitSmallModel({ dir, ...options });
 
 /** The reference: the training loader, then DFMModel.predict, on the saved model. */
 async function reference(model: DFMModel, path: string): Promise<{ score: number; map: Float32Array | undefined }> {

@@ -9,6 +9,8 @@ import { checkExportFile, type ExportManifestFile, parseExportManifest } from '.
 import { type LoadModelOptions, loadModel, type ModelFileMetadata, readModelMetadata } from './model-file';
 import { imageScaling, type PostProcessing, pixelScaling, scaleInto } from './post-processing';
 import { DEFAULT_RESIZE_KERNEL, type PreProcessing } from './pre-processing';
+import { loadOnnxEngine } from './onnx-engine';
+import { ONNX_EXPORT_FILES, type OnnxExportMetadata, parseOnnxMetadata } from './onnx-export';
 import { describeValue } from './raw-pixels';
 
 /**
@@ -102,39 +104,22 @@ const DEFAULT_BATCH_SIZE = 8;
  */
 export class Detector {
   readonly info: DetectorInfo;
-  readonly #model: DFMModel;
-  readonly #affine: ResizeAffine | undefined;
+  readonly #engine: DetectorEngine;
   readonly #sharpResize: SharpResize | undefined;
   readonly #pixelLimit: number | undefined;
   readonly #running = new Set<Promise<unknown>>();
   #disposed = false;
 
   /** @internal Use {@link loadDetector}. */
-  constructor(model: DFMModel, metadata: ModelFileMetadata, options: { pixelLimit?: number } = {}) {
-    const backbone = model.backbone;
-    if (backbone === undefined || !model.isFitted) {
-      throw new InvalidArgumentError('new Detector(): expected a fitted model whose backbone is loaded — got one without. Use loadDetector(source).');
-    }
-    const { preProcessing, postProcessing } = model;
-    this.#model = model;
-    this.#affine = preProcessing.normalization === null ? undefined : normalizationAffine(preProcessing.normalization, 'loadDetector()');
-    const { imageSize, resizeKernel } = preProcessing;
+  constructor(engine: DetectorEngine, info: DetectorInfo, options: { pixelLimit?: number } = {}) {
+    this.#engine = engine;
+    const { imageSize, resizeKernel } = info.preProcessing;
     this.#sharpResize =
       imageSize !== null && resizeKernel !== DEFAULT_RESIZE_KERNEL
         ? { height: imageSize[0], width: imageSize[1], kernel: resizeKernel as SharpResize['kernel'] }
         : undefined;
     this.#pixelLimit = options.pixelLimit;
-    const record = metadata.backbone;
-    this.info = {
-      config: { ...model.config },
-      preProcessing: structuredClone(preProcessing),
-      postProcessing: postProcessing === null ? null : { ...postProcessing },
-      imageSize: metadata.imageSize === null ? null : [metadata.imageSize[0], metadata.imageSize[1]],
-      backbone: { name: record.name, layer: record.layer, weightsId: record.weightsId, weightsSha256: record.weightsSha256 },
-      runtime: backbone.runtime,
-      runtimeDetail: backbone.runtimeDetail,
-      packageVersion: metadata.packageVersion,
-    };
+    this.info = info;
   }
 
   /**
@@ -158,17 +143,17 @@ export class Detector {
     return this.#track(this.#predict(inputs, options, 'Detector.predictBatch()', false));
   }
 
-  /** Frees the model and its backbone now; a later predict fails with `E_DISPOSED`. */
+  /** Frees the model and its backbone (or onnxruntime session) now; a later predict fails with `E_DISPOSED`. */
   dispose(): void {
     this.#disposed = true;
-    this.#model.dispose();
+    void this.#engine.dispose();
   }
 
-  /** Waits for the predictions under way, then frees the model and its backbone. */
+  /** Waits for the predictions under way, then frees the model and its backbone (or onnxruntime session). */
   async close(): Promise<void> {
     this.#disposed = true;
     await Promise.allSettled([...this.#running]);
-    this.#model.dispose();
+    await this.#engine.dispose();
   }
 
   async #track<T>(promise: Promise<T>): Promise<T> {
@@ -230,26 +215,68 @@ export class Detector {
         );
       }
     }
-    const data = resizeBilinearAntialiased(pixels.data, pixels.height, pixels.width, 3, height, width, 1 / pixels.maxValue, this.#affine);
+    const data = resizeBilinearAntialiased(pixels.data, pixels.height, pixels.width, 3, height, width, 1 / pixels.maxValue, this.#engine.affine);
     return { data, height, width };
   }
 
-  /** One backbone call for images of one size; every tensor freed here. */
+  /** One engine call for images of one size: the batch packed as the engine takes it (NHWC, or NCHW for an ONNX graph). */
   async #run(images: readonly Prepared[], wantMap: boolean): Promise<DetectorResult[]> {
     const { height, width } = images[0]!;
     const size = height * width;
     let input: Float32Array;
-    if (images.length === 1) input = images[0]!.data;
-    else {
+    if (this.#engine.layout === 'nchw') {
+      input = new Float32Array(images.length * size * 3);
+      images.forEach((image, i) => {
+        const { data } = image;
+        const base = i * size * 3;
+        for (let p = 0; p < size; p++) {
+          input[base + p] = data[p * 3] as number;
+          input[base + size + p] = data[p * 3 + 1] as number;
+          input[base + 2 * size + p] = data[p * 3 + 2] as number;
+        }
+      });
+    } else if (images.length === 1) {
+      input = images[0]!.data;
+    } else {
       input = new Float32Array(images.length * size * 3);
       images.forEach((image, i) => {
         input.set(image.data, i * size * 3);
       });
     }
-    const batch = tf.tensor4d(input, [images.length, height, width, 3]);
+    return this.#engine.run(input, images.length, height, width, wantMap);
+  }
+}
+
+/** What scores a packed batch behind a {@link Detector}: a {@link DFMModel}, or an exported graph in onnxruntime. */
+export interface DetectorEngine {
+  /** Folded into the resize: the DFMModel path normalises there; an ONNX graph normalises itself (undefined). */
+  readonly affine: ResizeAffine | undefined;
+  /** How {@link DetectorEngine.run} takes the batch: `[B, H, W, 3]` or `[B, 3, H, W]`. */
+  readonly layout: 'nhwc' | 'nchw';
+  run(input: Float32Array, count: number, height: number, width: number, wantMap: boolean): Promise<DetectorResult[]>;
+  dispose(): void | Promise<void>;
+}
+
+/** A {@link DFMModel} (its backbone on tfjs or onnxruntime), then the thresholds applied here. */
+class ModelEngine implements DetectorEngine {
+  readonly layout = 'nhwc';
+  readonly affine: ResizeAffine | undefined;
+
+  constructor(
+    private readonly model: DFMModel,
+    private readonly post: PostProcessing | null,
+  ) {
+    const { normalization } = model.preProcessing;
+    this.affine = normalization === null ? undefined : normalizationAffine(normalization, 'loadDetector()');
+  }
+
+  /** One backbone call; every tensor freed here. */
+  async run(input: Float32Array, count: number, height: number, width: number, wantMap: boolean): Promise<DetectorResult[]> {
+    const size = height * width;
+    const batch = tf.tensor4d(input, [count, height, width, 3]);
     let output: Awaited<ReturnType<DFMModel['predict']>>;
     try {
-      output = await this.#model.predict(batch, { map: wantMap });
+      output = await this.model.predict(batch, { map: wantMap });
     } finally {
       batch.dispose();
     }
@@ -262,9 +289,9 @@ export class Detector {
       output.predScore.dispose();
       output.anomalyMap?.dispose();
     }
-    const post = this.info.postProcessing;
+    const { post } = this;
     const pixel = post === null ? null : pixelScaling(post);
-    return images.map((_, i) => {
+    return Array.from({ length: count }, (_, i) => {
       const predScore = scores[i]!;
       const result: DetectorResult = { predScore, normalizedScore: null, predLabel: null };
       if (post !== null) {
@@ -284,14 +311,29 @@ export class Detector {
       return result;
     });
   }
+
+  dispose(): void {
+    this.model.dispose();
+  }
 }
 
 /** The model file's bytes (or its path in Node), the weights an export folder brings, and a label for messages. */
-interface ResolvedSource {
+interface ResolvedModel {
+  kind: 'dfm';
   model: Uint8Array | string;
   weights: Uint8Array | undefined;
   label: string;
 }
+
+/** An ONNX export: the graph (sha256 checked against its metadata) and the metadata. */
+interface ResolvedOnnx {
+  kind: 'onnx';
+  onnx: Uint8Array;
+  metadata: OnnxExportMetadata;
+  label: string;
+}
+
+type ResolvedSource = ResolvedModel | ResolvedOnnx;
 
 const isHttpUrl = (value: string) => /^https?:\/\//i.test(value);
 
@@ -324,6 +366,19 @@ export async function loadDetector(source: DetectorSource, options: LoadDetector
     throw new InvalidArgumentError(`${where}: pixelLimit must be a positive number of pixels (or Infinity) — got ${describeValue(pixelLimit)}.`);
   }
   const resolved = await resolveSource(source, { fetchImpl, needWeights: weights === undefined });
+  if (resolved.kind === 'onnx') {
+    if (runtime !== undefined && runtime !== 'auto' && runtime !== 'onnxruntime') {
+      throw new InvalidArgumentError(
+        `${where}: ${resolved.label} is an ONNX export, which runs on onnxruntime — got runtime ${JSON.stringify(runtime)}. Omit runtime (or pass 'onnxruntime'), or load the .dfm model to run on tfjs.`,
+      );
+    }
+    if (weights !== undefined) {
+      throw new InvalidArgumentError(`${where}: ${resolved.label} is an ONNX export, whose weights are inside the graph — got options.weights. Omit weights.`);
+    }
+    checkResizeKernel(resolved.metadata.preProcessing, resolved.label);
+    const { engine, info } = await loadOnnxEngine(resolved.onnx, resolved.metadata, { onnxruntimeModule, onnxruntimePackage, threads });
+    return new Detector(engine, info, { pixelLimit });
+  }
   if (resolved.model instanceof Uint8Array) {
     // Refuse before loading (downloading) the backbone what this runtime cannot pre-process.
     checkResizeKernel(readModelMetadata(resolved.model, resolved.label).preProcessing, resolved.label);
@@ -344,7 +399,21 @@ export async function loadDetector(source: DetectorSource, options: LoadDetector
         );
       }
     }
-    return new Detector(model, metadata, { pixelLimit });
+    const backbone = model.backbone;
+    if (backbone === undefined || !model.isFitted) throw new DfmError(`${where}: the loaded model has no backbone or is not fitted. Report this as a bug.`, { code: 'E_INTERNAL' });
+    const { preProcessing, postProcessing } = model;
+    const record = metadata.backbone;
+    const info: DetectorInfo = {
+      config: { ...model.config },
+      preProcessing: structuredClone(preProcessing),
+      postProcessing: postProcessing === null ? null : { ...postProcessing },
+      imageSize: metadata.imageSize === null ? null : [metadata.imageSize[0], metadata.imageSize[1]],
+      backbone: { name: record.name, layer: record.layer, weightsId: record.weightsId, weightsSha256: record.weightsSha256 },
+      runtime: backbone.runtime,
+      runtimeDetail: backbone.runtimeDetail,
+      packageVersion: metadata.packageVersion,
+    };
+    return new Detector(new ModelEngine(model, info.postProcessing), info, { pixelLimit });
   } catch (error) {
     model.dispose();
     throw error;
@@ -366,7 +435,7 @@ async function resolveSource(
   context: { fetchImpl: typeof fetch | undefined; needWeights: boolean },
 ): Promise<ResolvedSource> {
   const where = 'loadDetector()';
-  if (source instanceof Uint8Array) return { model: source, weights: undefined, label: '<model bytes>' };
+  if (source instanceof Uint8Array) return { kind: 'dfm', model: source, weights: undefined, label: '<model bytes>' };
   let url: URL | undefined;
   if (isUrlObject(source)) {
     if (source.protocol === 'file:' && isNode()) return resolvePath(nodeBuiltin('url', where).fileURLToPath(source.href), context);
@@ -398,11 +467,22 @@ async function resolveSource(
   }
   const get = (target: URL, what: string) => fetchBytes(target, context.fetchImpl as typeof fetch, what);
   const path = url.pathname;
+  const onnxFolder = async (metadataUrl: URL): Promise<ResolvedOnnx> => {
+    const metadata = parseOnnxMetadata(new TextDecoder().decode(await get(metadataUrl, 'the ONNX export metadata')), metadataUrl.href);
+    const onnxUrl = new URL(metadata.model.file, metadataUrl);
+    const onnx = await get(onnxUrl, 'the ONNX model');
+    await checkExportFile(onnx, { path: metadata.model.file, sha256: metadata.model.sha256 }, onnxUrl.href, metadataUrl.href);
+    return { kind: 'onnx', onnx, metadata, label: onnxUrl.href };
+  };
+  if (path.endsWith('/metadata.json') || path.endsWith('.onnx')) return onnxFolder(new URL(ONNX_EXPORT_FILES.metadata, url));
   if (!(path.endsWith('/') || path === 'manifest.json' || path.endsWith('/manifest.json'))) {
-    return { model: await get(url, 'the model file'), weights: undefined, label: url.href };
+    return { kind: 'dfm', model: await get(url, 'the model file'), weights: undefined, label: url.href };
   }
   const manifestUrl = path.endsWith('/') ? new URL('manifest.json', url) : url;
-  const manifestText = new TextDecoder().decode(await get(manifestUrl, 'the export manifest'));
+  // A folder URL: a dfm export (manifest.json), else an ONNX export (metadata.json).
+  const manifestBytes = path.endsWith('/') ? await fetchBytes(manifestUrl, context.fetchImpl, 'the export manifest', true) : await get(manifestUrl, 'the export manifest');
+  if (manifestBytes === null) return onnxFolder(new URL(ONNX_EXPORT_FILES.metadata, url));
+  const manifestText = new TextDecoder().decode(manifestBytes);
   const files = parseExportManifest(manifestText, manifestUrl.href);
   const fetchChecked = async (entry: ExportManifestFile, what: string) => {
     const fileUrl = new URL(entry.path, manifestUrl);
@@ -414,7 +494,7 @@ async function resolveSource(
     fetchChecked(files.model, 'the model file'),
     files.weights !== null && context.needWeights ? fetchChecked(files.weights, 'the weights') : undefined,
   ]);
-  return { model: model.bytes, weights: weights?.bytes, label: model.label };
+  return { kind: 'dfm', model: model.bytes, weights: weights?.bytes, label: model.label };
 }
 
 /** A `URL` (also one from another realm). */
@@ -428,9 +508,15 @@ async function resolvePath(path: string, context: { needWeights: boolean }): Pro
   const fs = nodeBuiltin('fs', where);
   const { basename, dirname, join, sep } = nodeBuiltin('path', where);
   let folder: string | undefined;
+  let onnxExport = false;
   if (basename(path) === 'manifest.json') folder = dirname(path);
-  else if (fs.existsSync(path) && fs.statSync(path).isDirectory()) folder = path;
-  if (folder === undefined) return { model: path, weights: undefined, label: path }; // a .dfm: loadModel reads it
+  else if (basename(path) === ONNX_EXPORT_FILES.metadata || path.toLowerCase().endsWith('.onnx')) [folder, onnxExport] = [dirname(path), true];
+  else if (fs.existsSync(path) && fs.statSync(path).isDirectory()) {
+    folder = path;
+    // A dfm export has manifest.json; an ONNX export metadata.json.
+    onnxExport = !fs.existsSync(join(path, 'manifest.json')) && fs.existsSync(join(path, ONNX_EXPORT_FILES.metadata));
+  }
+  if (folder === undefined) return { kind: 'dfm', model: path, weights: undefined, label: path }; // a .dfm: loadModel reads it
   const manifestPath = join(folder, 'manifest.json');
   const read = async (file: string, what: string): Promise<Uint8Array> => {
     try {
@@ -443,6 +529,14 @@ async function resolvePath(path: string, context: { needWeights: boolean }): Pro
       );
     }
   };
+  if (onnxExport) {
+    const metadataPath = join(folder, ONNX_EXPORT_FILES.metadata);
+    const metadata = parseOnnxMetadata(new TextDecoder().decode(await read(metadataPath, 'the ONNX export metadata')), metadataPath);
+    const onnxPath = join(folder, metadata.model.file);
+    const onnx = await read(onnxPath, 'the ONNX model');
+    await checkExportFile(onnx, { path: metadata.model.file, sha256: metadata.model.sha256 }, onnxPath, metadataPath);
+    return { kind: 'onnx', onnx, metadata, label: onnxPath };
+  }
   const files = parseExportManifest(new TextDecoder().decode(await read(manifestPath, 'the export manifest')), manifestPath);
   const readChecked = async (entry: ExportManifestFile, what: string) => {
     const file = join(folder as string, ...entry.path.split('/'));
@@ -452,11 +546,13 @@ async function resolvePath(path: string, context: { needWeights: boolean }): Pro
   };
   const model = await readChecked(files.model, 'the model file');
   const weights = files.weights !== null && context.needWeights ? await readChecked(files.weights, 'the weights') : undefined;
-  return { model, weights, label: `${folder.endsWith(sep) ? folder : folder + sep}${files.model.path}` };
+  return { kind: 'dfm', model, weights, label: `${folder.endsWith(sep) ? folder : folder + sep}${files.model.path}` };
 }
 
-/** `fetch` into memory; network errors and HTTP errors become `E_DOWNLOAD_FAILED`. */
-async function fetchBytes(url: URL, fetchImpl: typeof fetch, what: string): Promise<Uint8Array> {
+/** `fetch` into memory; network errors and HTTP errors become `E_DOWNLOAD_FAILED` (with `optional`, a 404 gives null). */
+async function fetchBytes(url: URL, fetchImpl: typeof fetch, what: string): Promise<Uint8Array>;
+async function fetchBytes(url: URL, fetchImpl: typeof fetch, what: string, optional: true): Promise<Uint8Array | null>;
+async function fetchBytes(url: URL, fetchImpl: typeof fetch, what: string, optional = false): Promise<Uint8Array | null> {
   const where = 'loadDetector()';
   let response: Response;
   try {
@@ -467,6 +563,7 @@ async function fetchBytes(url: URL, fetchImpl: typeof fetch, what: string): Prom
       cause,
     });
   }
+  if (optional && response.status === 404) return null;
   if (!response.ok) {
     throw new DfmError(`${where}: fetching ${what} ${url.href} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}. Check the URL.`, {
       code: 'E_DOWNLOAD_FAILED',

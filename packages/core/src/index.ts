@@ -41,6 +41,17 @@ export {
   saveModel,
 } from './model-file';
 export { jetColormap } from './jet-colormap';
+export {
+  type ExportOnnxOptions,
+  exportOnnx,
+  ONNX_EXPORT_FILES,
+  ONNX_EXPORT_FORMAT,
+  type OnnxExport,
+  type OnnxExportMetadata,
+  parseOnnxMetadata,
+  saveOnnxExport,
+} from './onnx-export';
+export { ONNX_EXPORT_INPUT, type OnnxExportOutput } from './onnx-graph';
 export type { RawPixels } from './raw-pixels';
 export { type AnomalyMapImage, HEATMAP_ALPHA, type HeatmapImage, type RenderHeatmapOptions, renderHeatmap } from './render-heatmap';
 export { VERSION } from './version';
