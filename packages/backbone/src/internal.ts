@@ -26,4 +26,5 @@ export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWor
 export { sha256Hex } from './resolve-weights';
 export { backboneOnnxGraph } from './create-backbone';
 export { loadOnnxruntime, type LoadedOnnxruntime, type OrtModule, type OrtSession, type OrtTensor } from './onnx/load-onnxruntime';
+export { type OnnxOutputData, OnnxRunner, type OnnxRunnerOptions, type OnnxThread } from './onnx/onnx-runner';
 export { writeFileAtomic } from './write-file-atomic';

@@ -15,6 +15,7 @@ describe('encodeOnnxModel (onnx-proto)', () => {
     initializers: [
       { name: 'two', dims: [1], data: Float32Array.of(2) },
       { name: 'scales', dims: [2], data: { int64: [1, -3] } },
+      { name: 'threshold', dims: [], data: Float64Array.of(0.1) },
     ],
     inputs: [{ name: 'x', dims: ['n', 4] }],
     outputs: [
@@ -41,7 +42,9 @@ describe('encodeOnnxModel (onnx-proto)', () => {
     expect(attrs.perm!.ints.map(Number)).toEqual([1, 0]);
     expect(attrs.alpha!.f).toBeCloseTo(0.25, 7);
     expect(new TextDecoder().decode(attrs.mode!.s)).toBe('linear');
-    const [two, scales] = g.initializer;
+    const [two, scales, threshold] = g.initializer;
+    expect(new Float64Array(Uint8Array.from(threshold!.rawData!).buffer)).toEqual(Float64Array.of(0.1));
+    expect(threshold!.dataType).toBe(11); // DOUBLE
     expect(new Float32Array(Uint8Array.from(two!.rawData!).buffer)).toEqual(Float32Array.of(2));
     expect(Array.from(new BigInt64Array(Uint8Array.from(scales!.rawData!).buffer))).toEqual([1n, -3n]);
     expect(g.output.map((o) => o.type!.tensorType!.elemType)).toEqual([1, 9]); // FLOAT, BOOL

@@ -35,15 +35,16 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: readonly number[];
-  /** float32 data, or int64 data (as numbers) for shape tensors. */
-  data: Float32Array | { int64: readonly number[] };
+  /** float32 data, float64 data (thresholds compared in double), or int64 data (as numbers) for shape tensors. */
+  data: Float32Array | Float64Array | { int64: readonly number[] };
 }
 
 /** Element types of graph inputs and outputs. */
-export type OnnxElementType = 'float32' | 'uint8' | 'bool' | 'int64';
+export type OnnxElementType = 'float32' | 'float64' | 'uint8' | 'bool' | 'int64';
 
 const ELEMENT_TYPES: Record<OnnxElementType, number> = {
   float32: DataType.FLOAT,
+  float64: DataType.DOUBLE,
   uint8: DataType.UINT8,
   bool: DataType.BOOL,
   int64: DataType.INT64,
@@ -93,6 +94,12 @@ function rawData(data: OnnxInitializer['data']): { dataType: number; raw: Uint8A
     const view = new DataView(raw.buffer);
     for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i] as number, true);
     return { dataType: DataType.FLOAT, raw };
+  }
+  if (data instanceof Float64Array) {
+    const raw = new Uint8Array(data.byteLength);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < data.length; i++) view.setFloat64(i * 8, data[i] as number, true);
+    return { dataType: DataType.DOUBLE, raw };
   }
   const raw = new Uint8Array(data.int64.length * 8);
   const view = new DataView(raw.buffer);
