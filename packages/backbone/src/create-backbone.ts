@@ -20,8 +20,8 @@ import { type RandomBatchNorm, randomResnetWeights } from './random-weights';
 import { type DownloadProgress, resolveWeights, type WeightsSpec } from './resolve-weights';
 import { isNode } from './node-builtin';
 import { checkOnnxruntimeOptions, type OnnxruntimePackage } from './onnx/load-onnxruntime';
-import type { OnnxGraph } from './onnx/onnx-model';
 import { OnnxRunner } from './onnx/onnx-runner';
+import type { OnnxGraph } from './onnx/onnx-model';
 import { ONNX_INPUT_NAME, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
 import { ResNetGraph } from './resnet';
 import { runResnet } from './run-resnet';
@@ -135,6 +135,13 @@ export interface Backbone {
   extractAsync(batch: tf.Tensor4D): Promise<Record<LayerName, tf.Tensor4D | tf.Tensor2D>>;
   /** Channels and stride (input pixels per feature cell; 0 for avgpool) of a layer. */
   layerInfo(layer: LayerName): LayerInfo;
+  /**
+   * The network up to `layer` as an ONNX graph with these weights folded in (as every runtime runs
+   * them), NCHW in (`inputName`, `[B, 3, H, W]`, normalised) and out (`[B, C, h, w]` named after the
+   * layer): the building block of whole-model exports (`@dfm/core`'s `exportOnnx`). Encode it with
+   * `encodeOnnxModel` of `@dfm/backbone/internal`, or add nodes first.
+   */
+  onnxGraph(options: { layer: LayerName; inputName: string }): OnnxGraph;
   dispose(): void;
 }
 
@@ -146,28 +153,6 @@ export interface Backbone {
  * const backbone = await createBackbone('resnet18', { weights: 'imagenet', layers: ['layer2', 'layer3'] });
  * const { layer3 } = backbone.extract(normalizeImageNet(images)); // [B, 16, 16, 256] for 256×256
  */
-/** What {@link backboneOnnxGraph} needs of a backbone: its plan and weights (kept out of the public interface). */
-const onnxSources = new WeakMap<Backbone, { plan: NetworkPlan; stages: number; lookup: (tensorName: string) => Float32Array }>();
-
-/**
- * The ONNX graph of a backbone's network up to `layer` (its weights folded as it runs them), NCHW in
- * and out, for whole-model exports (`@dfm/core`'s `exportOnnx`). Internal: `@dfm/backbone/internal`.
- *
- * @throws InvalidArgumentError for a disposed backbone or a layer it does not compute
- */
-export function backboneOnnxGraph(backbone: Backbone, options: { layer: LayerName; inputName: string }): OnnxGraph {
-  const source = onnxSources.get(backbone);
-  if (source === undefined) {
-    throw new InvalidArgumentError(
-      `backboneOnnxGraph(): expected a live backbone made by createBackbone() — got ${backbone === null || typeof backbone !== 'object' ? String(backbone) : 'another object or a disposed backbone'}. Load the model again.`,
-    );
-  }
-  if (!backbone.layers.includes(options.layer)) {
-    throw new InvalidArgumentError(`backboneOnnxGraph(): layer must be one the backbone computes (${backbone.layers.join(', ')}) — got ${options.layer}.`);
-  }
-  return resnetOnnxGraph(source.plan, source.lookup, { layers: [options.layer], stages: source.stages, layout: 'nchw', inputName: options.inputName });
-}
-
 export async function createBackbone(name: BackboneName, options: CreateBackboneOptions): Promise<Backbone> {
   const spec = architectureOf(name);
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -279,7 +264,23 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
     return out as Record<LayerName, tf.Tensor4D | tf.Tensor2D>;
   };
   let disposed = false;
-  const base = { name, layers, weightsId, weightsSha256 };
+  const base = {
+    name,
+    layers,
+    weightsId,
+    weightsSha256,
+    onnxGraph(graphOptions: { layer: LayerName; inputName: string }): OnnxGraph {
+      checkAlive('onnxGraph');
+      const layer = checkLayerName(graphOptions?.layer, 'Backbone.onnxGraph()');
+      if (!layers.includes(layer)) {
+        throw new InvalidArgumentError(`Backbone.onnxGraph(): layer must be one the backbone computes (${layers.join(', ')}) — got ${layer}. Create the backbone with that layer.`);
+      }
+      if (typeof graphOptions.inputName !== 'string' || graphOptions.inputName.length === 0) {
+        throw new InvalidArgumentError(`Backbone.onnxGraph(): inputName must be a non-empty string — got ${JSON.stringify(graphOptions.inputName)}.`);
+      }
+      return resnetOnnxGraph(plan, lookup, { layers: [layer], stages, layout: 'nchw', inputName: graphOptions.inputName });
+    },
+  };
   const info = (layer: LayerName) => layerInfo(name, checkLayerName(layer, 'Backbone.layerInfo()'));
 
   if (selected.runtime === 'onnxruntime') {
@@ -314,10 +315,8 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
       dispose() {
         if (!disposed) void runner.release();
         disposed = true;
-        onnxSources.delete(backbone);
       },
     };
-    onnxSources.set(backbone, { plan, stages, lookup });
     return backbone;
   }
 
@@ -361,10 +360,8 @@ export async function createBackbone(name: BackboneName, options: CreateBackbone
         if (pool !== undefined) void pool.then((p) => p.terminate(), () => undefined);
       }
       disposed = true;
-      onnxSources.delete(backbone);
     },
   };
-  onnxSources.set(backbone, { plan, stages, lookup });
   return backbone;
 }
 

@@ -18,7 +18,8 @@ export {
   ONNXRUNTIME_PACKAGES,
   type OnnxruntimePackage,
 } from './onnx/load-onnxruntime';
-export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxModel } from './onnx/resnet-onnx';
+export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
+export type { OnnxAttribute, OnnxElementType, OnnxGraph, OnnxInitializer, OnnxNode, OnnxValueInfo } from './onnx/onnx-model';
 export { RUNTIME_CHOICES, type RuntimeChoice, type RuntimeName, type SelectRuntimeOptions, type SelectRuntimeResult, selectRuntime } from './select-runtime';
 export { type EncodableTensor, encodeSafetensors } from './encode-safetensors';
 export {

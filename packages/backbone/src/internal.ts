@@ -24,7 +24,6 @@ export { RandomStream, randomNormal, randomUniform } from './random';
 export { type RandomBatchNorm, type RandomResnetWeightsOptions, randomResnetWeights, type StateTensor } from './random-weights';
 export { defaultWorkerCount, TfjsWorkerPool, type TfjsWorkerPoolOptions, tfjsWorkerEntry } from './workers/worker-pool';
 export { sha256Hex } from './resolve-weights';
-export { backboneOnnxGraph } from './create-backbone';
 export { loadOnnxruntime, type LoadedOnnxruntime, type OrtModule, type OrtSession, type OrtTensor } from './onnx/load-onnxruntime';
 export { type OnnxOutputData, OnnxRunner, type OnnxRunnerOptions, type OnnxThread } from './onnx/onnx-runner';
 export { writeFileAtomic } from './write-file-atomic';

@@ -1,4 +1,4 @@
-import { backboneOnnxGraph, type OnnxGraph, type OnnxInitializer, type OnnxNode, type OnnxValueInfo } from '@dfm/backbone/internal';
+import type { OnnxGraph, OnnxInitializer, OnnxNode, OnnxValueInfo } from '@dfm/backbone';
 import { InvalidArgumentError, NotFittedError } from '@dfm/errors';
 import type { DFMModel } from './dfm-model';
 import { type PostProcessing, pixelScaling } from './post-processing';
@@ -132,7 +132,7 @@ export function dfmOnnxGraph(model: DFMModel, metadata: Record<string, string> =
     pixels = g.op('Div', [centred, g.constant('pixel_std', [1, 3, 1, 1], Float32Array.from(std))]);
   }
   const prelude = g.nodes.length;
-  const net = backboneOnnxGraph(backbone, { layer: config.layer, inputName: pixels });
+  const net = backbone.onnxGraph({ layer: config.layer, inputName: pixels });
   const layerOutput = (net.outputs[0] as OnnxValueInfo).name;
 
   // Average pooling (kernel = stride, floor), then the features flattened in h, w, c order as poolAndFlatten does.

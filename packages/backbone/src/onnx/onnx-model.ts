@@ -6,8 +6,8 @@
  */
 import onnxProto, { type onnx } from 'onnx-proto';
 
-/** The compiled ONNX messages (onnx-proto is CommonJS: its namespace is read from the default export). */
-const proto = onnxProto.onnx;
+/** The compiled ONNX messages (onnx-proto is CommonJS: its namespace is read from the default export; read on use, so importing this module runs nothing). */
+const proto = () => onnxProto.onnx;
 
 /** ONNX IR version written (8: ONNX 1.10+; onnxruntime ≥ 1.10 and onnx 1.12's checker read it). */
 export const ONNX_IR_VERSION = 8;
@@ -18,8 +18,6 @@ export const ONNX_IR_VERSION = 8;
  */
 export const ONNX_OPSET = 17;
 
-const { AttributeType } = proto.AttributeProto;
-const { DataType } = proto.TensorProto;
 
 export type OnnxAttribute = number | readonly number[] | { float: number } | { string: string };
 
@@ -42,13 +40,8 @@ export interface OnnxInitializer {
 /** Element types of graph inputs and outputs. */
 export type OnnxElementType = 'float32' | 'float64' | 'uint8' | 'bool' | 'int64';
 
-const ELEMENT_TYPES: Record<OnnxElementType, number> = {
-  float32: DataType.FLOAT,
-  float64: DataType.DOUBLE,
-  uint8: DataType.UINT8,
-  bool: DataType.BOOL,
-  int64: DataType.INT64,
-};
+/** TensorProto.DataType of each element type. */
+const ELEMENT_TYPES: Record<OnnxElementType, number> = { float32: 1, uint8: 2, int64: 7, bool: 9, float64: 11 };
 
 export interface OnnxValueInfo {
   name: string;
@@ -81,6 +74,7 @@ export interface EncodeOnnxOptions {
 }
 
 function attribute(name: string, value: OnnxAttribute): onnx.IAttributeProto {
+  const { AttributeType } = proto().AttributeProto;
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: [...(value as readonly number[])] };
   if ('string' in value) return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value.string) };
@@ -89,6 +83,7 @@ function attribute(name: string, value: OnnxAttribute): onnx.IAttributeProto {
 
 /** Little-endian bytes of an initializer (TensorProto.raw_data). */
 function rawData(data: OnnxInitializer['data']): { dataType: number; raw: Uint8Array } {
+  const { DataType } = proto().TensorProto;
   if (data instanceof Float32Array) {
     const raw = new Uint8Array(data.byteLength);
     const view = new DataView(raw.buffer);
@@ -147,10 +142,10 @@ export function encodeOnnxModel(graph: OnnxGraph, options: EncodeOnnxOptions = {
   };
   if (producerVersion !== undefined) model.producerVersion = producerVersion;
   if (graph.docString !== undefined) (model.graph as onnx.IGraphProto).docString = graph.docString;
-  return proto.ModelProto.encode(model).finish();
+  return proto().ModelProto.encode(model).finish();
 }
 
 /** Parses `.onnx` bytes (for tests and tools: the opset, inputs, outputs and metadata of a model). */
 export function decodeOnnxModel(bytes: Uint8Array): onnx.ModelProto {
-  return proto.ModelProto.decode(bytes);
+  return proto().ModelProto.decode(bytes);
 }

@@ -12,6 +12,7 @@ import { describeWithAssets } from '../testing';
 import { architectureOf, networkPlan } from '../architectures';
 import { randomResnetWeights } from '../random-weights';
 import { loadOnnxruntime } from './load-onnxruntime';
+import { encodeOnnxModel } from './onnx-model';
 import { ONNX_INPUT_NAME, resnetOnnxModel } from './resnet-onnx';
 
 const EMPTY = mkdtempSync(join(tmpdir(), 'dfm-no-ort-'));
@@ -190,5 +191,40 @@ describeWithAssets('onnxruntime runtime: resnet18 with ImageNet weights matches 
     expectParity(`${fixture} (onnxruntime)`, results);
     tf.dispose([input, ...Object.values(outputs)]);
     backbone.dispose();
+  });
+});
+
+describe.runIf(available)('Backbone.onnxGraph: the NCHW graph for whole-model exports', () => {
+  it('run by onnxruntime, gives the torchvision fixture’s features (NCHW, 1e-4 × max|feature|); refuses a layer not computed and a disposed backbone', async () => {
+    await setBackend('wasm');
+    const name = 'resnet18-random-bn-65x47';
+    const { testCase } = readFixture(name);
+    const backbone = await createBackbone(testCase.architecture, {
+      weights: null,
+      seed: testCase.seed,
+      randomBatchNorm: testCase.batch_norm,
+      layers: ['layer2', 'layer3'],
+      runtime: 'tfjs',
+      workers: 0,
+    });
+    const layer = 'layer3';
+    const graph = backbone.onnxGraph({ layer, inputName: 'pixels' });
+    expect(graph.inputs.map((i) => [i.name, i.dims])).toEqual([['pixels', ['batch', 3, 'height', 'width']]]);
+    const ort = ((await loadOnnxruntime()) as Exclude<Awaited<ReturnType<typeof loadOnnxruntime>>, string>).ort;
+    const session = await ort.InferenceSession.create(encodeOnnxModel(graph));
+    const input = fixtureInput(testCase.input.seed, testCase.input.shape); // NHWC
+    const nchw = tf.transpose(input, [0, 3, 1, 2]);
+    const out = await session.run({ pixels: new ort.Tensor('float32', (await nchw.data()) as Float32Array, nchw.shape) });
+    const features = out[layer] as { data: Float32Array; dims: readonly number[] };
+    // Back to NHWC for the fixture comparison.
+    const nhwc = tf.transpose(tf.tensor4d(features.data, features.dims as [number, number, number, number]), [0, 2, 3, 1]);
+    const results = await compareWithFixture(name, { [layer]: nhwc }, [layer]);
+    expect(results).toHaveLength(1);
+    expectParity(`${name} onnxGraph NCHW`, results);
+    expect(() => backbone.onnxGraph({ layer: 'layer4', inputName: 'x' })).toThrow(/^Backbone\.onnxGraph\(\): layer must be one the backbone computes/);
+    backbone.dispose();
+    expect(() => backbone.onnxGraph({ layer, inputName: 'x' })).toThrow(/must not be disposed/);
+    tf.dispose([input, nchw, nhwc]);
+    await session.release();
   });
 });
