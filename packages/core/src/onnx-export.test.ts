@@ -154,7 +154,7 @@ describe('exportOnnx: the whole model as one graph', () => {
     if (probe.status !== 0) {
       // CI installs python3-onnx (.ci/run); a developer machine without it skips with the reason.
       if (process.env.CI) throw new Error(`python3-onnx is required in CI: ${probe.stderr || probe.error?.message}`);
-      console.warn(`skipped: /usr/bin/python3 cannot import onnx (${(probe.stderr || String(probe.error)).trim()}); apt-get install python3-onnx`);
+      process.stdout.write(`[onnx-export] SKIPPED the checker: /usr/bin/python3 cannot import onnx (${(probe.stderr || String(probe.error)).trim()}); apt-get install python3-onnx\n`);
       return;
     }
     const run = spawnSync('/usr/bin/python3', [CHECKER, fre.folder, nll.folder, raw.folder], { encoding: 'utf8' });
