@@ -4,6 +4,8 @@
  * scripts/build-browser.mjs.)
  */
 
+import type { OnnxExportMetadata } from '@dfm/core';
+
 /** What the README says about the export. */
 export interface ExportReadmeInfo {
   /** The model's name for people (dataset/category, or the model file's name). */
@@ -91,5 +93,66 @@ import { loadDetector } from '@dfm/core';
 const detector = await loadDetector('path/to/this/folder/');
 console.log(await detector.predict('part-0001.png'));
 \`\`\`
+`;
+}
+
+/** What the README of an ONNX export says: the model's name and its metadata. */
+export interface OnnxExportReadmeInfo {
+  name: string;
+  metadata: OnnxExportMetadata;
+  /** @dfm/cli's version. */
+  version: string;
+}
+
+/** The README that `dfm export --export-type onnx` writes beside model.onnx and metadata.json. */
+export function onnxExportReadme(info: OnnxExportReadmeInfo): string {
+  const { metadata } = info;
+  const [height, width] = metadata.input.resize.size;
+  const { config } = metadata;
+  const outputs = metadata.outputs.map((o) => `| \`${o.name}\` | \`[${o.shape.join(', ')}]\` | ${o.dtype} | ${o.description} |`).join('\n');
+  const kernel = metadata.input.resize.kernel === 'bilinear-antialiased' ? 'Image.BILINEAR' : 'Image.LANCZOS';
+  const printed = metadata.outputs.some((o) => o.name === 'pred_label') ? 'out["pred_score"], out["normalized_score"], out["pred_label"]' : 'out["pred_score"]';
+  return `# ${info.name}: DFM as one ONNX graph
+
+Written by \`dfm export --export-type onnx\` (@dfm/cli ${info.version}): ${config.backbone} ${config.layer}, pooling ${config.poolingKernelSize}, ${metadata.nComponents} PCA components, ${config.scoreType.toUpperCase()} score${metadata.postProcessing === null ? ', no fitted thresholds' : ', thresholds inside the graph'}.
+
+- \`model.onnx\`: the whole model (normalisation, backbone, PCA, score${config.scoreType === 'fre' ? ', anomaly map' : ''}${metadata.postProcessing === null ? '' : ', scaling, thresholds'}), ONNX opset ${metadata.model.opset}, sha256 \`${metadata.model.sha256}\`.
+- \`metadata.json\`: everything below, machine-readable.
+
+## Input
+
+\`${metadata.input.name}\`: float32 \`[batch, 3, ${height}, ${width}]\`, NCHW, RGB, values in [0, 1] (pixel / 255).
+Resize every image to ${height}×${width} (height × width) with ${metadata.input.resize.kernel} **on float values** before the graph (Pillow: \`${kernel}\` on mode "F" planes); grey images repeat their channel. The normalisation is inside the graph.
+
+## Outputs
+
+| name | shape | dtype | meaning |
+|---|---|---|---|
+${outputs}
+
+## Python
+
+\`\`\`python
+import numpy as np, onnxruntime as ort
+from PIL import Image
+
+def prepare(path):
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+    return np.stack([np.asarray(Image.fromarray(rgb[:, :, c], mode="F").resize((${width}, ${height}), ${kernel})) for c in range(3)])
+
+session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+out = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"image": np.stack([prepare("image.png")])})))
+print(${printed})
+\`\`\`
+
+## Node / browser
+
+\`\`\`js
+import { loadDetector } from '@dfm/core';       // in a page: dfm.js of a \`dfm export\` folder
+const detector = await loadDetector('./');      // this folder (onnxruntime-node in Node, onnxruntime-web in a page)
+const result = await detector.predict('image.png');
+\`\`\`
+
+C#, C++ and the exact resize: docs/deploy.md of @dfm/cli (also in its package, docs/deploy.md).
 `;
 }

@@ -33,7 +33,10 @@ const SUMMARIES: Record<CommandName, { usage: string; summary: string }> = {
   train: { usage: 'dfm train --data DIR --category NAME [options]', summary: 'fit on the normal images and save model.dfm (+ thresholds from the validation split) in a new run folder' },
   test: { usage: 'dfm test --data DIR --category NAME [--model FILE] [options]', summary: 'fit (or load --model) and evaluate; writes a new run folder <results-dir>/dfm/<dataset>/<category>/v<N>/' },
   predict: { usage: 'dfm predict --model FILE --input FILE|DIR [--output DIR]', summary: 'score images with a saved model: scores, labels, heatmap PNGs' },
-  export: { usage: 'dfm export --model FILE --out DIR', summary: 'a folder any static web server can serve: model, weights, dfm.js, a scoring page, manifest' },
+  export: {
+    usage: 'dfm export --model FILE --out DIR [--export-type web|onnx]',
+    summary: 'web: a folder any static web server can serve (model, weights, dfm.js, a scoring page, manifest); onnx: the whole model as one ONNX graph + metadata.json',
+  },
   bench: { usage: 'dfm bench [--runtimes A,B] [--skip-torch] [--skip-memory] [--json]', summary: 'the performance benchmark' },
   demo: { usage: 'dfm demo [options]', summary: 'fit and test on the MVTec AD bottle of the development assets (resnet18/layer3)' },
 };

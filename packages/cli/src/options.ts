@@ -77,6 +77,8 @@ export interface CliOptions {
   out?: string;
   /** predict: write over the predictions of an earlier run in `--output`; train: replace the `--out` file. */
   overwrite: boolean;
+  /** export: `web` (the default: a folder for browsers and Node) or `onnx` (model.onnx + metadata.json). */
+  exportType: 'web' | 'onnx';
   // bench
   assetsDir?: string;
   runtimes?: string[];
@@ -126,6 +128,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'input', key: 'input', kind: 'string', value: 'FILE|DIR', help: 'an image, or a folder of images (searched recursively)', commands: ['predict'] },
   { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: "write heatmap PNGs (<name.ext>.png, mirroring the input's sub-folders), predictions.csv and predictions.json here; outside --input", commands: ['predict'] },
   { flag: 'out', key: 'out', kind: 'string', value: 'PATH', help: "train: the model file to write, a new file outside the data folders (default: the run folder's model.dfm); export: the folder to create", commands: ['train', 'export'] },
+  { flag: 'export-type', key: 'exportType', kind: 'choice', choices: ['web', 'onnx'], help: "what to export: web (model, weights, dfm.js, a scoring page) or onnx (the whole model as one ONNX graph + metadata.json, for Python, C#, C++; see docs/deploy.md)", shown: 'web', commands: ['export'] },
   { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'predict: write over the predictions of an earlier run in --output (other files there are kept); train: replace an existing --out file', commands: ['predict', 'train'] },
   { flag: 'assets-dir', key: 'assetsDir', kind: 'string', value: 'DIR', help: 'development assets folder', shown: 'found by findAssetsDir', commands: ['bench'] },
   { flag: 'runtimes', key: 'runtimes', kind: 'list', choices: BENCH_RUNTIMES, help: 'backbone runtimes to measure', shown: 'all available', commands: ['bench'] },
@@ -159,6 +162,7 @@ export function defaultOptions(env: Record<string, string | undefined> = process
     onBadImage: 'error',
     resultsDir: 'results',
     overwrite: false,
+    exportType: 'web',
     skipTorch: false,
     skipMemory: false,
   };

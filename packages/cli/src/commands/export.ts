@@ -4,13 +4,13 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BackboneName, encodeSafetensors, loadSafetensors, resolveWeights } from '@dfm/backbone';
 import { writeFileAtomic } from '@dfm/backbone/internal';
-import { type ModelFileMetadata, readModelMetadata } from '@dfm/core';
+import { exportOnnx, loadModel, type ModelFileMetadata, readModelMetadata, saveOnnxExport } from '@dfm/core';
 import { DfmError } from '@dfm/errors';
 import { UsageError } from '../errors';
-import { exportReadme } from '../export-templates';
+import { exportReadme, onnxExportReadme } from '../export-templates';
 import { log, seconds, writeJson } from '../io';
 import type { CommandContext } from '../setup';
-import { checkWeights } from '../setup';
+import { checkWeights, selectBackend } from '../setup';
 import { VERSION } from '../version';
 
 /** A file of the export folder as the manifest lists it: a path relative to the folder. */
@@ -110,6 +110,7 @@ export async function runExport(ctx: CommandContext): Promise<number> {
   if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) {
     throw new UsageError(`dfm export: --out ${o.out} already exists and is not an empty folder. Pick a new folder (nothing is overwritten).`);
   }
+  if (o.exportType === 'onnx') return runOnnxExport(ctx, modelPath, out);
   const browser = browserFilesDir();
   const browserFiles = JSON.parse(readFileSync(join(browser, 'browser-files.json'), 'utf8')) as BrowserFiles;
   const modelBytes = readFileSync(modelPath);
@@ -204,6 +205,54 @@ export async function runExport(ctx: CommandContext): Promise<number> {
         `  try: serve the folder (e.g. cd ${o.out} && python3 -m http.server) and open http://localhost:8000/ — or in Node: await loadDetector('${o.out}') from @dfm/core\n`,
     );
   }
+  return 0;
+}
+
+/**
+ * `dfm export --export-type onnx`: the whole model as one ONNX graph (`model.onnx`, opset 17) with
+ * `metadata.json` and a README: what Python, C# or C++ need to score images with any ONNX runtime.
+ */
+async function runOnnxExport(ctx: CommandContext, modelPath: string, out: string): Promise<number> {
+  const { options: o, io } = ctx;
+  if (ctx.explicit.has('weights')) checkWeights('export', o.weights);
+  // The graph is built from the model's tensors on tfjs; the backbone's weights are folded in as it runs them.
+  await selectBackend(ctx);
+  const { model, metadata } = await loadModel(modelPath, {
+    runtime: 'tfjs',
+    workers: 0,
+    ...(ctx.explicit.has('weights') && o.weights !== null ? { weights: o.weights } : {}),
+  });
+  let written: { model: string; metadata: string };
+  let exported: Awaited<ReturnType<typeof exportOnnx>>;
+  try {
+    exported = await exportOnnx(model, { user: metadata.user });
+    written = await saveOnnxExport(out, exported);
+  } finally {
+    model.dispose();
+  }
+  const name = modelName(metadata, modelPath);
+  writeFileAtomic(join(out, 'README.md'), onnxExportReadme({ name, metadata: exported.metadata, version: VERSION }));
+  const total = (performance.now() - ctx.started) / 1000;
+  if (io.json) {
+    writeJson(io, { command: 'export', exportType: 'onnx', outDir: out, files: { ...written, readme: join(out, 'README.md') }, metadata: exported.metadata, timing: { total_s: seconds(total) }, warnings: ctx.warnings });
+    return 0;
+  }
+  const { model: file, input, outputs } = exported.metadata;
+  const size = (bytes: number) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+  io.out.write(
+    `exported to ${out}
+` +
+      `  ${'model.onnx'.padEnd(16)} ${size(file.bytes).padStart(9)}  opset ${file.opset}, sha256 ${file.sha256}
+` +
+      `  metadata.json, README.md
+` +
+      `  input   ${input.name} [${input.shape.join(', ')}] float32 RGB in [0, 1], NCHW — resize to ${input.resize.size[0]}×${input.resize.size[1]} (${input.resize.kernel}) first
+` +
+      `  outputs ${outputs.map((output) => output.name).join(', ')}
+` +
+      `  try: in Node await loadDetector('${o.out}') from @dfm/core; in Python see ${join(o.out ?? out, 'README.md')} (docs/deploy.md)
+`,
+  );
   return 0;
 }
 

@@ -51,9 +51,9 @@ const TEST_PAGE = `<!doctype html>
   import * as dfm from './dfm.js';
   // Loads the folder's model on a runtime, scores the images (fetched, handed over as Blobs for the
   // browser to decode), returns plain numbers.
-  window.dfmScore = async ({ runtime, images }) => {
+  window.dfmScore = async ({ runtime, images, source }) => {
     const started = performance.now();
-    const detector = await dfm.loadDetector(undefined, { runtime });
+    const detector = await dfm.loadDetector(source, runtime === undefined ? {} : { runtime });
     const loadMs = performance.now() - started;
     const results = [];
     for (const url of images) {
@@ -238,8 +238,8 @@ describe('dfm export: the folder in headless Chromium', () => {
 
   const openTestPage = (server: StaticServer) => openPage(server, '/test.html', 'window.dfmReady === true');
 
-  const scoreInPage = (page: Page, runtime: string, images: string[]) =>
-    page.evaluate((request) => (globalThis as unknown as { dfmScore(r: unknown): Promise<PageRun> }).dfmScore(request), { runtime, images });
+  const scoreInPage = (page: Page, runtime: string | undefined, images: string[], source?: string) =>
+    page.evaluate((request) => (globalThis as unknown as { dfmScore(r: unknown): Promise<PageRun> }).dfmScore(request), { runtime, images, source });
 
   describe.runIf(assets.found)('bottle: resnet18/layer3 at 256 px on the development assets', () => {
     const assetsDir = assets.dir as string;
@@ -270,6 +270,10 @@ describe('dfm export: the folder in headless Chromium', () => {
       const t2 = performance.now();
       ({ exported, served } = await exportAndCopy(modelPath, work, 'bottle'));
       temporary.push(served);
+      // The ONNX export of the same model, served beside it at /onnx/ (the page loads it with the folder's dfm.js).
+      const onnx = await run(['export', '--model', modelPath, '--export-type', 'onnx', '--out', join(work, 'bottle-onnx'), '--json']);
+      expect(onnx.code, onnx.err).toBe(0);
+      cpSync(join(work, 'bottle-onnx'), join(served, 'onnx'), { recursive: true });
       // The test images beside the folder's files, served by the same server.
       cpSync(testDir, join(served, 'test-images'), { recursive: true });
       images = [...cli.keys()].sort();
@@ -300,7 +304,45 @@ describe('dfm export: the folder in headless Chromium', () => {
       expect(metadata.files.model.path).toBe('model.dfm');
       const found = absolutePathsIn(exported, [work, REPO_ROOT, assetsDir], []);
       expect(found).toEqual([]);
+      // The ONNX export too (model.onnx, metadata.json, README.md).
+      expect(absolutePathsIn(join(work, 'bottle-onnx'), [work, REPO_ROOT, assetsDir], [])).toEqual([]);
       process.stdout.write(`[export-browser] absolute paths: none of ${work}, ${REPO_ROOT}, ${assetsDir} in any file\n`);
+    });
+
+    /** The page's scores vs dfm predict's: every score within 1e-4 relative, labels equal away from the threshold. */
+    function expectLikeCli(scored: PageRun, what: string, seconds: number): void {
+      expect(scored.results).toHaveLength(images.length);
+      expect(images.length).toBeGreaterThanOrEqual(20);
+      let worst = 0;
+      let worstImage = '';
+      const mismatches: string[] = [];
+      const nearThreshold: string[] = [];
+      scored.results.forEach((result, i) => {
+        const image = images[i] as string;
+        const expected = cli.get(image) as CliPrediction;
+        const difference = relativeDifference(result.predScore, expected.predScore);
+        if (difference > worst) [worst, worstImage] = [difference, image];
+        expect(result.map).toEqual([256, 256]);
+        const near = relativeDifference(expected.predScore, threshold) <= SCORE_TOLERANCE;
+        if (near) nearThreshold.push(`${image} (dfm predict ${expected.predScore}, label ${expected.predLabel}; browser ${result.predScore}, label ${result.predLabel})`);
+        else if (result.predLabel !== expected.predLabel) mismatches.push(`${image}: browser ${result.predLabel}, dfm predict ${expected.predLabel}`);
+      });
+      const times = scored.results.map((r) => r.ms).sort((a, b) => a - b);
+      process.stdout.write(
+        `[export-browser] ${what} (${scored.runtimeDetail}): ${images.length} images decoded by Chromium, max relative score difference vs dfm predict ${worst.toExponential(2)} (${worstImage}); labels: ${images.length - nearThreshold.length - mismatches.length}/${images.length - nearThreshold.length} equal away from the threshold${nearThreshold.length > 0 ? `; within 1e-4 of the threshold (either label allowed): ${nearThreshold.join(', ')}` : ''} | loadDetector ${scored.loadMs.toFixed(0)} ms, predict median ${times[Math.floor(times.length / 2)]?.toFixed(0)} ms (decode + resize + network), ${seconds.toFixed(1)} s in all\n`,
+      );
+      expect(mismatches).toEqual([]);
+      expect(worst).toBeLessThanOrEqual(SCORE_TOLERANCE);
+    }
+
+    it('the ONNX export (model.onnx + metadata.json, dfm export --export-type onnx) in the page: one onnxruntime-web session gives dfm predict’s scores (1e-4 relative), labels equal', async () => {
+      const page = await openTestPage(server);
+      const t0 = performance.now();
+      const scored = await scoreInPage(page, undefined, images.map((image) => `/test-images/${image}`), './onnx/');
+      expect(scored.runtime).toBe('onnxruntime');
+      expect(scored.runtimeDetail).toMatch(/^the exported graph \(model\.onnx, opset 17\) in one session: onnxruntime-web/);
+      expectLikeCli(scored, 'ONNX export on onnxruntime-web', (performance.now() - t0) / 1000);
+      await page.context().close();
     });
 
     for (const runtime of ['tfjs', 'onnxruntime'] as const) {
@@ -310,30 +352,8 @@ describe('dfm export: the folder in headless Chromium', () => {
         expect(exports).toEqual(expect.arrayContaining(['loadDetector', 'renderHeatmap', 'Detector']));
         const t0 = performance.now();
         const scored = await scoreInPage(page, runtime, images.map((image) => `/test-images/${image}`));
-        const seconds = (performance.now() - t0) / 1000;
         expect(scored.runtime).toBe(runtime);
-        expect(scored.results).toHaveLength(images.length);
-        expect(images.length).toBeGreaterThanOrEqual(20);
-        let worst = 0;
-        let worstImage = '';
-        const mismatches: string[] = [];
-        const nearThreshold: string[] = [];
-        scored.results.forEach((result, i) => {
-          const image = images[i] as string;
-          const expected = cli.get(image) as CliPrediction;
-          const difference = relativeDifference(result.predScore, expected.predScore);
-          if (difference > worst) [worst, worstImage] = [difference, image];
-          expect(result.map).toEqual([256, 256]);
-          const near = relativeDifference(expected.predScore, threshold) <= SCORE_TOLERANCE;
-          if (near) nearThreshold.push(`${image} (dfm predict ${expected.predScore}, label ${expected.predLabel}; browser ${result.predScore}, label ${result.predLabel})`);
-          else if (result.predLabel !== expected.predLabel) mismatches.push(`${image}: browser ${result.predLabel}, dfm predict ${expected.predLabel}`);
-        });
-        const times = scored.results.map((r) => r.ms).sort((a, b) => a - b);
-        process.stdout.write(
-          `[export-browser] ${runtime} (${scored.runtimeDetail}): ${images.length} images decoded by Chromium, max relative score difference vs dfm predict ${worst.toExponential(2)} (${worstImage}); labels: ${images.length - nearThreshold.length - mismatches.length}/${images.length - nearThreshold.length} equal away from the threshold${nearThreshold.length > 0 ? `; within 1e-4 of the threshold (either label allowed): ${nearThreshold.join(', ')}` : ''} | loadDetector ${scored.loadMs.toFixed(0)} ms, predict median ${times[Math.floor(times.length / 2)]?.toFixed(0)} ms (decode + resize + network), ${seconds.toFixed(1)} s in all\n`,
-        );
-        expect(mismatches).toEqual([]);
-        expect(worst).toBeLessThanOrEqual(SCORE_TOLERANCE);
+        expectLikeCli(scored, runtime, (performance.now() - t0) / 1000);
         await page.context().close();
       });
     }
