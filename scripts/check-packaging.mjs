@@ -14,7 +14,8 @@
  *    `overrides`, standing in for the registry) with onnxruntime-node's install script allowed to
  *    run and no skip setting: offline it fails (it downloads CUDA parts from api.nuget.org), npm
  *    drops the optional dependency, and `dfm --help`, `dfm train` and `dfm predict` still run, on tfjs;
- *    `dfm export` writes its folder from the files the tarball carries (dist/browser/).
+ *    `dfm export` writes its folder from the files the tarball carries (dist/browser/), and
+ *    `dfm export --export-type onnx` its model.onnx (no onnxruntime needed).
  *
  * Prints a summary; exits 1 when a check fails (the temp folder is then kept for a look).
  * Usage: node scripts/check-packaging.mjs [--keep]
@@ -337,6 +338,20 @@ if (packedOk) {
         'cli: dfm export writes model.dfm, dfm.js, the runtimes\' .wasm, index.html, README.md and manifest.json',
         exportRun.ok && listed.length >= 6 && missing.length === 0 && manifest.files.weights === null,
         `exit ${exportRun.status}, ${listed.length} files listed${missing.length > 0 ? `, missing ${missing.join(', ')}` : ''}${exportRun.ok ? '' : `: ${lastLines(exportRun.stderr, 3)}`}`,
+      );
+
+      // The ONNX export needs no onnxruntime (it only builds and encodes the graph with onnx-proto).
+      const onnxDir = join(project, 'exported-onnx');
+      const onnxRun = run('npx', ['--no-install', 'dfm', 'export', '--model', doc.model, '--export-type', 'onnx', '--out', onnxDir, '--json'], { cwd: project, env: cleanEnv });
+      let onnxMetadata = {};
+      try {
+        onnxMetadata = JSON.parse(onnxRun.stdout).metadata ?? {};
+      } catch {}
+      const onnxFiles = ['model.onnx', 'metadata.json', 'README.md'].filter((file) => existsSync(join(onnxDir, file)));
+      check(
+        'cli: dfm export --export-type onnx writes model.onnx (opset 17), metadata.json and README.md without onnxruntime',
+        onnxRun.ok && onnxFiles.length === 3 && onnxMetadata.model?.opset === 17,
+        `exit ${onnxRun.status}, files ${onnxFiles.join(', ') || 'none'}${onnxRun.ok ? `, model.onnx ${onnxMetadata.model?.bytes} bytes` : `: ${lastLines(onnxRun.stderr, 3)}`}`,
       );
     }
   }
