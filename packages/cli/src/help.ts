@@ -33,6 +33,10 @@ const SUMMARIES: Record<CommandName, { usage: string; summary: string }> = {
   train: { usage: 'dfm train --data DIR --category NAME [options]', summary: 'fit on the normal images and save model.dfm (+ thresholds from the validation split) in a new run folder' },
   test: { usage: 'dfm test --data DIR --category NAME [--model FILE] [options]', summary: 'fit (or load --model) and evaluate; writes a new run folder <results-dir>/dfm/<dataset>/<category>/v<N>/' },
   predict: { usage: 'dfm predict --model FILE --input FILE|DIR [--output DIR]', summary: 'score images with a saved model: scores, labels, heatmap PNGs' },
+  serve: {
+    usage: 'dfm serve --model FILE [--host 127.0.0.1] [--port 8080] [--token TOKEN]',
+    summary: 'an HTTP inspection service: POST /v1/predict, a web page, /healthz, /readyz, /metrics, dynamic batching (docs/serve.md)',
+  },
   export: {
     usage: 'dfm export --model FILE --out DIR [--export-type web|onnx]',
     summary: 'web: a folder any static web server can serve (model, weights, dfm.js, a scoring page, manifest); onnx: the whole model as one ONNX graph + metadata.json',

@@ -3,6 +3,7 @@ import { runBenchCommand } from './commands/bench';
 import { demoSetup } from './commands/demo';
 import { runExport } from './commands/export';
 import { runPredict } from './commands/predict';
+import { runServe } from './commands/serve';
 import { runTest } from './commands/test';
 import { runTrain } from './commands/train';
 import { type ConfigValues, readConfigFile } from './config-file';
@@ -18,6 +19,7 @@ const RUNNERS: Record<CommandName, (ctx: CommandContext) => Promise<number>> = {
   test: runTest,
   predict: runPredict,
   export: runExport,
+  serve: runServe,
   bench: runBenchCommand,
   demo: runTest,
 };

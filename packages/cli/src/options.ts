@@ -4,9 +4,9 @@ import { BENCH_RUNTIMES } from './bench/runtimes';
 import { closest, UsageError } from './errors';
 
 /** The CLI's commands. */
-export type CommandName = 'train' | 'test' | 'predict' | 'export' | 'bench' | 'demo';
+export type CommandName = 'train' | 'test' | 'predict' | 'export' | 'serve' | 'bench' | 'demo';
 
-export const COMMANDS: readonly CommandName[] = ['train', 'test', 'predict', 'export', 'bench', 'demo'];
+export const COMMANDS: readonly CommandName[] = ['train', 'test', 'predict', 'export', 'serve', 'bench', 'demo'];
 
 type Kind = 'string' | 'int' | 'number' | 'choice' | 'size' | 'boolean' | 'list';
 
@@ -79,6 +79,13 @@ export interface CliOptions {
   overwrite: boolean;
   /** export: `web` (the default: a folder for browsers and Node) or `onnx` (model.onnx + metadata.json). */
   exportType: 'web' | 'onnx';
+  // serve
+  host?: string;
+  port?: number;
+  token?: string;
+  maxBatchSize?: number;
+  maxWaitMs?: number;
+  maxQueue?: number;
   // bench
   assetsDir?: string;
   runtimes?: string[];
@@ -89,7 +96,7 @@ export interface CliOptions {
 }
 
 const FIT: readonly CommandName[] = ['train', 'test', 'demo'];
-const RUN: readonly CommandName[] = ['train', 'test', 'predict', 'demo'];
+const RUN: readonly CommandName[] = ['train', 'test', 'predict', 'demo', 'serve'];
 const ALL: readonly CommandName[] = COMMANDS;
 
 /** The help text of `--pca-level` (the library's `pcaLevel`/`nComps`, as in anomalib). */
@@ -124,10 +131,16 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'seed', key: 'seed', kind: 'int', min: 0, value: 'N', help: 'seed of the splits (and of random weights)', shown: '0', commands: FIT },
   { flag: 'on-bad-image', key: 'onBadImage', kind: 'choice', choices: ['error', 'skip'], help: 'stop at an unreadable image, or skip and report it', shown: 'error', commands: RUN },
   { flag: 'results-dir', key: 'resultsDir', kind: 'string', value: 'DIR', help: 'each run writes a new folder DIR/dfm/<dataset>/<category>/v<N>/ (and points latest at it); never inside a data folder', shown: 'results', commands: FIT },
-  { flag: 'model', key: 'model', kind: 'string', value: 'FILE', help: 'a .dfm model file (test: evaluate it instead of fitting)', commands: ['test', 'predict', 'export'] },
+  { flag: 'model', key: 'model', kind: 'string', value: 'FILE', help: 'a .dfm model file (test: evaluate it instead of fitting; serve: also a dfm export or ONNX export folder)', commands: ['test', 'predict', 'export', 'serve'] },
   { flag: 'input', key: 'input', kind: 'string', value: 'FILE|DIR', help: 'an image, or a folder of images (searched recursively)', commands: ['predict'] },
   { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: "write heatmap PNGs (<name.ext>.png, mirroring the input's sub-folders), predictions.csv and predictions.json here; outside --input", commands: ['predict'] },
   { flag: 'out', key: 'out', kind: 'string', value: 'PATH', help: "train: the model file to write, a new file outside the data folders (default: the run folder's model.dfm); export: the folder to create", commands: ['train', 'export'] },
+  { flag: 'host', key: 'host', kind: 'string', value: 'ADDR', help: 'serve: the address to listen on (0.0.0.0 for every interface; set --token then)', shown: '127.0.0.1', commands: ['serve'] },
+  { flag: 'port', key: 'port', kind: 'int', min: 0, max: 65535, value: 'N', help: 'serve: the port (0 = any free port)', shown: '8080', commands: ['serve'] },
+  { flag: 'token', key: 'token', kind: 'string', value: 'TOKEN', help: 'serve: bearer token required on every route but the probes and the page (at least 8 characters)', shown: '$DFM_SERVE_TOKEN or none', commands: ['serve'] },
+  { flag: 'max-batch-size', key: 'maxBatchSize', kind: 'int', min: 1, value: 'N', help: 'serve: images scored together at most (1 = no dynamic batching)', shown: '16', commands: ['serve'] },
+  { flag: 'max-wait-ms', key: 'maxWaitMs', kind: 'int', min: 0, value: 'MS', help: 'serve: how long the first waiting image waits for others', shown: '5', commands: ['serve'] },
+  { flag: 'max-queue', key: 'maxQueue', kind: 'int', min: 1, value: 'N', help: 'serve: images allowed to wait; beyond, 503 with Retry-After', shown: '64', commands: ['serve'] },
   { flag: 'export-type', key: 'exportType', kind: 'choice', choices: ['web', 'onnx'], help: "what to export: web (model, weights, dfm.js, a scoring page) or onnx (the whole model as one ONNX graph + metadata.json, for Python, C#, C++; see docs/deploy.md)", shown: 'web', commands: ['export'] },
   { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'predict: write over the predictions of an earlier run in --output (other files there are kept); train: replace an existing --out file', commands: ['predict', 'train'] },
   { flag: 'assets-dir', key: 'assetsDir', kind: 'string', value: 'DIR', help: 'development assets folder', shown: 'found by findAssetsDir', commands: ['bench'] },
