@@ -16,6 +16,11 @@ export class ServeMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly inFlight = new Gauge({
+    name: 'dfm_http_requests_in_flight',
+    help: 'Requests received and not yet answered.',
+    registers: [this.registry],
+  });
   readonly batchSize = new Histogram({
     name: 'dfm_batch_size',
     help: 'Images per model call (dynamic batching).',

@@ -38,6 +38,11 @@ export interface ServeOptions {
   maxUploadBytes?: number;
   /** Images per `/v1/predict/batch` request at most (default 32). */
   maxBatchFiles?: number;
+  /**
+   * On close, how long requests in flight may take to be answered and read, in ms (default 10,000);
+   * then every connection is closed (a client that never reads its answer cannot hold a drain open).
+   */
+  drainTimeoutMs?: number;
   /** Largest image in pixels (default @dfm/data's 178,956,970), checked from the header before decoding. */
   pixelLimit?: number;
   /**
@@ -71,6 +76,8 @@ export interface DfmServeControls {
   readonly model: ModelSummary;
   /** True once the model is loaded and warmed up, until the service starts closing. */
   readonly ready: boolean;
+  /** Requests received and not yet answered. */
+  readonly inFlight: number;
   /** Listens on the configured host and port; resolves to the base URL (`http://127.0.0.1:8080`). */
   listen(): Promise<string>;
   /**
@@ -96,6 +103,7 @@ const DEFAULTS = {
   requestTimeoutMs: 30_000,
   maxUploadBytes: 32 * 1024 * 1024,
   maxBatchFiles: 32,
+  drainTimeoutMs: 10_000,
 };
 
 /** An HTTP error with a stable code (answered as `{ error: { code, message } }`). */
@@ -231,7 +239,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   if ((options.model === undefined) === (options.detector === undefined)) {
     throw new InvalidArgumentError(`${where}: pass exactly one of model (a path) and detector — got ${options.model === undefined ? 'neither' : 'both'}.`);
   }
-  for (const name of ['maxBatchSize', 'maxQueue', 'maxUploadBytes', 'maxBatchFiles', 'requestTimeoutMs'] as const) {
+  for (const name of ['maxBatchSize', 'maxQueue', 'maxUploadBytes', 'maxBatchFiles', 'requestTimeoutMs', 'drainTimeoutMs'] as const) {
     if (!Number.isSafeInteger(settings[name]) || settings[name] < 1) throw new InvalidArgumentError(`${where}: ${name} must be an integer ≥ 1 — got ${String(settings[name])}.`);
   }
   if (!Number.isSafeInteger(settings.maxWaitMs) || settings.maxWaitMs < 0) throw new InvalidArgumentError(`${where}: maxWaitMs must be an integer ≥ 0 — got ${String(settings.maxWaitMs)}.`);
@@ -294,8 +302,10 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
 
   // The token: every route but the probes and the page's static files (which hold no data).
   const token = options.token === undefined ? undefined : Buffer.from(options.token);
+  let inFlight = 0;
   app.addHook('onRequest', async (request, reply) => {
     (request as FastifyRequest & { startedAt: number }).startedAt = performance.now();
+    metrics.inFlight.set(++inFlight);
     if (token === undefined) return;
     const path = request.url.split('?')[0] as string;
     if (path === '/healthz' || path === '/readyz' || path === '/' || path.startsWith('/ui/')) return;
@@ -307,6 +317,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
     }
   });
   app.addHook('onResponse', async (request, reply) => {
+    metrics.inFlight.set(--inFlight);
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, (performance.now() - (request as FastifyRequest & { startedAt: number }).startedAt) / 1000);
@@ -336,14 +347,16 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
 
   /** Decodes one upload off the event loop (sharp), checking the pixel limit from the header first. */
   const decode = async (bytes: Buffer, what: string): Promise<DecodedPixels> => {
-    if (bytes.length === 0) throw new HttpError(400, `${what} is empty: send the image's bytes.`, 'E_EMPTY_BODY');
+    if (bytes.length === 0) throw new HttpError(400, `${what} is empty: send the image's bytes as the body.`, 'E_EMPTY_BODY');
     try {
       return await decodeImagePixels(bytes, { pixelLimit });
     } catch (error) {
       if (isDfmError(error)) {
         metrics.rejected.inc({ reason: 'bad_input' });
-        const message = error.message.replace(/^[^:]*: /, '').replace('image <image bytes>', 'the upload');
-        throw new HttpError(STATUS[error.code] ?? 400, `${what}: ${message}`, error.code);
+        // The decoder names its input "image <image bytes>": name the upload instead.
+        const message = error.message.replace(/^[^:]*: /, '');
+        const named = message.includes('image <image bytes>') ? message.replace('image <image bytes>', what) : `${what}: ${message}`;
+        throw new HttpError(STATUS[error.code] ?? 400, named, error.code);
       }
       throw error;
     }
@@ -407,7 +420,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
         request.body === undefined ? 'E_EMPTY_BODY' : 'E_UNSUPPORTED_MEDIA_TYPE',
       );
     }
-    const { body, batched } = await score(bytes, 'the image', heatmap, started);
+    const { body, batched } = await score(bytes, 'the upload', heatmap, started);
     return reply.send({
       ...body,
       timing: { queueMs: round(batched.queueMs), scoreMs: round(batched.scoreMs), batchSize: batched.batchSize, totalMs: round(performance.now() - started) },
@@ -488,12 +501,24 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   app.get('/', async (_request, reply) => sendUi('index.html', reply));
   app.get('/ui/:file', async (request, reply) => sendUi((request.params as { file: string }).file, reply));
 
-  // Closing: refuse new work, answer what is in flight, then free the model.
+  // Closing: refuse new work, answer what is in flight (asking clients to drop the connection, so
+  // that no keep-alive connection holds the close open), then free the model.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+  let drainDeadline: ReturnType<typeof setTimeout> | undefined;
   app.addHook('preClose', async () => {
     closing = true;
     ready = false;
+    drainDeadline = setTimeout(() => {
+      app.log.warn(`drain: connections still open after ${settings.drainTimeoutMs} ms; closing them`);
+      app.server.closeAllConnections();
+    }, settings.drainTimeoutMs);
+    drainDeadline.unref();
   });
   app.addHook('onClose', async () => {
+    clearTimeout(drainDeadline);
     await batcher.idle();
     await reloading?.catch(() => undefined);
     if (detector !== options.detector) await detector.close();
@@ -505,6 +530,9 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
     },
     get ready() {
       return ready && !closing;
+    },
+    get inFlight() {
+      return inFlight;
     },
     listen: () => app.listen({ host: settings.host, port: settings.port }),
     reload,
