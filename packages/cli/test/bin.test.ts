@@ -26,7 +26,7 @@ function dfm(args: string[]) {
 }
 
 beforeAll(async () => {
-  const deps = ['linalg', 'backbone', 'core', 'data', 'lightning-like'];
+  const deps = ['linalg', 'backbone', 'core', 'data', 'lightning-like', 'serve'];
   if (deps.some((name) => !existsSync(join(root, 'packages', name, 'dist', 'index.js')))) {
     execSync('pnpm exec turbo run build --filter=@dfm/cli^... --output-logs=errors-only', { cwd: root, stdio: 'ignore', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
   }

@@ -200,10 +200,16 @@ function summary(detector: Detector, id: { id: string; name: string }, loadedAt:
   };
 }
 
-/** Scores a mid-grey image once, so the first request does not pay for compilation and buffers. */
-async function warmUp(detector: Detector): Promise<void> {
+/**
+ * Scores mid-grey images once alone and once as a full batch, so that neither the first request nor
+ * the first burst pays for compilation and buffers (onnxruntime's memory arena grows to the largest
+ * batch it has run and keeps that size: sized here, at start, it is the steady state).
+ */
+async function warmUp(detector: Detector, batchSize: number): Promise<void> {
   const [height, width] = detector.info.preProcessing.imageSize ?? detector.info.imageSize ?? [64, 64];
-  await detector.predict({ data: new Uint8Array(height * width * 3).fill(128), width, height, channels: 3 });
+  const grey = { data: new Uint8Array(height * width * 3).fill(128), width, height, channels: 3 as const };
+  await detector.predict(grey);
+  if (batchSize > 1) await detector.predictBatch(Array.from({ length: batchSize }, () => grey), { batchSize });
 }
 
 /** A heatmap PNG: the map over the image as the model saw it (resized), jet colours; drawn on the pixel-threshold scale when the model has one. */
@@ -250,6 +256,8 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   const pixelLimit = options.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
   const loadOptions: LoadDetectorOptions = { ...options.loadOptions, pixelLimit };
 
+  // Each upload is decoded once: libvips' operation cache would only hold memory after a burst.
+  sharp.cache(false);
   const metrics = new ServeMetrics();
   let detector = options.detector ?? (await loadDetector(options.model as string, loadOptions));
   let current: ModelSummary;
@@ -259,7 +267,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
     metrics.model.set({ model_id: current.id, backbone: current.backbone.name, layer: current.backbone.layer, score_type: current.config.scoreType, runtime: current.runtime, version: VERSION }, 1);
   };
   try {
-    await warmUp(detector);
+    await warmUp(detector, settings.maxBatchSize);
   } catch (error) {
     if (options.detector === undefined) await detector.close();
     throw error;
@@ -363,11 +371,23 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   };
   /** What the Detector scores: the decoded pixels, or the bytes for a model resizing with a sharp kernel (only sharp resizes those). */
   const sharpKernel = () => detector.info.preProcessing.imageSize !== null && detector.info.preProcessing.resizeKernel !== 'bilinear-antialiased';
+  /** Uploads being decoded: they count against maxQueue with the waiting ones, so a burst is refused before it is decoded. */
+  let decoding = 0;
   const score = async (bytes: Buffer, what: string, heatmap: boolean, started: number) => {
-    const pixels = await decode(bytes, what);
-    const input: DetectorInput = sharpKernel() ? bytes : pixels;
     let batched: Awaited<ReturnType<Batcher['submit']>>;
+    let pixels: DecodedPixels;
     try {
+      if (batcher.depth + decoding >= settings.maxQueue) {
+        throw new DfmError(`the service is at capacity: ${batcher.depth + decoding} images are waiting (maxQueue ${settings.maxQueue}). Retry shortly.`, { code: 'E_OVERLOADED' });
+      }
+      decoding++;
+      let input: DetectorInput;
+      try {
+        pixels = await decode(bytes, what);
+        input = sharpKernel() ? bytes : pixels;
+      } finally {
+        decoding--;
+      }
       batched = await batcher.submit(input, heatmap, Math.max(1, settings.requestTimeoutMs - (performance.now() - started)));
     } catch (error) {
       if (isDfmError(error, 'E_OVERLOADED', 'E_TIMEOUT')) metrics.rejected.inc({ reason: error.code === 'E_OVERLOADED' ? 'overloaded' : 'timeout' });
@@ -400,7 +420,14 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   });
   app.get('/v1/model', async () => current);
 
-  app.post('/v1/predict', async (request, reply) => {
+  /** Before an upload is even read: refuse it when the queue is full (a burst costs no memory beyond its headers). */
+  const admit = async () => {
+    if (batcher.depth + decoding >= settings.maxQueue) {
+      metrics.rejected.inc({ reason: 'overloaded' });
+      throw new DfmError(`the service is at capacity: ${batcher.depth + decoding} images are waiting (maxQueue ${settings.maxQueue}). Retry shortly.`, { code: 'E_OVERLOADED' });
+    }
+  };
+  app.post('/v1/predict', { preParsing: admit }, async (request, reply) => {
     notAccepting();
     const started = (request as FastifyRequest & { startedAt: number }).startedAt;
     const heatmap = wantsHeatmap(request);
@@ -428,7 +455,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
     });
   });
 
-  app.post('/v1/predict/batch', async (request, reply) => {
+  app.post('/v1/predict/batch', { preParsing: admit }, async (request, reply) => {
     notAccepting();
     const started = (request as FastifyRequest & { startedAt: number }).startedAt;
     const heatmap = wantsHeatmap(request);
@@ -465,7 +492,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
       let next: Detector | undefined;
       try {
         next = await loadDetector(target, loadOptions);
-        await warmUp(next);
+        await warmUp(next, settings.maxBatchSize);
       } catch (error) {
         await next?.close();
         metrics.reloads.inc({ result: 'failed' });
@@ -519,6 +546,9 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   });
   app.addHook('onClose', async () => {
     clearTimeout(drainDeadline);
+    // Every request has been answered by now: no keep-alive connection may hold the process open
+    // for the keep-alive timeout (72 s).
+    app.server.closeAllConnections();
     await batcher.idle();
     await reloading?.catch(() => undefined);
     if (detector !== options.detector) await detector.close();
