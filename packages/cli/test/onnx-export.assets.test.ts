@@ -82,8 +82,9 @@ async function runGraph(folder: string, paths: string[]): Promise<Record<string,
     const result = await session.run({ image: input });
     for (const [name, tensor] of Object.entries(result)) {
       const per = (tensor.data as Float32Array | Uint8Array).length / count;
+      outputs[name] ??= [];
       for (let i = 0; i < count; i++) {
-        (outputs[name] ??= []).push({ data: (tensor.data as Float32Array | Uint8Array).slice(i * per, (i + 1) * per), dims: [...tensor.dims.slice(1)] });
+        outputs[name].push({ data: (tensor.data as Float32Array | Uint8Array).slice(i * per, (i + 1) * per), dims: [...tensor.dims.slice(1)] });
       }
     }
   }
