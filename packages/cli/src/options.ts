@@ -91,6 +91,8 @@ export interface CliOptions {
   runtimes?: string[];
   skipTorch: boolean;
   skipMemory: boolean;
+  skipService: boolean;
+  serviceOnly: boolean;
   memoryImages?: number;
   iterations?: number;
 }
@@ -148,6 +150,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'engines', key: 'runtimes', kind: 'list', choices: BENCH_RUNTIMES, help: 'deprecated: use --runtimes (same values)', commands: ['bench'], deprecatedFor: 'runtimes' },
   { flag: 'skip-torch', key: 'skipTorch', kind: 'boolean', help: 'skip the PyTorch reference run', commands: ['bench'] },
   { flag: 'skip-memory', key: 'skipMemory', kind: 'boolean', help: 'skip the peak-memory fit on 1,000 images (the slowest part)', commands: ['bench'] },
+  { flag: 'skip-service', key: 'skipService', kind: 'boolean', help: 'skip the service rows (dfm serve under autocannon)', commands: ['bench'] },
+  { flag: 'service-only', key: 'serviceOnly', kind: 'boolean', help: 'only the service rows and the onnxruntime pipeline they are compared with', commands: ['bench'] },
   { flag: 'memory-images', key: 'memoryImages', kind: 'int', min: 1, value: 'N', help: 'images in the memory check', shown: '1000', commands: ['bench'] },
   { flag: 'iterations', key: 'iterations', kind: 'int', min: 1, value: 'N', help: 'backbone timing iterations after one warm-up', shown: '5', commands: ['bench'] },
   { flag: 'json', key: 'json', kind: 'boolean', help: 'print one JSON document on stdout (logs go to stderr)', commands: ALL },
@@ -178,6 +182,8 @@ export function defaultOptions(env: Record<string, string | undefined> = process
     exportType: 'web',
     skipTorch: false,
     skipMemory: false,
+    skipService: false,
+    serviceOnly: false,
   };
 }
 

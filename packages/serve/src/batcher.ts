@@ -5,10 +5,16 @@ import { DfmError, InvalidArgumentError } from '@dfm/errors';
 export interface BatcherOptions {
   /** Images scored together at most (1 = no batching). */
   maxBatchSize: number;
-  /** How long the first waiting image waits for others before its batch runs, in ms (0 = never waits). */
+  /** How long a batch may wait for images on their way before it runs, in ms (0 = never waits). */
   maxWaitMs: number;
   /** Images allowed to wait; beyond it {@link Batcher.submit} fails with `E_OVERLOADED`. */
   maxQueue: number;
+  /**
+   * Images on their way to the queue (being received or decoded). While some are, a batch smaller
+   * than `maxBatchSize` waits for them (at most `maxWaitMs`); when none are, it starts at once, so
+   * a lone request never waits.
+   */
+  incoming?: () => number;
   /** Called after each batch with its size (metrics). */
   onBatch?: (size: number, seconds: number) => void;
   /** Called when the number of waiting images changes (metrics). */
@@ -36,9 +42,10 @@ interface Job {
 }
 
 /**
- * Dynamic batching in front of a {@link Detector}: images submitted while a batch runs, or within
- * `maxWaitMs` of the first waiting one, are scored together (up to `maxBatchSize`) in one
- * `predictBatch` call — one backbone run for many requests, as model servers batch. One batch runs
+ * Dynamic batching in front of a {@link Detector}: images submitted while a batch runs, or while
+ * others are still on their way (decoding; at most `maxWaitMs`), are scored together (up to
+ * `maxBatchSize`) in one `predictBatch` call — one backbone run for many requests, as model servers
+ * batch. With nothing on its way a batch starts at once: a lone request never waits. One batch runs
  * at a time (the backbone uses every core); the next one gathers meanwhile. A bounded queue refuses
  * work beyond `maxQueue` at once (`E_OVERLOADED`: the HTTP layer answers 503 with Retry-After), and
  * a job whose deadline passes before its batch starts fails with `E_TIMEOUT` instead of being scored late.
@@ -97,9 +104,15 @@ export class Batcher {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** Call when an image that was on its way will not come (its decoding failed): a waiting batch may start. */
+  poke(): void {
+    this.#schedule();
+  }
+
   #schedule(): void {
     if (this.#running !== undefined || this.#queue.length === 0) return;
-    if (this.#queue.length >= this.#options.maxBatchSize || this.#options.maxWaitMs === 0) {
+    const coming = this.#options.incoming?.() ?? Number.POSITIVE_INFINITY;
+    if (this.#queue.length >= this.#options.maxBatchSize || this.#options.maxWaitMs === 0 || coming === 0) {
       this.#start();
       return;
     }
@@ -115,8 +128,8 @@ export class Batcher {
     this.#running = this.#run(jobs).finally(() => {
       this.#running = undefined;
       if (this.#queue.length > 0) {
-        // Whatever gathered while this batch ran goes next, without waiting again.
-        this.#start();
+        // Whatever gathered while this batch ran goes next (waiting, up to maxWaitMs, for images still being decoded).
+        this.#schedule();
       } else {
         for (const resolve of this.#idle.splice(0)) resolve();
       }

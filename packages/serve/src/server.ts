@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Detector, type DetectorInput, type DetectorResult, type LoadDetectorOptions, loadDetector, pixelScaling, renderHeatmap } from '@dfm/core';
+import { type Detector, type DetectorInput, type DetectorResult, type LoadDetectorOptions, loadDetector, pixelScaling, type RawPixels, renderHeatmap } from '@dfm/core';
+import { resizeBilinearAntialiased } from '@dfm/data/pixels';
 import { DEFAULT_PIXEL_LIMIT, type DecodedPixels, decodeImagePixels } from '@dfm/data';
 import { DfmError, InvalidArgumentError, isDfmError } from '@dfm/errors';
 import multipart from '@fastify/multipart';
@@ -28,7 +29,7 @@ export interface ServeOptions {
   port?: number;
   /** Images scored together at most (default 16; 1 = no batching). */
   maxBatchSize?: number;
-  /** How long the first waiting image waits for others, in ms (default 5). */
+  /** How long a batch may wait for images still being decoded, in ms (default 25; a batch with nothing on its way starts at once). */
   maxWaitMs?: number;
   /** Images allowed to wait for a batch; beyond it requests get 503 with Retry-After (default 64). */
   maxQueue?: number;
@@ -98,7 +99,7 @@ const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   maxBatchSize: 16,
-  maxWaitMs: 5,
+  maxWaitMs: 25,
   maxQueue: 64,
   requestTimeoutMs: 30_000,
   maxUploadBytes: 32 * 1024 * 1024,
@@ -213,13 +214,13 @@ async function warmUp(detector: Detector, batchSize: number): Promise<void> {
 }
 
 /** A heatmap PNG: the map over the image as the model saw it (resized), jet colours; drawn on the pixel-threshold scale when the model has one. */
-async function heatmapPng(result: DetectorResult, pixels: DecodedPixels, detector: Detector): Promise<{ mediaType: 'image/png'; width: number; height: number; base64: string } | undefined> {
+async function heatmapPng(result: DetectorResult, pixels: DetectorInput, detector: Detector): Promise<{ mediaType: 'image/png'; width: number; height: number; base64: string } | undefined> {
   const map = result.anomalyMap;
   if (map === undefined) return undefined;
   const post = detector.info.postProcessing;
   const scaling = post === null ? null : pixelScaling(post);
   const half = scaling === null ? 0 : Math.max(scaling.max - scaling.min, Number.MIN_VALUE) / 2;
-  const image = renderHeatmap(map, { data: pixels.data, width: pixels.width, height: pixels.height, channels: 3 }, scaling === null ? {} : { range: [scaling.threshold - half, scaling.threshold + half] });
+  const image = renderHeatmap(map, pixels as RawPixels, scaling === null ? {} : { range: [scaling.threshold - half, scaling.threshold + half] });
   const png = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 4 } })
     .png({ compressionLevel: 3 })
     .toBuffer();
@@ -275,10 +276,13 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   install(detector, options.model);
   let ready = true;
   let closing = false;
+  /** Uploads being decoded: they count against maxQueue with the waiting ones (a burst is refused before it is decoded), and a batch waits for them. */
+  let decoding = 0;
   const batcher = new Batcher(() => detector, {
     maxBatchSize: settings.maxBatchSize,
     maxWaitMs: settings.maxWaitMs,
     maxQueue: settings.maxQueue,
+    incoming: () => decoding,
     onBatch: (size, seconds) => {
       metrics.batchSize.observe(size);
       metrics.batchSeconds.observe(seconds);
@@ -371,24 +375,40 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
   };
   /** What the Detector scores: the decoded pixels, or the bytes for a model resizing with a sharp kernel (only sharp resizes those). */
   const sharpKernel = () => detector.info.preProcessing.imageSize !== null && detector.info.preProcessing.resizeKernel !== 'bilinear-antialiased';
-  /** Uploads being decoded: they count against maxQueue with the waiting ones, so a burst is refused before it is decoded. */
-  let decoding = 0;
+  /**
+   * The upload at the model's size, in [0, 1]: resized here, as each request arrives, with the
+   * training resize (@dfm/data's antialiased bilinear), so that this work overlaps the batch running
+   * in the backbone instead of preceding the next one. The Detector then finds the size it wants.
+   */
+  const resized = (pixels: DecodedPixels): RawPixels | DecodedPixels => {
+    const size = detector.info.preProcessing.imageSize;
+    if (size === null) return pixels;
+    const [height, width] = size;
+    const data = resizeBilinearAntialiased(pixels.data, pixels.height, pixels.width, 3, height, width, 1 / pixels.maxValue, undefined);
+    return { data, width, height, channels: 3 };
+  };
   const score = async (bytes: Buffer, what: string, heatmap: boolean, started: number) => {
     let batched: Awaited<ReturnType<Batcher['submit']>>;
     let pixels: DecodedPixels;
+    let input: DetectorInput;
     try {
       if (batcher.depth + decoding >= settings.maxQueue) {
         throw new DfmError(`the service is at capacity: ${batcher.depth + decoding} images are waiting (maxQueue ${settings.maxQueue}). Retry shortly.`, { code: 'E_OVERLOADED' });
       }
       decoding++;
-      let input: DetectorInput;
       try {
         pixels = await decode(bytes, what);
-        input = sharpKernel() ? bytes : pixels;
-      } finally {
+        input = sharpKernel() ? bytes : resized(pixels);
+      } catch (error) {
         decoding--;
+        batcher.poke();
+        throw error;
       }
-      batched = await batcher.submit(input, heatmap, Math.max(1, settings.requestTimeoutMs - (performance.now() - started)));
+      // Queued while still counted as incoming, then no longer: the batcher sees it exactly once.
+      const submitted = batcher.submit(input, heatmap, Math.max(1, settings.requestTimeoutMs - (performance.now() - started)));
+      decoding--;
+      batcher.poke();
+      batched = await submitted;
     } catch (error) {
       if (isDfmError(error, 'E_OVERLOADED', 'E_TIMEOUT')) metrics.rejected.inc({ reason: error.code === 'E_OVERLOADED' ? 'overloaded' : 'timeout' });
       throw error;
@@ -397,7 +417,7 @@ export async function createServer(options: ServeOptions): Promise<DfmServer> {
     metrics.imagesScored.inc({ label: result.predLabel === null ? 'none' : result.predLabel === 1 ? 'anomalous' : 'normal' });
     const body: Record<string, unknown> = { predScore: result.predScore, normalizedScore: result.normalizedScore, predLabel: result.predLabel };
     if (heatmap) {
-      const png = await heatmapPng(result, pixels, detector);
+      const png = await heatmapPng(result, input instanceof Uint8Array ? pixels : input, detector);
       if (png !== undefined) body.heatmap = png;
     }
     return { body, batched };

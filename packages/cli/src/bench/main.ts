@@ -1,6 +1,6 @@
 /**
  * `pnpm bench` entry: `tsx packages/cli/src/bench/main.ts [--runtimes a,b] [--skip-torch] [--skip-memory]
- * [--skip-kernel-variant] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
+ * [--skip-kernel-variant] [--skip-service] [--service-only] [--service-seconds N] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
  */
 import { runBench } from './run-bench';
 
@@ -25,6 +25,9 @@ await runBench(
     skipTorch: argv.includes('--skip-torch'),
     skipMemory: argv.includes('--skip-memory'),
     skipKernelVariant: argv.includes('--skip-kernel-variant'),
+    skipService: argv.includes('--skip-service'),
+    serviceOnly: argv.includes('--service-only'),
+    ...(value('--service-seconds') !== undefined ? { serviceSeconds: Number(value('--service-seconds')) } : {}),
     json: argv.includes('--json'),
   },
   { out: process.stdout, err: process.stderr },

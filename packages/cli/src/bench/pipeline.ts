@@ -23,6 +23,8 @@ export interface PipelineResult {
   fitSeconds: number;
   totalSeconds: number;
   imagesPerSecond: number;
+  /** The test phase alone (decode + backbone + score of the test images): the offline scoring throughput. */
+  scoreImagesPerSecond: number;
   images: { train: number; test: number };
   components: number;
   auroc: number;
@@ -122,6 +124,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     fitSeconds,
     totalSeconds,
     imagesPerSecond: (train.length + test.length) / totalSeconds,
+    scoreImagesPerSecond: test.length / (totalSeconds - fitSeconds),
     images: { train: train.length, test: test.length },
     components: fit.nComponents,
     auroc: auroc(Float64Array.from(scores), Uint8Array.from(labels)),

@@ -16,6 +16,7 @@ import { type FmaPeak, measureFmaPeak } from './fma-peak';
 import { describeMachine, type MachineInfo } from './machine';
 import { type MemoryResult, measureFitMemory } from './memory-check';
 import { type PipelineResult, runPipeline, timeBackbone, timeDecode } from './pipeline';
+import { benchService, formatService, type ServiceReport } from './service';
 import { runTorchReference, type TorchResult } from './torch-reference';
 
 /** Options of {@link runBench}. */
@@ -36,6 +37,12 @@ export interface BenchOptions {
   iterations?: number;
   /** Skip the extra run of the fastest runtime with sharp's 'linear' resize. */
   skipKernelVariant?: boolean;
+  /** Skip the service rows (dfm serve under autocannon). */
+  skipService?: boolean;
+  /** Only the service rows and the pipeline of the runtime they use (the offline reference). */
+  serviceOnly?: boolean;
+  /** Seconds of load per service row (default 10). */
+  serviceSeconds?: number;
 }
 
 const WEIGHTS = 'weights/resnet18-imagenet-layer1-3.safetensors';
@@ -69,6 +76,8 @@ export interface BenchReport {
   /** batches() alone over train + test: wall seconds and CPU seconds of the whole process (sharp's threads included). */
   decode: { kernel: string; seconds: number; processCpuSeconds: number }[];
   memory: MemoryResult | { skipped: string };
+  /** dfm serve under load, and the offline scoring throughput it is compared with. */
+  service: { report: ServiceReport; offline: { imagesPerSecond: number; runtime: string } | null } | { skipped: string };
   /** The floor of the fastest runtime's fit + test time from the parts measured in this run; null when a part is missing. */
   floor: PipelineFloor | null;
 }
@@ -93,7 +102,8 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   say(`${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGiB} GiB, load ${machine.loadAverage}`);
 
   await setBackend('wasm');
-  const requested = (options.runtimes ?? [...BENCH_RUNTIMES]).map((e) => e.trim());
+  const only = options.serviceOnly === true;
+  const requested = (options.runtimes ?? (only ? ['onnxruntime'] : [...BENCH_RUNTIMES])).map((e) => e.trim());
   const skippedRuntimes: BenchReport['skippedRuntimes'] = [];
   const runtimes: BenchRuntime[] = [];
   for (const name of requested) {
@@ -114,14 +124,14 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   // 1. The machine's limit.
   const { flops } = backboneFlops('resnet18', 'layer3', SIZE);
   const peakSource = root !== undefined ? join(root, 'bench', 'fma_peak.c') : 'bench/fma_peak.c';
-  say('measuring the FMA peak');
-  const peakResult = measureFmaPeak(peakSource, machine.nproc);
+  if (!only) say('measuring the FMA peak');
+  const peakResult = only ? 'skipped (--service-only)' : measureFmaPeak(peakSource, machine.nproc);
   const peak = typeof peakResult === 'string' ? { skipped: peakResult } : peakResult;
   const limitMsPerImage = typeof peakResult === 'string' ? null : (flops / (peakResult.gflops * 1e9)) * 1000;
 
   // 2. The backbone alone, batch 16.
   const backbone: BackboneTiming[] = [];
-  for (const runtime of runtimes) {
+  for (const runtime of only ? [] : runtimes) {
     say(`backbone alone: ${runtime}`);
     const { msPerImage, best, detail } = await timeBackbone(runtime, weights, BATCH, SIZE, runtime === 'onnxruntime' ? iterations * 2 : iterations);
     backbone.push({ runtime, detail, msPerImage, best, limitMultiple: limitMsPerImage === null ? null : msPerImage / limitMsPerImage });
@@ -137,7 +147,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
   // Where decode time goes: the fastest runtime again with libvips' resize (inside sharp, native)
   // instead of @dfm/data's default antialiased bilinear of PIL / torchvision, in float, in JS.
   const fastest = runtimes[0];
-  if (fastest !== undefined && !options.skipKernelVariant) {
+  if (fastest !== undefined && !options.skipKernelVariant && !only) {
     say(`pipeline: ${fastest} with kernel 'linear'`);
     pipelines.push(
       await runPipeline({ runtime: fastest, weights, train: data.train, test: data.test, batchSize: BATCH, imageSize: SIZE, kernel: 'linear' }),
@@ -146,14 +156,14 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
 
   // Decode alone, for where the time goes.
   const decode: BenchReport['decode'] = [];
-  for (const kernel of ['bilinear-antialiased', 'linear'] as const) {
+  for (const kernel of only ? [] : (['bilinear-antialiased', 'linear'] as const)) {
     say(`decode alone: ${kernel}`);
     decode.push({ kernel, ...(await timeDecode([...data.train, ...data.test], BATCH, SIZE, kernel)) });
   }
 
   // 4. PyTorch, same recipe.
   let torch: BenchReport['torch'];
-  if (options.skipTorch) torch = { skipped: 'skipped (--skip-torch)' };
+  if (options.skipTorch || only) torch = { skipped: `skipped (${only ? '--service-only' : '--skip-torch'})` };
   else {
     say('pipeline: PyTorch (bench/dfm_torch.py)');
     const script = root !== undefined ? join(root, 'bench', 'dfm_torch.py') : 'bench/dfm_torch.py';
@@ -176,13 +186,28 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
 
   // 5. Memory: fit on 1,000 images in a fresh process.
   let memory: BenchReport['memory'];
-  if (options.skipMemory) memory = { skipped: 'skipped (skipMemory)' };
+  if (options.skipMemory || only) memory = { skipped: 'skipped (skipMemory)' };
   else {
     const count = options.memoryImages ?? 1000;
     say(`memory: fit on ${count} images in a child process`);
     const runtime = runtimes.includes('onnxruntime') ? 'onnxruntime' : 'tfjs';
     const result = measureFitMemory({ trainDir: join(dataDir, 'train', 'good'), weights, count, runtime });
     memory = typeof result === 'string' ? { skipped: result } : result;
+  }
+
+  // 6. The service: dfm serve under load, against the offline scoring of the runtime it runs on.
+  let service: BenchReport['service'];
+  if (options.skipService) service = { skipped: 'skipped (--skip-service)' };
+  else {
+    try {
+      const report = await benchService({ weights, train: data.train, test: data.test, imageSize: SIZE, durationSeconds: options.serviceSeconds, say });
+      const used = report.runtimeDetail.includes('onnxruntime') ? 'onnxruntime' : 'tfjs-wasm-workers';
+      const reference = pipelines.find((p) => p.runtime === used && p.kernel === 'bilinear-antialiased');
+      service = { report, offline: reference === undefined ? null : { imagesPerSecond: reference.scoreImagesPerSecond, runtime: reference.runtime } };
+    } catch (error) {
+      service = { skipped: (error as Error).message };
+      say(`service skipped: ${service.skipped}`);
+    }
   }
 
   // The floor of the fastest runtime's pipeline from the parts measured above.
@@ -219,6 +244,7 @@ export async function runBench(options: BenchOptions, io: Io): Promise<BenchRepo
     workersSpeedup,
     decode,
     memory,
+    service,
     floor,
   };
   if (options.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -293,6 +319,9 @@ export function formatReport(r: BenchReport): string {
       `Memory: fit on ${mem.images} images (bank [${mem.bankShape.join(', ')}] float32 = ${f((mem.bankShape[0] * mem.bankShape[1] * 4) / 2 ** 20, 1)} MiB) in ${f(mem.seconds, 1)} s, peak RSS ${f(mem.peakRssBytes / 2 ** 30, 2)} GiB (${mem.runtimeDetail}).`,
     );
   }
+  lines.push('');
+  if ('skipped' in r.service) lines.push(`Service: ${r.service.skipped}`);
+  else lines.push(formatService(r.service.report, r.service.offline));
   return `${lines.join('\n')}\n`;
 }
 

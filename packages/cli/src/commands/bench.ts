@@ -23,6 +23,8 @@ export async function runBenchCommand(ctx: CommandContext): Promise<number> {
       ...(o.runtimes !== undefined ? { runtimes: o.runtimes } : {}),
       ...(o.skipTorch ? { skipTorch: true } : {}),
       ...(o.skipMemory ? { skipMemory: true } : {}),
+      ...(o.skipService ? { skipService: true } : {}),
+      ...(o.serviceOnly ? { serviceOnly: true } : {}),
       ...(o.memoryImages !== undefined ? { memoryImages: o.memoryImages } : {}),
       ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
       json: o.json,
