@@ -1,18 +1,16 @@
 /**
- * Serves a saved model:  pnpm --filter @example/predict-server start <model.dfm> [port] [--weights FILE]
- * then:  curl -H 'content-type: image/png' --data-binary @part.png http://127.0.0.1:8080/predict
+ * Serves a saved model with the line's station routes:
+ *   pnpm --filter @example/predict-server start <model.dfm> [port]
+ *   curl -H 'content-type: image/png' --data-binary @frame.png http://127.0.0.1:8080/stations/A/frames
+ * (Everything of `dfm serve` is there too: /v1/predict, /metrics, the page at /.)
  */
-import { parseArgs } from 'node:util';
-import { loadDetector } from '@dfm/core';
-import { createPredictServer } from './predict-server';
+import { createStationServer } from './station-server';
 
-const { values, positionals } = parseArgs({ options: { weights: { type: 'string' } }, allowPositionals: true });
-const [modelPath, port = '8080'] = positionals;
-if (modelPath === undefined) {
-  process.stderr.write('usage: start <model.dfm> [port] [--weights FILE]\n');
+const [model, port = '8080'] = process.argv.slice(2);
+if (model === undefined) {
+  process.stderr.write('usage: start <model.dfm> [port]\n');
   process.exit(2);
 }
-// Uploads above 40 million pixels are refused from their header, before decoding (400).
-const detector = await loadDetector(modelPath, { pixelLimit: 40_000_000, ...(values.weights !== undefined ? { weights: values.weights } : {}) });
-const server = createPredictServer({ detector });
-server.listen(Number(port), '127.0.0.1', () => process.stderr.write(`scoring on http://127.0.0.1:${port}/predict (${detector.info.runtime})\n`));
+const app = await createStationServer({ model, port: Number(port), token: process.env.DFM_SERVE_TOKEN, pixelLimit: 40_000_000 });
+process.stderr.write(`stations on ${await app.dfm.listen()}/stations (model ${app.dfm.model.id})\n`);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void app.close());
