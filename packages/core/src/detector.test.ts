@@ -15,14 +15,13 @@ import { loadImage } from '@dfm/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../test/png';
-import { fitSmallModel, picture, writePicture as writePictureIn } from '../test/small-models';
+import { failure, fitSmallModel, picture, writePicture as writePictureIn } from '../test/small-models';
 import { DFMModel } from './dfm-model';
 import { type Detector, type DetectorResult, loadDetector } from './detector';
 import { jetColormap } from './jet-colormap';
 import type { PostProcessing } from './post-processing';
 import type { PreProcessing } from './pre-processing';
 import { renderHeatmap } from './render-heatmap';
-import { isDfmError } from '@dfm/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'dfm-detector-'));
 const RUNTIME = { runtime: 'tfjs', workers: 0 } as const;
@@ -47,15 +46,6 @@ function expectClose(actual: number, expected: number, tolerance = 1e-6): void {
   expect(relative(actual, expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
 }
 
-/** The code and message of a rejection (or 'resolved'). */
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return isDfmError(error) ? `${error.code}: ${error.message}` : `not a DfmError: ${String(error)}`;
-  }
-}
 
 // Shared fixtures: a 64×64 ImageNet-normalised model with thresholds, fitted on 72×80 pictures.
 const H = 72;

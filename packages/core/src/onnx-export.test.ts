@@ -15,11 +15,10 @@ import { encodeSafetensors, IMAGENET_MEAN, IMAGENET_STD, setBackend } from '@dfm
 import { loadOnnxruntime, randomResnetWeights } from '@dfm/backbone/internal';
 import { decodeImagePixels } from '@dfm/data';
 import { resizeBilinearAntialiased } from '@dfm/data/pixels';
-import { isDfmError } from '@dfm/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../test/png';
-import { fitSmallModel, picture, writePicture } from '../test/small-models';
+import { failure, fitSmallModel, picture, writePicture } from '../test/small-models';
 import { DFMModel } from './dfm-model';
 import { type Detector, type DetectorResult, loadDetector } from './detector';
 import { exportOnnx, type OnnxExport, saveOnnxExport } from './onnx-export';
@@ -35,14 +34,6 @@ const W = 80;
 
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return isDfmError(error) ? `${error.code}: ${error.message}` : `not a DfmError: ${String(error)}`;
-  }
-}
 
 /** Thresholds between the normal and the defective pictures' scores, as the trainer would fit them. */
 async function thresholds(model: DFMModel, paths: string[], pixels: boolean): Promise<PostProcessing> {

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadImage } from '@dfm/data';
+import { isDfmError } from '@dfm/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { DFMModel } from '../src/dfm-model';
 import type { PreProcessing } from '../src/pre-processing';
@@ -65,3 +66,13 @@ export async function fitSmallModel(options: {
   return model;
 }
 
+
+/** The code and message of a rejection (or 'resolved'): for asserting a DfmError's code and text in one match. */
+export async function failure(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return isDfmError(error) ? `${error.code}: ${error.message}` : `not a DfmError: ${String(error)}`;
+  }
+}

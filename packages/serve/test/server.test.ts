@@ -6,14 +6,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { encodeSafetensors, setBackend } from '@dfm/backbone';
 import { randomResnetWeights } from '@dfm/backbone/internal';
 import { type Detector, type DetectorResult, loadDetector } from '@dfm/core';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng } from '../../core/test/png';
+import { encodePng, pngChunk } from '../../core/test/png';
 import { fitSmallModel, picture, writePicture } from '../../core/test/small-models';
 import { createServer, type DfmServer } from '../src/index';
 
@@ -87,20 +87,12 @@ const post = (url: string, body: string | Uint8Array, type = 'image/png', header
 /** A PNG whose header says 20000×20000 (1-bit grey): 400 million pixels from ~60 kB. */
 function pngBomb(): Buffer {
   const size = 20000;
-  const chunk = (type: string, data: Buffer) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
-    return out;
-  };
   const header = Buffer.alloc(13);
   header.writeUInt32BE(size, 0);
   header.writeUInt32BE(size, 4);
   header.set([1, 0, 0, 0, 0], 8); // bit depth 1, grey, deflate, filter 0, no interlace
   const raw = Buffer.alloc(size * (1 + size / 8));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(raw, { level: 9 })), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 describe('createServer: scoring', () => {
