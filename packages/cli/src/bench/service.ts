@@ -22,7 +22,7 @@ export interface ServiceRow {
   p99Ms: number;
   /** Answers other than 200 (none expected). */
   errors: number;
-  /** Mean images per model call, from the service's own metrics. */
+  /** Mean images per model call during the row, from the service's own metrics. */
   meanBatch: number;
 }
 
@@ -66,10 +66,11 @@ async function stopService(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function batchMean(url: string): Promise<number> {
+/** The service's batch counters: images scored and model calls so far. */
+async function batchCounters(url: string): Promise<{ images: number; batches: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return value('dfm_batch_size_sum') / value('dfm_batch_size_count');
+  return { images: value('dfm_batch_size_sum'), batches: value('dfm_batch_size_count') };
 }
 
 /** Fits the bench's model (the DFM recipe on the training images) and saves it for `dfm serve`. */
@@ -121,6 +122,7 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
           say(`service: batching ${batching ? 'on' : 'off'}, ${clients} client${clients === 1 ? '' : 's'}, ${durationSeconds} s`);
           // Warm the connections and the service's buffers at this concurrency first.
           await autocannon({ url, connections: clients, amount: Math.max(clients * 2, 16), requests: bodies.map((body) => ({ method: 'POST', path: '/v1/predict', headers: { 'content-type': 'image/png' }, body })) });
+          const before = await batchCounters(url);
           const result = await autocannon({
             url,
             connections: clients,
@@ -135,7 +137,7 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
             p50Ms: result.latency.p50,
             p99Ms: result.latency.p99,
             errors: result.non2xx + result.errors + result.timeouts,
-            meanBatch: await batchMean(url),
+            meanBatch: await batchCounters(url).then((after) => (after.images - before.images) / (after.batches - before.batches)),
           });
         }
       } finally {
