@@ -1,6 +1,9 @@
 /**
  * `pnpm --filter @dfm/linalg bench`: PCA fit and scoring times on the active tfjs backend (wasm), beside
- * numpy's time for the same work measured in the same run (bench/reference.py, run with /usr/bin/python3).
+ * numpy's time for the same work measured in the same run (bench/reference.py, run with /usr/bin/python3),
+ * then the scale table (bench/scale-table.ts: N = 1k…20k, D = 4096 and 16384, with peak RSS).
+ * `DFM_BENCH_SIZES=1000x4096,2000x16384` runs only those rows of the scale table (and skips the small table);
+ * `DFM_BENCH_SIZES=none` skips the scale table.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { PCA } from '../src/pca';
 import { SingleClassGaussian } from '../src/single-class-gaussian';
 import { dfmFeatures } from '../test/dfm-features';
+import { runScaleTable } from './scale-table';
 
 const SHAPES: [number, number][] = [
   [200, 16384],
@@ -58,6 +62,11 @@ function ratio(ours: number, theirs: number | undefined): string {
 }
 
 async function main(): Promise<void> {
+  if (process.env.DFM_BENCH_SIZES !== undefined && process.env.DFM_BENCH_SIZES.trim() !== 'none') {
+    // Only the scale table was asked for.
+    process.stdout.write(`${runScaleTable(process.env.DFM_PYTHON ?? '/usr/bin/python3')}\n`);
+    return;
+  }
   await tf.setBackend('wasm');
   await tf.ready();
   const rows: { work: string; ours: number; numpy?: number; anomalib?: number }[] = [];
@@ -114,6 +123,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${out.join('\n')}\n`);
   tf.dispose([queries, zTrain, zQueries]);
+  if (process.env.DFM_BENCH_SIZES?.trim() !== 'none') process.stdout.write(`\n${runScaleTable(process.env.DFM_PYTHON ?? '/usr/bin/python3')}\n`);
   gaussian.dispose();
   pca.dispose();
   train.dispose();

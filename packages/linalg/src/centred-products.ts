@@ -69,54 +69,70 @@ export function packedRow(i: number): number {
   return (i * (i + 1)) / 2;
 }
 
-/** Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d). */
-export function gramProducts(data: Float32Array, n: number, d: number): GramProducts {
+/**
+ * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d); `onChunk` gets the fraction done.
+ * The summed axis (features) is cut into chunks of {@link gramChunk}`(d)` (256, or 1024 once d > 2048: the
+ * readback and float64 sum of an n×n product per chunk cost more than the product at 256); only the lower
+ * triangle is multiplied (row blocks of {@link ROW_BLOCK} against the columns up to their end).
+ */
+export function gramProducts(data: Float32Array, n: number, d: number, onChunk?: (fraction: number) => void): GramProducts {
   const mean = columnMeans(data, n, d);
-  const chunks = Math.ceil(d / CHUNK);
-  const padded = chunks * CHUNK;
-  // left: [chunks][n][CHUNK] ; right = centredTransposed: [padded][n] (chunk b is rows b·CHUNK…).
-  const left = new Float32Array(chunks * n * CHUNK);
+  const chunkLength = gramChunk(d);
+  const chunks = Math.ceil(d / chunkLength);
+  const padded = chunks * chunkLength;
+  // left: [chunks][n][chunkLength] ; right = centredTransposed: [padded][n] (chunk b is rows b·chunkLength…).
+  const left = new Float32Array(chunks * n * chunkLength);
   const right = new Float32Array(padded * n);
   // Tiles of TILE samples keep the transposed writes into `right` cache-friendly.
   const TILE = 16;
   for (let i0 = 0; i0 < n; i0 += TILE) {
     const i1 = Math.min(n, i0 + TILE);
     for (let chunk = 0; chunk < chunks; chunk++) {
-      const j0 = chunk * CHUNK;
-      const j1 = Math.min(d, j0 + CHUNK);
+      const j0 = chunk * chunkLength;
+      const j1 = Math.min(d, j0 + chunkLength);
       for (let i = i0; i < i1; i++) {
         const rowOffset = i * d;
-        const leftOffset = (chunk * n + i) * CHUNK - j0;
+        const leftOffset = (chunk * n + i) * chunkLength - j0;
         for (let j = j0; j < j1; j++) left[leftOffset + j] = data[rowOffset + j]! - mean[j]!;
       }
       for (let j = j0; j < j1; j++) {
         const rightOffset = j * n;
         const leftColumn = j - j0;
-        for (let i = i0; i < i1; i++) right[rightOffset + i] = left[(chunk * n + i) * CHUNK + leftColumn]!;
+        for (let i = i0; i < i1; i++) right[rightOffset + i] = left[(chunk * n + i) * chunkLength + leftColumn]!;
       }
     }
   }
   const product = new Float64Array(n * n);
-  const block = n * CHUNK;
+  const block = n * chunkLength;
   for (let b = 0; b < chunks; b++) {
-    const partial = tf.tidy(() => {
-      const a = tf.tensor2d(left.subarray(b * block, (b + 1) * block), [n, CHUNK]);
-      const c = tf.tensor2d(right.subarray(b * block, (b + 1) * block), [CHUNK, n]);
-      return tf.matMul(a, c);
-    });
-    const values = partial.dataSync();
-    partial.dispose();
-    for (let i = 0; i < values.length; i++) product[i]! += values[i]!;
-  }
-  // Symmetrise: the two triangles may differ in the last float32 bits.
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const average = 0.5 * (product[i * n + j]! + product[j * n + i]!);
-      product[i * n + j] = average;
-      product[j * n + i] = average;
+    const c = tf.tensor2d(right.subarray(b * block, (b + 1) * block), [chunkLength, n]);
+    try {
+      for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+        const i1 = Math.min(n, i0 + ROW_BLOCK);
+        const partial = tf.tidy(() => {
+          const a = tf.tensor2d(left.subarray(b * block + i0 * chunkLength, b * block + i1 * chunkLength), [i1 - i0, chunkLength]);
+          return tf.matMul(a, i1 === n ? c : tf.slice(c, [0, 0], [chunkLength, i1]));
+        });
+        const values = partial.dataSync();
+        partial.dispose();
+        for (let i = i0; i < i1; i++) {
+          const source = (i - i0) * i1;
+          const destination = i * n;
+          for (let j = 0; j <= i; j++) product[destination + j]! += values[source + j]!;
+        }
+      }
+    } finally {
+      c.dispose();
     }
+    onChunk?.((b + 1) / chunks);
   }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) product[j * n + i] = product[i * n + j]!;
   return { mean, product, size: n, centredTransposed: right, paddedFeatures: padded };
+}
+
+/** The Gram route's chunk length along the features for `d` features (see {@link gramProducts}). */
+export function gramChunk(d: number): number {
+  return d > 2048 ? 4 * CHUNK : CHUNK;
 }
 
 /** Where {@link accumulateScatter} adds its sums. */

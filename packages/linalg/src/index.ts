@@ -9,7 +9,18 @@ export {
   toMatrix64,
   transposeMatrix64,
 } from './matrix64';
-export { checkNComponents, type NComponents, PCA, type PCAJSON, type PCAOptions, type PCAState, ZERO_EIGENVALUE_TOLERANCE } from './pca';
+export {
+  checkNComponents,
+  type NComponents,
+  PCA,
+  type PCAFitOptions,
+  type PCAJSON,
+  type PCAOptions,
+  type PCAProgress,
+  type PCAProgressCallback,
+  type PCAState,
+  ZERO_EIGENVALUE_TOLERANCE,
+} from './pca';
 export {
   PCAStatistics,
   type PCAStatisticsOptions,

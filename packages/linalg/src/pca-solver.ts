@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { accumulateScatter, columnMeans, gramProducts, powerOfTwoScale } from './centred-products';
+import { accumulateScatter, CHUNK, columnMeans, gramProducts, packedLength, packedRow, powerOfTwoScale } from './centred-products';
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
+import { type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
 import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /**
@@ -37,17 +38,42 @@ export function checkCountFits(level: NComponents, n: number, d: number, caller:
   }
 }
 
+/** Progress of a PCA fit: `phase` and, where the amount of work is known, the `fraction` of it done (0…1). */
+export type PCAProgress = {
+  /** `'accumulating'`: the second-moment products; `'solving'`: the eigenproblem. */
+  phase: 'accumulating' | 'solving';
+  /** Share of the phase done, when known (the products); absent for the iterative solve. */
+  fraction?: number;
+  /** For `'solving'` by subspace iteration: the iteration just finished (from 1). */
+  iteration?: number;
+};
+
+/** Receives {@link PCAProgress} reports (synchronously, from inside the fit). */
+export type PCAProgressCallback = (progress: PCAProgress) => void;
+
 /**
  * PCA of `[n, d]` row-major float32 rows (finite, n ≥ 2, an integer level ≤ min(n, d) checked by the
  * caller): the Gram route when n < d, else the scatter route (the rows' moments about their own mean).
  */
-export function solveRows(raw: Float32Array, n: number, d: number, level: NComponents, caller: string): PCAState {
-  if (n < d) return solveGram(raw, n, d, level, caller);
+export function solveRows(
+  raw: Float32Array,
+  n: number,
+  d: number,
+  level: NComponents,
+  caller: string,
+  onProgress?: PCAProgressCallback,
+): PCAState {
+  if (n < d) return solveGram(raw, n, d, level, caller, onProgress);
   const shift = columnMeans(raw, n, d);
   const sum = new Float64Array(d);
-  const scatter = new Float64Array(d * d);
-  accumulateScatter({ layout: 'lower', scatter, sum }, raw, n, d, shift);
-  return solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller);
+  const scatter = new Float64Array(packedLength(d));
+  const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
+  for (let r0 = 0; r0 < n; r0 += step) {
+    const r1 = Math.min(n, r0 + step);
+    accumulateScatter({ layout: 'packed', scatter, sum }, raw.subarray(r0 * d, r1 * d), r1 - r0, d, shift);
+    onProgress?.({ phase: 'accumulating', fraction: r1 / n });
+  }
+  return solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress);
 }
 
 /** Moments about a shift c, as {@link solveMoments} takes them. */
@@ -56,10 +82,12 @@ export type ShiftedMoments = {
   nFeatures: number;
   /** `[D]` the shift c. */
   shift: Float64Array;
-  /** `[D]` `Σ (x − c)`. */
+  /** `[D]` `Σ (x − c)` over every row, the pending ones included. */
   sum: Float64Array;
-  /** `[D, D]` row-major; its lower triangle holds `Σ (x − c)(x − c)ᵀ`. Overwritten. */
+  /** Packed lower triangle (row i holds columns 0…i) of `Σ (x − c)(x − c)ᵀ` over the folded rows. Not modified. */
   scatter: Float64Array;
+  /** Rows not folded into `scatter` yet (`[count, D]` float32, as given); their products are added here. */
+  pending?: { rows: Float32Array; count: number };
 };
 
 /**
@@ -70,18 +98,73 @@ export type ShiftedMoments = {
  * (what {@link PCAStatistics} uses) that is ~1/D for stationary data, so nothing is lost; with c = 0 (plain
  * `XᵀX − N μμᵀ`) it is (mean / std)², which for features of mean 1e3 and std 1 wipes out 6 of float64's 16
  * digits, and nearly all of float32's 7 in the backend products.
+ *
+ * The eigenproblem: the leading eigenpairs by subspace iteration on the backend ({@link topEigenpairs})
+ * when the rule needs at most about D/4 of them; the full float64 solver ({@link eighSymmetricInPlace})
+ * for `'all'`, for large counts, and when the variance ratio needs more than about D/4 components.
  */
-export function solveMoments(moments: ShiftedMoments, level: NComponents, caller: string): PCAState {
+export function solveMoments(moments: ShiftedMoments, level: NComponents, caller: string, onProgress?: PCAProgressCallback): PCAState {
   const { nSamples: n, nFeatures: d, shift, sum, scatter } = moments;
   const mean = new Float64Array(d);
   for (let j = 0; j < d; j++) mean[j] = shift[j]! + sum[j]! / n;
+  const pending = moments.pending !== undefined && moments.pending.count > 0 ? moments.pending : undefined;
+  onProgress?.({ phase: 'solving' });
+  const rule = topRule(level, d);
+  if (rule !== null) {
+    const pendingCentred = pending === undefined ? undefined : centredRows(pending.rows, pending.count, d, shift);
+    // Diagonal of S (float64) for the exact trace and the scaling.
+    let trace = 0;
+    let largestDiagonal = 0;
+    for (let i = 0; i < d; i++) {
+      let value = scatter[packedRow(i) + i]! - (sum[i]! * sum[i]!) / n;
+      if (pendingCentred !== undefined) for (let r = 0; r < pending!.count; r++) value += pendingCentred.values64[r * d + i]! ** 2;
+      trace += value;
+      largestDiagonal = Math.max(largestDiagonal, value);
+    }
+    const pendingTensors =
+      pendingCentred === undefined
+        ? undefined
+        : { rows: tf.tensor2d(pendingCentred.values32, [pending!.count, d]), columns: tf.tensor2d(transpose32(pendingCentred.values32, pending!.count, d), [d, pending!.count]) };
+    let result: TopEigenResult | null;
+    try {
+      result = topEigenpairs(d, scatterRowWriter(moments, pendingTensors), {
+        rule,
+        trace,
+        largestDiagonal,
+        maxBlock: Math.floor(d / 2),
+        onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
+      });
+    } finally {
+      if (pendingTensors !== undefined) tf.dispose([pendingTensors.rows, pendingTensors.columns]);
+    }
+    if (result !== null) {
+      const top = result;
+      return finishPCA({
+        n,
+        d,
+        level,
+        caller,
+        eigenvalues: top.values,
+        size: top.block,
+        total: trace,
+        scale: 1,
+        mean,
+        components: (k) => ({ components: selectColumns(top.vectors, d, top.block, k), computed: k }),
+      });
+    }
+  }
+  const full = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) full.set(scatter.subarray(packedRow(i), packedRow(i) + i + 1), i * d);
+  if (pending !== undefined) {
+    accumulateScatter({ layout: 'lower', scatter: full, sum: new Float64Array(d) }, pending.rows, pending.count, d, shift);
+  }
   for (let i = 0; i < d; i++) {
     const offset = i * d;
     const correction = sum[i]! / n;
     if (correction === 0) continue;
-    for (let j = 0; j <= i; j++) scatter[offset + j] = scatter[offset + j]! - correction * sum[j]!;
+    for (let j = 0; j <= i; j++) full[offset + j] = full[offset + j]! - correction * sum[j]!;
   }
-  const { values: eigenvalues, vectors } = eighSymmetricInPlace(scatter, d);
+  const { values: eigenvalues, vectors } = eighSymmetricInPlace(full, d);
   return finishPCA({
     n,
     d,
@@ -91,36 +174,144 @@ export function solveMoments(moments: ShiftedMoments, level: NComponents, caller
     size: d,
     scale: 1,
     mean,
-    components: (k) => {
-      const components = new Float64Array(d * k);
-      for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) components[i * k + j] = vectors.data[i * d + j]!;
-      return { components, computed: k };
-    },
+    components: (k) => ({ components: selectColumns(vectors.data, d, d, k), computed: k }),
   });
 }
 
+/**
+ * The subspace-iteration rule for `level` on a `size × size` problem, or null when the full solver is the
+ * better choice (`'all'`, or a count whose block would pass size / 2).
+ */
+function topRule(level: NComponents, size: number): TopEigenRule | null {
+  if (level === 'all') return null;
+  if (isCount(level)) return level + Math.max(16, Math.ceil(level / 2)) <= size / 2 ? { kind: 'count', count: level } : null;
+  return { kind: 'ratio', level };
+}
+
+/** The first k columns of a `[rows, cols]` row-major matrix, as `[rows, k]`. */
+function selectColumns(values: Float64Array, rows: number, cols: number, k: number): Float64Array {
+  const out = new Float64Array(rows * k);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) out[i * k + j] = values[i * cols + j]!;
+  return out;
+}
+
+/** `rows − shift` in float64 and rounded to float32 (as {@link accumulateScatter} rounds its chunks). */
+function centredRows(rows: Float32Array, count: number, d: number, shift: Float64Array): { values64: Float64Array; values32: Float32Array } {
+  const values64 = new Float64Array(count * d);
+  for (let r = 0; r < count; r++) for (let j = 0; j < d; j++) values64[r * d + j] = rows[r * d + j]! - shift[j]!;
+  return { values64, values32: Float32Array.from(values64) };
+}
+
+function transpose32(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = values[i * cols + j]!;
+  return out;
+}
+
+/**
+ * Rows of the centred scatter `S = P − s sᵀ / N (+ the pending rows' products)` from the packed lower
+ * triangle P, read row-wise (the upper part of a row block comes from the later packed rows, contiguously).
+ */
+function scatterRowWriter(moments: ShiftedMoments, pending: { rows: tf.Tensor2D; columns: tf.Tensor2D } | undefined): RowWriter {
+  const { nSamples: n, nFeatures: d, sum, scatter } = moments;
+  return (i0, i1, scale, out) => {
+    const extra =
+      pending === undefined
+        ? undefined
+        : (() => {
+            const product = tf.tidy(() => tf.matMul(tf.slice(pending.columns, [i0, 0], [i1 - i0, -1]), pending.rows));
+            const values = product.dataSync();
+            product.dispose();
+            return values;
+          })();
+    for (let i = i0; i < i1; i++) {
+      const row = packedRow(i);
+      const offset = (i - i0) * d;
+      const si = sum[i]! / n;
+      for (let j = 0; j <= i; j++) {
+        const value = scatter[row + j]! - si * sum[j]! + (extra === undefined ? 0 : extra[offset + j]!);
+        out[offset + j] = value / scale;
+      }
+    }
+    // Upper part of the block: S_ij for j > i, i in [i0, i1), from packed row j (columns i0 … min(i1, j) − 1).
+    for (let j = i0 + 1; j < d; j++) {
+      const row = packedRow(j);
+      const sj = sum[j]! / n;
+      const end = Math.min(i1, j);
+      for (let i = i0; i < end; i++) {
+        const offset = (i - i0) * d;
+        const value = scatter[row + i]! - sj * sum[i]! + (extra === undefined ? 0 : extra[offset + j]!);
+        out[offset + j] = value / scale;
+      }
+    }
+  };
+}
+
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
-function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, caller: string): PCAState {
+function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, caller: string, onProgress?: PCAProgressCallback): PCAState {
   // Features of extreme magnitude (|x − mean| beyond 2^±50) are scaled by a power of two (exact) so
   // the float32 products neither overflow to Infinity nor underflow to zero; results are unscaled below.
   const scale = magnitudeScale(raw, n, d);
   const values = scale === 1 ? raw : raw.map((value) => value / scale);
-  const products = gramProducts(values, n, d);
-  const { values: eigenvalues, vectors } = eighSymmetricInPlace(products.product, n);
+  const products = gramProducts(values, n, d, (fraction) => onProgress?.({ phase: 'accumulating', fraction }));
+  onProgress?.({ phase: 'solving' });
+  const gram = products.product;
+  let eigenvalues: Float64Array;
+  let vectors: Float64Array;
+  let size = n;
+  let total: number | undefined;
+  const rule = topRule(level, n);
+  const top =
+    rule === null
+      ? null
+      : (() => {
+          let trace = 0;
+          let largestDiagonal = 0;
+          for (let i = 0; i < n; i++) {
+            trace += gram[i * n + i]!;
+            largestDiagonal = Math.max(largestDiagonal, gram[i * n + i]!);
+          }
+          total = trace;
+          const result = topEigenpairs(
+            n,
+            (i0, i1, factor, out) => {
+              for (let i = 0; i < (i1 - i0) * n; i++) out[i] = gram[i0 * n + i]! / factor;
+            },
+            {
+              rule,
+              trace,
+              largestDiagonal,
+              maxBlock: Math.floor(n / 2),
+              onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
+            },
+          );
+          return result;
+        })();
+  if (top !== null) {
+    eigenvalues = top.values;
+    vectors = top.vectors;
+    size = top.block;
+  } else {
+    total = undefined;
+    const full = eighSymmetricInPlace(gram, n);
+    eigenvalues = full.values;
+    vectors = full.vectors.data;
+  }
   return finishPCA({
     n,
     d,
     level,
     caller,
     eigenvalues,
-    size: n,
+    size,
+    ...(total === undefined ? {} : { total }),
     scale,
     mean: products.mean,
     components: (k, nonZero, lambda) => {
       // V = Xcᵀ U Λ^(−1/2), on the backend; zero-variance columns are completed by finishPCA.
       const weights = new Float32Array(n * k);
       for (let i = 0; i < n; i++) {
-        for (let j = 0; j < Math.min(k, nonZero); j++) weights[i * k + j] = vectors.data[i * n + j]! / Math.sqrt(lambda[j]!);
+        for (let j = 0; j < Math.min(k, nonZero); j++) weights[i * k + j] = vectors[i * size + j]! / Math.sqrt(lambda[j]!);
       }
       const padded = products.paddedFeatures;
       const product = tf.tidy(() =>
@@ -149,6 +340,11 @@ type FinishInput = {
   /** Descending eigenvalues of the (scaled) centred product, `size` of them. */
   eigenvalues: Float64Array;
   size: number;
+  /**
+   * The sum of ALL eigenvalues (the trace) when `eigenvalues` holds only the leading ones (subspace
+   * iteration); omitted: the sum of the clamped `eigenvalues`.
+   */
+  total?: number;
   /** The power of two the data was divided by before the product (1 = none). */
   scale: number;
   /** `[d]` float64 mean (scaled like the data). */
@@ -166,6 +362,7 @@ function finishPCA(input: FinishInput): PCAState {
   for (let j = 0; j < size; j++) lambda[j] = j < rank ? Math.max(0, eigenvalues[j]!) : 0;
   let total = 0;
   for (let j = 0; j < size; j++) total += lambda[j]!;
+  if (input.total !== undefined) total = Math.max(total, input.total);
   if (!(total > 0)) {
     throw new InvalidArgumentError(
       `${caller}: features must vary across samples — got ${formatShape([n, d])} with zero total variance (all samples identical). Fit on varied samples.`,

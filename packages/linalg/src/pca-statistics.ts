@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { accumulateScatter, CHUNK, packedLength, packedRow } from './centred-products';
-import { checkNComponents, PCA, type PCAOptions } from './pca';
+import { checkNComponents, checkProgressCallback, PCA, type PCAFitOptions, type PCAOptions } from './pca';
 import { checkCountFits, solveMoments, solveRows } from './pca-solver';
 import { assertFeatures, assertFiniteValues, readFiniteValues } from './validate';
 import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
@@ -226,22 +226,26 @@ export class PCAStatistics {
    *
    * @throws InvalidArgumentError for N < 2, an invalid nComponents, or an integer above min(N, D).
    */
-  toPCA(options: PCAOptions): PCA {
+  toPCA(options: PCAOptions & PCAFitOptions): PCA {
     const caller = 'PCAStatistics.toPCA()';
     const level = (options as Partial<PCAOptions> | undefined)?.nComponents;
+    const onProgress = checkProgressCallback(options?.onProgress, caller);
     checkNComponents(level, caller);
     const d = this.#requireSamples(caller, 2);
     const n = this.#nSamples;
     checkCountFits(level, n, d, caller, `statistics of ${n} samples × ${d} features`);
     const moments = this.#moments;
-    if (moments === null) return PCA.fromState(solveRows(this.#concatenatedRows(d), n, d, level, caller));
-    const scatter = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) scatter.set(moments.scatter.subarray(packedRow(i), packedRow(i) + i + 1), i * d);
-    const sum = moments.sum.slice();
-    if (moments.pendingRows > 0) {
-      accumulateScatter({ layout: 'lower', scatter, sum }, moments.pending, moments.pendingRows, d, moments.shift);
-    }
-    return PCA.fromState(solveMoments({ nSamples: n, nFeatures: d, shift: moments.shift, sum, scatter }, level, caller));
+    if (moments === null) return PCA.fromState(solveRows(this.#concatenatedRows(d), n, d, level, caller, onProgress));
+    const sum = this.#totalSum(moments, d);
+    const pending = moments.pendingRows > 0 ? { rows: moments.pending, count: moments.pendingRows } : undefined;
+    return PCA.fromState(
+      solveMoments(
+        { nSamples: n, nFeatures: d, shift: moments.shift, sum, scatter: moments.scatter, ...(pending === undefined ? {} : { pending }) },
+        level,
+        caller,
+        onProgress,
+      ),
+    );
   }
 
   /**

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, loadFixture, lowRankData, maxAbsDiff, useBackend } from '../test/helpers';
-import { PCA, type PCAJSON } from './pca';
+import { PCA, type PCAJSON, type PCAProgress } from './pca';
+import { PCAStatistics } from './pca-statistics';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 
 type LevelCase = {
@@ -178,5 +179,41 @@ describe.each(BACKENDS)('PCA on the %s backend', (backend) => {
     pca.dispose();
     x.dispose();
     expect(tf.memory().numTensors).toBe(before - 4);
+  });
+
+  describe('onProgress', () => {
+    it.each([
+      ['the Gram route (N < D)', 80, 160],
+      ['the covariance route (N ≥ D)', 300, 64],
+    ])('PCA.fit reports accumulating fractions up to 1, then solving with iterations, on %s', (_, n, d) => {
+      const x = tf.tensor2d(lowRankData(n, d, 6), [n, d]);
+      const reports: PCAProgress[] = [];
+      const pca = new PCA({ nComponents: 0.9 }).fit(x, { onProgress: (progress) => reports.push(progress) });
+      const phases = reports.map((r) => r.phase);
+      const firstSolving = phases.indexOf('solving');
+      expect(firstSolving).toBeGreaterThan(0);
+      expect(phases.slice(0, firstSolving).every((phase) => phase === 'accumulating')).toBe(true);
+      expect(phases.slice(firstSolving).every((phase) => phase === 'solving')).toBe(true);
+      const fractions = reports.slice(0, firstSolving).map((r) => r.fraction!);
+      expect(fractions.at(-1)).toBe(1);
+      for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThan(fractions[i - 1]!);
+      expect(reports.some((r) => r.iteration === 1)).toBe(true);
+      pca.dispose();
+      x.dispose();
+    });
+
+    it('PCAStatistics.toPCA reports solving; a non-function onProgress is refused with the fix', () => {
+      const rows = lowRankData(40, 16, 4);
+      const statistics = new PCAStatistics().update(rows, [40, 16]);
+      const reports: PCAProgress[] = [];
+      statistics.toPCA({ nComponents: 0.9, onProgress: (progress) => reports.push(progress) }).dispose();
+      expect(reports[0]).toEqual({ phase: 'solving' });
+      const x = tf.tensor2d(rows, [40, 16]);
+      const bad = { onProgress: 'yes' } as unknown as { onProgress: () => void };
+      expect(() => new PCA({ nComponents: 2 }).fit(x, bad)).toThrow(InvalidArgumentError);
+      expect(() => new PCA({ nComponents: 2 }).fit(x, bad)).toThrow(/PCA\.fit\(\): options\.onProgress must be a function \(progress\) => void — got string\. Pass a function or omit it\./);
+      expect(() => statistics.toPCA({ nComponents: 2, ...bad })).toThrow(/PCAStatistics\.toPCA\(\): options\.onProgress must be a function/);
+      x.dispose();
+    });
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkCountFits, solveRows } from './pca-solver';
+import { checkCountFits, type PCAProgressCallback, solveRows } from './pca-solver';
 import type { PCAStatistics } from './pca-statistics';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
@@ -17,7 +17,17 @@ import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape }
  */
 export type NComponents = number | 'all';
 
-export { ZERO_EIGENVALUE_TOLERANCE } from './pca-solver';
+export { type PCAProgress, type PCAProgressCallback, ZERO_EIGENVALUE_TOLERANCE } from './pca-solver';
+
+/** Options of one fit ({@link PCA.fit}, {@link PCAStatistics.toPCA}). */
+export type PCAFitOptions = {
+  /**
+   * Called synchronously during the fit: `{ phase: 'accumulating', fraction }` while the second-moment
+   * products run (PCA.fit only: statistics accumulated theirs in `update`), then `{ phase: 'solving' }` and
+   * `{ phase: 'solving', iteration }` after each subspace iteration. For progress bars on long fits.
+   */
+  onProgress?: PCAProgressCallback;
+};
 
 /** Options of {@link PCA}. */
 export type PCAOptions = {
@@ -75,7 +85,9 @@ type Fitted = {
  * Principal component analysis of `[nSamples, nFeatures]` float32 features, exact to float64 reference
  * precision. The solver works on the smaller of the Gram matrix `Xc Xcᵀ` (`[N, N]`, when N < D) and the
  * covariance `Xcᵀ Xc` (`[D, D]`): the products run on the active tfjs backend in float32 chunks summed in
- * float64, the eigenproblem ({@link eigh}) in float64. Inputs are never modified; the features are centred
+ * float64; the eigenproblem in float64 arithmetic: randomized subspace iteration for the leading components
+ * (products on the backend, Rayleigh–Ritz in float64; see `pca-solver.ts`), or the full {@link eigh} for
+ * `'all'`, large counts and ratios that need more than about a quarter of the components. Inputs are never modified; the features are centred
  * on a copy (anomalib's PCA centres its input in place). To fit on more rows than fit in memory, or on
  * shards fitted apart, accumulate {@link PCAStatistics} and call {@link PCA.fromStatistics}: the same solver.
  *
@@ -107,15 +119,17 @@ export class PCA {
 
   /**
    * Fits the model on `x` `[nSamples, nFeatures]` (N ≥ 2, finite). Replaces (and frees) a previous fit.
+   * `options.onProgress` reports the phases (see {@link PCAFitOptions}).
    * @returns `this`.
    */
-  fit(x: tf.Tensor2D): this {
+  fit(x: tf.Tensor2D, options: PCAFitOptions = {}): this {
     const caller = 'PCA.fit()';
+    const onProgress = checkProgressCallback(options?.onProgress, caller);
     assertFeatures(x, caller);
     assertEnoughSamples(x, caller);
     const [n, d] = x.shape;
     checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
-    this.install(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller));
+    this.install(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress));
     return this;
   }
 
@@ -306,6 +320,14 @@ export function checkNComponents(nComponents: unknown, caller: string, name = 'n
       `${caller}: ${name} must be a variance ratio in (0, 1), an integer count ≥ 1 (1 = one component) or 'all' — got ${JSON.stringify(nComponents)}. Pass e.g. 0.97, 16 or 'all'.`,
     );
   }
+}
+
+/** Throws {@link InvalidArgumentError} unless `onProgress` is a function or undefined; returns it. */
+export function checkProgressCallback(onProgress: unknown, caller: string): PCAProgressCallback | undefined {
+  if (onProgress === undefined || typeof onProgress === 'function') return onProgress as PCAProgressCallback | undefined;
+  throw new InvalidArgumentError(
+    `${caller}: options.onProgress must be a function (progress) => void — got ${onProgress === null ? 'null' : typeof onProgress}. Pass a function or omit it.`,
+  );
 }
 
 /** The largest finite float32. */

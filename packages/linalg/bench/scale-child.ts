@@ -1,0 +1,70 @@
+/**
+ * One cell of the scale table (bench/pca.bench.ts runs it in a fresh process per size so peak RSS is its own):
+ * `tsx bench/scale-child.ts <statistics|fit> train.f32 N D queries.f32` prints one JSON line:
+ * `{ ms, k, fre, inputRssKiB, peakRssKiB }`. `statistics`: the rows stream from the file in batches of 512
+ * into PCAStatistics, then toPCA (memory O(D²), no [N, D] bank). `fit`: the rows are read into one [N, D] tensor,
+ * then PCA.fit. `ms` covers the PCA work only (update + toPCA, or fit), not the file reading.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { PCA } from '../src/pca';
+import { PCAStatistics } from '../src/pca-statistics';
+
+const LEVEL = 0.97;
+const BATCH = 512;
+
+function readRows(path: string, start: number, count: number, d: number, fd?: number): Float32Array {
+  const out = new Float32Array(count * d);
+  const bytes = new Uint8Array(out.buffer);
+  const handle = fd ?? openSync(path, 'r');
+  let done = 0;
+  while (done < bytes.length) {
+    const read = readSync(handle, bytes, done, Math.min(bytes.length - done, 1 << 30), start * d * 4 + done);
+    if (read === 0) throw new Error(`${path}: short read`);
+    done += read;
+  }
+  if (fd === undefined) closeSync(handle);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const [mode, trainPath, nText, dText, queriesPath] = process.argv.slice(2);
+  const n = Number(nText);
+  const d = Number(dText);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  let pca: PCA;
+  let ms = 0;
+  let inputRssKiB = 0;
+  if (mode === 'statistics') {
+    inputRssKiB = process.resourceUsage().maxRSS;
+    const statistics = new PCAStatistics({ label: 'bench' });
+    const fd = openSync(trainPath!, 'r');
+    for (let start = 0; start < n; start += BATCH) {
+      const count = Math.min(BATCH, n - start);
+      const rows = readRows(trainPath!, start, count, d, fd);
+      const t0 = performance.now();
+      statistics.update(rows, [count, d]);
+      ms += performance.now() - t0;
+    }
+    closeSync(fd);
+    const t0 = performance.now();
+    pca = statistics.toPCA({ nComponents: LEVEL });
+    ms += performance.now() - t0;
+  } else {
+    const rows = readRows(trainPath!, 0, n, d);
+    const x = tf.tensor2d(rows, [n, d]);
+    inputRssKiB = process.resourceUsage().maxRSS;
+    const t0 = performance.now();
+    pca = new PCA({ nComponents: LEVEL }).fit(x);
+    ms = performance.now() - t0;
+    x.dispose();
+  }
+  const peakRssKiB = process.resourceUsage().maxRSS;
+  const queries = tf.tensor2d(readRows(queriesPath!, 0, 1000, d), [1000, d]);
+  const fre = tf.tidy(() => tf.sum(tf.square(pca.residual(queries)), 1).dataSync());
+  process.stdout.write(`${JSON.stringify({ ms, k: pca.numComponents, fre: Array.from(fre), inputRssKiB, peakRssKiB })}\n`);
+}
+
+await main();
