@@ -1,4 +1,4 @@
-import type { Callback, StageProgress } from '@dfm/lightning-like';
+import type { Callback, FitPhaseProgress, StageProgress } from '@dfm/lightning-like';
 
 /** Where a command writes: the result on `out`, logs and progress on `err`. */
 export interface Io {
@@ -36,6 +36,7 @@ export function writeJson(io: Io, document: unknown): void {
 /** Engine callbacks for the CLI: warnings to stderr (and collected), one line per stage when stderr is not a TTY. */
 export function cliCallback(io: Io, warnings: string[]): Callback {
   const tty = (io.err as NodeJS.WriteStream).isTTY === true;
+  let lastPhase: FitPhaseProgress['phase'] | null = null;
   return {
     onWarning(message: string) {
       warnings.push(message);
@@ -44,6 +45,12 @@ export function cliCallback(io: Io, warnings: string[]): Callback {
     onStageEnd(stage: StageProgress['stage'], info: { seconds: number; samples: number }) {
       // On a TTY the Engine's ProgressBar already closes each stage with this line.
       if (!tty) log(io, `${stage}: ${info.samples} images in ${info.seconds.toFixed(1)} s`);
+    },
+    onFitProgress(progress: FitPhaseProgress) {
+      // On a TTY the ProgressBar draws every report in place; in logs, one line per phase.
+      if (tty || progress.phase === lastPhase) return;
+      lastPhase = progress.phase;
+      log(io, `PCA: ${progress.phase}`);
     },
   };
 }

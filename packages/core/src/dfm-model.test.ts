@@ -172,6 +172,28 @@ describe('DFMModel fit validation', () => {
     model.dispose();
   });
 
+  it('reports PCA progress (accumulating, then solving) to onPcaProgress, and labels its statistics', async () => {
+    const model = new DFMModel({ ...options, layer: 'layer3', poolingKernelSize: 4 });
+    expect(model.featureLabel).toBe(`${model.config.backbone}/layer3/pool4`);
+    const features = tf.randomNormal([300, 256], 0, 1, 'float32', 7) as tf.Tensor2D;
+    const phases: string[] = [];
+    await model.fit(features, { onPcaProgress: (progress) => phases.push(progress.phase) });
+    expect(phases[0]).toBe('accumulating');
+    expect(phases.at(-1)).toBe('solving');
+    expect(phases.indexOf('solving')).toBe(phases.lastIndexOf('accumulating') + 1);
+    await expect(model.fit(features, { onPcaProgress: 'no' as never })).rejects.toThrow(
+      /DFMModel\.fit\(\): options\.onPcaProgress must be a function \(progress\) => void — got string\. Pass a function or omit it\./,
+    );
+    const bank = new FeatureBank({ label: model.featureLabel });
+    await bank.add(features, [1, 1, 256]);
+    const statistics = bank.takeStatistics();
+    expect(statistics.label).toBe(model.featureLabel);
+    const other = new PCAStatistics({ label: 'resnet50/layer3/pool4' }).update(new Float32Array(256 * 2), [2, 256]);
+    expect(() => statistics.merge(other)).toThrow(/statistics must describe the same features — got label/);
+    features.dispose();
+    model.dispose();
+  });
+
   it('fits when N ≥ D (covariance route) as well', async () => {
     const model = new DFMModel({ ...options, layer: 'layer3', poolingKernelSize: 4 }); // 64 px → layer3 4×4×256 → pool 4 → 256
     const fit = await model.fit(batches(12, 6));

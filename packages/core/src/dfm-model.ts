@@ -9,7 +9,7 @@ import {
   type LayerName,
   type WeightsSpec,
 } from '@dfm/backbone';
-import { checkNComponents, type NComponents, type PCA, PCAStatistics, SingleClassGaussian } from '@dfm/linalg';
+import { checkNComponents, type NComponents, type PCA, type PCAProgressCallback, PCAStatistics, SingleClassGaussian } from '@dfm/linalg';
 import { residualToMap, upsampleMap } from './anomaly-map';
 import { type FeatureShape, poolAndFlatten } from './feature-pooling';
 import { FeatureBank } from './feature-bank';
@@ -126,6 +126,13 @@ export interface FitProgress {
 export interface FitOptions {
   /** Called after each batch of an iterable is added to the memory bank. */
   onBatch?: (progress: FitProgress) => void;
+  /**
+   * Called during the PCA fit: `{ phase: 'accumulating', fraction }` while the second-moment products run
+   * (a feature matrix, or fewer than D rows: their Gram matrix), then `{ phase: 'solving' }` and
+   * `{ phase: 'solving', iteration }` per eigensolver iteration. With image batches and N ≥ D the
+   * products were accumulated batch by batch already (see `onBatch`), so only `'solving'` follows.
+   */
+  onPcaProgress?: PCAProgressCallback;
   /** Feature shape, when `fit` is given features rather than images (needed for maps). */
   featureShape?: FeatureShape;
   /** `[H, W]` of the images the features came from, when `fit` is given features (recorded in the model file). */
@@ -164,6 +171,15 @@ const LAYERS: readonly LayerName[] = ['layer1', 'layer2', 'layer3', 'layer4', 'a
  */
 export class DFMModel {
   readonly config: DFMModelConfig;
+
+  /**
+   * Where this model's features come from, `'<backbone>/<layer>/pool<k>'`: the label of the
+   * {@link PCAStatistics} it accumulates, so statistics of another backbone, layer or pooling are refused
+   * when shards are merged.
+   */
+  get featureLabel(): string {
+    return `${this.config.backbone}/${this.config.layer}/pool${this.config.poolingKernelSize}`;
+  }
   private readonly weights: WeightsSpec;
   /** The runtime requested for the backbone (see {@link DFMModelOptions.runtime}). */
   readonly runtime: RuntimeChoice;
@@ -355,6 +371,12 @@ export class DFMModel {
     if (options.imageSize !== undefined && !isSize(options.imageSize)) {
       throw new InvalidArgumentError(`DFMModel.fit(): imageSize must be [height, width] with positive integers — got ${JSON.stringify(options.imageSize)}.`);
     }
+    const { onPcaProgress } = options;
+    if (onPcaProgress !== undefined && typeof onPcaProgress !== 'function') {
+      throw new InvalidArgumentError(
+        `DFMModel.fit(): options.onPcaProgress must be a function (progress) => void — got ${onPcaProgress === null ? 'null' : typeof onPcaProgress}. Pass a function or omit it.`,
+      );
+    }
     let statistics: PCAStatistics;
     let featureShape: FeatureShape | null = options.featureShape ?? null;
     let imageSize: [number, number] | null = options.imageSize ?? null;
@@ -365,7 +387,9 @@ export class DFMModel {
         );
       }
       checkFinite('DFMModel.fit()', data, 'the feature matrix');
-      statistics = new PCAStatistics().update(data);
+      onPcaProgress?.({ phase: 'accumulating', fraction: 0 });
+      statistics = new PCAStatistics({ label: this.featureLabel }).update(data);
+      onPcaProgress?.({ phase: 'accumulating', fraction: 1 });
     } else if (data instanceof PCAStatistics) {
       statistics = data;
       const recorded = data.featureShape;
@@ -393,7 +417,7 @@ export class DFMModel {
         `DFMModel.fit(): featureShape ${formatShape(featureShape)} has ${featureShape[0] * featureShape[1] * featureShape[2]} elements — the features have ${nFeatures}. Pass the featureShape getFeatures() returned.`,
       );
     }
-    const pca = statistics.toPCA({ nComponents: this.config.nComps });
+    const pca = statistics.toPCA({ nComponents: this.config.nComps, ...(onPcaProgress === undefined ? {} : { onProgress: onPcaProgress }) });
     let gaussian: SingleClassGaussian | null = null;
     try {
       if (this.config.scoreType === 'nll') gaussian = SingleClassGaussian.fromStatistics(statistics, pca);
@@ -560,7 +584,7 @@ export class DFMModel {
     batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>,
     onBatch: FitOptions['onBatch'],
   ): Promise<{ statistics: PCAStatistics; featureShape: FeatureShape; imageSize: [number, number] }> {
-    const bank = new FeatureBank();
+    const bank = new FeatureBank({ label: this.featureLabel });
     let imageSize: [number, number] | undefined;
     let index = 0;
     for await (const batch of batches) {

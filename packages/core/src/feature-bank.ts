@@ -13,8 +13,22 @@ import type { FeatureShape } from './feature-pooling';
  */
 export class FeatureBank {
   #statistics: PCAStatistics | null = null;
+  readonly #label: string | undefined;
   #featureShape: FeatureShape | null = null;
   #batches = 0;
+
+  /**
+   * @param options.label where the features come from (e.g. `'resnet18/layer3/pool4'`), recorded in the
+   * statistics so shards of another backbone, layer or pooling are refused by `PCAStatistics.merge`.
+   */
+  constructor(options: { label?: string } = {}) {
+    if (options.label !== undefined && typeof options.label !== 'string') {
+      throw new InvalidArgumentError(
+        `new FeatureBank(): options.label must be a string such as 'resnet18/layer3/pool4' — got ${typeof options.label}. Omit it if unneeded.`,
+      );
+    }
+    this.#label = options.label;
+  }
 
   /** Rows collected so far. */
   get samples(): number {
@@ -67,7 +81,7 @@ export class FeatureBank {
         );
       }
     }
-    this.#statistics ??= new PCAStatistics({ nFeatures, featureShape });
+    this.#statistics ??= new PCAStatistics({ nFeatures, featureShape, ...(this.#label === undefined ? {} : { label: this.#label }) });
     this.#statistics.update(values, [rows, nFeatures]);
     this.#featureShape = featureShape;
   }

@@ -1,5 +1,6 @@
 import type { Batch } from '@dfm/data';
 import type * as tf from '@tensorflow/tfjs-core';
+import type { FitPhaseProgress } from './callbacks/callback';
 import type { Evaluator } from './evaluator';
 import type { PostProcessor } from './post-processing/post-processor';
 import type { PreProcessor } from './pre-processor';
@@ -38,6 +39,12 @@ export abstract class AnomalyModule {
   abstract readonly postProcessor: PostProcessor | null;
   abstract readonly evaluator: Evaluator | null;
   abstract readonly visualizer: Visualizer | null;
+
+  /**
+   * Set by the {@link Engine} while it fits this module: where the fit reports the PCA's progress
+   * (`'accumulating'` / `'solving'`); it forwards to the callbacks' `onFitProgress`. `null` otherwise.
+   */
+  onFitProgress: ((progress: FitPhaseProgress) => void) | null = null;
 
   /** Trainer arguments this model asks for; the user's own arguments win (conflicts are reported). */
   get trainerArguments(): Partial<TrainerArguments> {

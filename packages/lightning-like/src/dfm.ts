@@ -63,7 +63,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
   readonly postProcessor: PostProcessor | null;
   readonly evaluator: Evaluator | null;
   readonly visualizer: Visualizer | null;
-  private readonly bank = new FeatureBank();
+  private readonly bank: FeatureBank;
 
   /**
    * @param options Model options (anomalib's names, camelCase).
@@ -85,6 +85,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     this.model =
       restored ??
       new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed, runtime });
+    this.bank = new FeatureBank({ label: this.model.featureLabel });
     this.preProcessor = options.preProcessor === false ? PreProcessor.identity() : (options.preProcessor ?? new PreProcessor());
     this.postProcessor = options.postProcessor === false ? null : (options.postProcessor ?? new PostProcessor());
     this.evaluator = options.evaluator === false ? null : (options.evaluator ?? new Evaluator());
@@ -153,7 +154,12 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     }
     this.model.preProcessing = this.preProcessor.toPreProcessing();
     const statistics = this.bank.takeStatistics('Dfm.fitMemoryBank()');
-    await this.model.fit(statistics, { featureShape, ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}) });
+    const onPcaProgress = this.onFitProgress ?? undefined;
+    await this.model.fit(statistics, {
+      featureShape,
+      ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}),
+      ...(onPcaProgress === undefined ? {} : { onPcaProgress }),
+    });
   }
 
   /** The size the training images had: the pre-processor's, or (no resizing) the first batch's. */

@@ -65,9 +65,18 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
   it('fits once, reports a trainer-argument conflict, tests, and writes the results directory', async () => {
     const warnings: string[] = [];
     const model = small();
-    const engine = new Engine({ defaultRootDir: join(work, 'results'), maxEpochs: 2, batchSize: 8, callbacks: [{ onWarning: (m) => warnings.push(m) }] });
+    const phases: string[] = [];
+    const engine = new Engine({
+      defaultRootDir: join(work, 'results'),
+      maxEpochs: 2,
+      batchSize: 8,
+      callbacks: [{ onWarning: (m) => warnings.push(m), onFitProgress: (p) => phases.push(p.phase) }],
+    });
     const fit = await engine.fit(model, dataset());
     expect(model.fitCount).toBe(1);
+    // 24 rows < D: the PCA forms their Gram matrix ('accumulating'), then solves; the hook is unset after fit.
+    expect([phases[0], phases.at(-1)]).toEqual(['accumulating', 'solving']);
+    expect(model.onFitProgress).toBeNull();
     expect(warnings.some((w) => /trainer argument maxEpochs: the model asks for 1, you set 2; using yours \(2\)/.test(w))).toBe(true);
     expect(warnings.some((w) => /epoch 2: the memory bank is already fitted/.test(w))).toBe(true);
     expect(fit.trainSamples).toBe(24);

@@ -210,7 +210,14 @@ export class Engine {
       }, (n) => {
         samples += n;
       });
-      await model.onTrainEpochEnd(epoch);
+      model.onFitProgress = (progress) => {
+        for (const callback of this.callbacks) callback.onFitProgress?.(progress);
+      };
+      try {
+        await model.onTrainEpochEnd(epoch);
+      } finally {
+        model.onFitProgress = null;
+      }
     }
     const { thresholdSplit, note } = dataset.splitInfo;
     if (model.postProcessor !== null) {

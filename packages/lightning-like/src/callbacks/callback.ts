@@ -14,6 +14,17 @@ export interface StageProgress {
 }
 
 /**
+ * Progress of the model's fit after the training batches (DFM: the PCA): `'accumulating'` the second
+ * moments (with `fraction` done), then `'solving'` the eigenproblem (`iteration` of the eigensolver).
+ * The same shape as `@dfm/linalg`'s `PCAProgress`.
+ */
+export interface FitPhaseProgress {
+  phase: 'accumulating' | 'solving';
+  fraction?: number;
+  iteration?: number;
+}
+
+/**
  * Hooks the Engine calls as it works. Every hook is optional and synchronous; a callback that
  * needs the result of a stage reads it from the `...End` hook's argument.
  */
@@ -21,6 +32,8 @@ export interface Callback {
   onStageStart?(stage: StageProgress['stage'], info: { total: number; trainerArguments?: TrainerArguments }): void;
   onBatchEnd?(progress: StageProgress): void;
   onStageEnd?(stage: StageProgress['stage'], info: { seconds: number; samples: number }): void;
+  /** The fit after the training batches is working (DFM: "PCA: accumulating", "PCA: solving"). */
+  onFitProgress?(progress: FitPhaseProgress): void;
   /** Something the user should know that did not stop the run (argument conflicts, skipped files, fallbacks). */
   onWarning?(message: string): void;
   /** A model file was written. */

@@ -1,4 +1,4 @@
-import type { Callback, StageProgress } from './callback';
+import type { Callback, FitPhaseProgress, StageProgress } from './callback';
 
 /** Options of {@link ProgressBar}. */
 export interface ProgressBarOptions {
@@ -40,6 +40,21 @@ export class ProgressBar implements Callback {
     const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
     const label = this.color ? `\u001b[36m${stage.padEnd(8)}\u001b[0m` : stage.padEnd(8);
     this.stream.write(`\r${label} ${bar} ${samples}/${total} images ${rate.toFixed(1)} img/s`);
+  }
+
+  /** Draws `PCA: accumulating ███░░ 40%` or `PCA: solving (iteration 3)` in place (then the next stage's line). */
+  onFitProgress(progress: FitPhaseProgress): void {
+    if (!this.enabled) return;
+    const label = this.color ? `\u001b[36mPCA:\u001b[0m` : 'PCA:';
+    let detail = '';
+    if (progress.fraction !== undefined) {
+      const width = 24;
+      const filled = Math.round(Math.min(1, Math.max(0, progress.fraction)) * width);
+      detail = ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${Math.round(progress.fraction * 100)}%`;
+    } else if (progress.iteration !== undefined) {
+      detail = ` (iteration ${progress.iteration})`;
+    }
+    this.stream.write(`\r${label} ${progress.phase}${detail}${' '.repeat(20)}`);
   }
 
   onStageEnd(stage: StageProgress['stage'], info: { seconds: number; samples: number }): void {
