@@ -236,8 +236,9 @@ describe('createServer: hostile uploads get 4xx JSON errors that say what was wr
 
 describe('createServer: overload, drain, reload, token', () => {
   it('200 concurrent requests with maxQueue 32: the excess get 503 + Retry-After, every accepted one its correct score; RSS comes back', async () => {
-    // A model taking 20 ms per batch of at most 4: the queue fills while the burst arrives.
-    const { app, url } = await start({ model: undefined, detector: slowDetector(20), maxQueue: 32, maxBatchSize: 4 });
+    // A model taking 250 ms per batch of at most 4 (200 images: 12 s of work): the queue fills while
+    // the burst arrives, however slowly this process (sharing the cores with other tests) sends it.
+    const { app, url } = await start({ model: undefined, detector: slowDetector(250), maxQueue: 32, maxBatchSize: 4 });
     await json(await post(`${url}/v1/predict`, images[0]!.bytes));
     const rssBefore = process.memoryUsage().rss;
     const responses = await Promise.all(
