@@ -19,6 +19,12 @@ export {
   type OnnxruntimePackage,
 } from './onnx/load-onnxruntime';
 export { ONNX_INPUT_NAME, type ResnetOnnxOptions, resnetOnnxGraph, resnetOnnxModel } from './onnx/resnet-onnx';
+export {
+  type MatrixProductRequest,
+  type OnnxMatrixProducts,
+  type OnnxMatrixProductsOptions,
+  onnxMatrixProducts,
+} from './onnx/matrix-products';
 export type { OnnxAttribute, OnnxElementType, OnnxGraph, OnnxInitializer, OnnxNode, OnnxValueInfo } from './onnx/onnx-model';
 export { RUNTIME_CHOICES, type RuntimeChoice, type RuntimeName, type SelectRuntimeOptions, type SelectRuntimeResult, selectRuntime } from './select-runtime';
 export { type EncodableTensor, encodeSafetensors } from './encode-safetensors';

@@ -4,12 +4,16 @@
  * `{ ms, k, fre, inputRssKiB, peakRssKiB }`. `statistics`: the rows stream from the file in batches of 512
  * into PCAStatistics, then toPCA (memory O(D²), no [N, D] bank). `fit`: the rows are read into one [N, D] tensor,
  * then PCA.fit. `ms` covers the PCA work only (update + toPCA, or fit), not the file reading.
+ * Products: onnxruntime-node (`onnxMatrixProducts()` from @dfm/backbone: updateAsync / toPCAAsync / fitAsync),
+ * or, with `DFM_BENCH_PRODUCTS=tfjs`, the synchronous tfjs-wasm path (update / toPCA / fit).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import { onnxMatrixProducts } from '@dfm/backbone';
 import { PCA } from '../src/pca';
 import { PCAStatistics } from '../src/pca-statistics';
+import type { MatrixProducts } from '../src/products';
 
 const LEVEL = 0.97;
 const BATCH = 512;
@@ -34,30 +38,32 @@ async function main(): Promise<void> {
   const d = Number(dText);
   await tf.setBackend('wasm');
   await tf.ready();
+  const products: MatrixProducts | undefined = process.env.DFM_BENCH_PRODUCTS === 'tfjs' ? undefined : await onnxMatrixProducts();
   let pca: PCA;
   let ms = 0;
   let inputRssKiB = 0;
   if (mode === 'statistics') {
     inputRssKiB = process.resourceUsage().maxRSS;
-    const statistics = new PCAStatistics({ label: 'bench' });
+    const statistics = new PCAStatistics({ label: 'bench', ...(products === undefined ? {} : { products }) });
     const fd = openSync(trainPath!, 'r');
     for (let start = 0; start < n; start += BATCH) {
       const count = Math.min(BATCH, n - start);
       const rows = readRows(trainPath!, start, count, d, fd);
       const t0 = performance.now();
-      statistics.update(rows, [count, d]);
+      if (products === undefined) statistics.update(rows, [count, d]);
+      else await statistics.updateAsync(rows, [count, d]);
       ms += performance.now() - t0;
     }
     closeSync(fd);
     const t0 = performance.now();
-    pca = statistics.toPCA({ nComponents: LEVEL });
+    pca = products === undefined ? statistics.toPCA({ nComponents: LEVEL }) : await statistics.toPCAAsync({ nComponents: LEVEL });
     ms += performance.now() - t0;
   } else {
     const rows = readRows(trainPath!, 0, n, d);
     const x = tf.tensor2d(rows, [n, d]);
     inputRssKiB = process.resourceUsage().maxRSS;
     const t0 = performance.now();
-    pca = new PCA({ nComponents: LEVEL }).fit(x);
+    pca = products === undefined ? new PCA({ nComponents: LEVEL }).fit(x) : await new PCA({ nComponents: LEVEL }).fitAsync(x, { products });
     ms = performance.now() - t0;
     x.dispose();
   }

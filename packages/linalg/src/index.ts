@@ -13,6 +13,7 @@ export {
   checkNComponents,
   type NComponents,
   PCA,
+  type PCAAsyncFitOptions,
   type PCAFitOptions,
   type PCAJSON,
   type PCAOptions,
@@ -33,6 +34,7 @@ export {
   type SingleClassGaussianOptions,
   type SingleClassGaussianState,
 } from './single-class-gaussian';
+export { type MatrixProducts, type ProductPrecision, type ProductRequest } from './products';
 export { type SvdOptions, type SvdResult, svd } from './svd';
 export { VERSION } from './version';
 export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

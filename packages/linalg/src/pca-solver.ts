@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { accumulateScatter, CHUNK, columnMeans, gramProducts, packedLength, packedRow, powerOfTwoScale } from './centred-products';
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
-import { type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
+import type { ProductPrecision, ProductWork } from './products';
+import { orthonormalise64, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
 import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /**
@@ -20,8 +20,6 @@ import { InvalidArgumentError, formatShape } from '@dfm/errors';
  */
 export const ZERO_EIGENVALUE_TOLERANCE = 1e-6;
 
-/** Gram-route components are re-orthonormalised when a kept eigenvalue is below this fraction of the largest. */
-const REORTHONORMALISE_BELOW = 1e-4;
 
 /** Whether `nComponents` is a component count (an integer ≥ 1) rather than a ratio or `'all'`. */
 export function isCount(nComponents: NComponents): nComponents is number {
@@ -55,25 +53,26 @@ export type PCAProgressCallback = (progress: PCAProgress) => void;
  * PCA of `[n, d]` row-major float32 rows (finite, n ≥ 2, an integer level ≤ min(n, d) checked by the
  * caller): the Gram route when n < d, else the scatter route (the rows' moments about their own mean).
  */
-export function solveRows(
+export function* solveRows(
   raw: Float32Array,
   n: number,
   d: number,
   level: NComponents,
   caller: string,
   onProgress?: PCAProgressCallback,
-): PCAState {
-  if (n < d) return solveGram(raw, n, d, level, caller, onProgress);
+  precision: ProductPrecision = 'float32',
+): ProductWork<PCAState> {
+  if (n < d) return yield* solveGram(raw, n, d, level, caller, onProgress, precision);
   const shift = columnMeans(raw, n, d);
   const sum = new Float64Array(d);
   const scatter = new Float64Array(packedLength(d));
   const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
   for (let r0 = 0; r0 < n; r0 += step) {
     const r1 = Math.min(n, r0 + step);
-    accumulateScatter({ layout: 'packed', scatter, sum }, raw.subarray(r0 * d, r1 * d), r1 - r0, d, shift);
+    yield* accumulateScatter({ layout: 'packed', scatter, sum }, raw.subarray(r0 * d, r1 * d), r1 - r0, d, shift);
     onProgress?.({ phase: 'accumulating', fraction: r1 / n });
   }
-  return solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress);
+  return yield* solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress, precision);
 }
 
 /** Moments about a shift c, as {@link solveMoments} takes them. */
@@ -103,7 +102,13 @@ export type ShiftedMoments = {
  * when the rule needs at most about D/4 of them; the full float64 solver ({@link eighSymmetricInPlace})
  * for `'all'`, for large counts, and when the variance ratio needs more than about D/4 components.
  */
-export function solveMoments(moments: ShiftedMoments, level: NComponents, caller: string, onProgress?: PCAProgressCallback): PCAState {
+export function* solveMoments(
+  moments: ShiftedMoments,
+  level: NComponents,
+  caller: string,
+  onProgress?: PCAProgressCallback,
+  precision: ProductPrecision = 'float32',
+): ProductWork<PCAState> {
   const { nSamples: n, nFeatures: d, shift, sum, scatter } = moments;
   const mean = new Float64Array(d);
   for (let j = 0; j < d; j++) mean[j] = shift[j]! + sum[j]! / n;
@@ -121,25 +126,19 @@ export function solveMoments(moments: ShiftedMoments, level: NComponents, caller
       trace += value;
       largestDiagonal = Math.max(largestDiagonal, value);
     }
-    const pendingTensors =
-      pendingCentred === undefined
-        ? undefined
-        : { rows: tf.tensor2d(pendingCentred.values32, [pending!.count, d]), columns: tf.tensor2d(transpose32(pendingCentred.values32, pending!.count, d), [d, pending!.count]) };
-    let result: TopEigenResult | null;
-    try {
-      result = topEigenpairs(d, scatterRowWriter(moments, pendingTensors), {
-        rule,
-        trace,
-        largestDiagonal,
-        maxBlock: Math.floor(d / 2),
-        onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
-      });
-    } finally {
-      if (pendingTensors !== undefined) tf.dispose([pendingTensors.rows, pendingTensors.columns]);
-    }
+    const pendingColumns =
+      pendingCentred === undefined ? undefined : { columns: transpose32(pendingCentred.values32, pending!.count, d), count: pending!.count };
+    const result: TopEigenResult | null = yield* topEigenpairs(d, scatterRowWriter(moments, pendingColumns), {
+      rule,
+      trace,
+      largestDiagonal,
+      maxBlock: Math.floor(d / 2),
+      precision,
+      onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
+    });
     if (result !== null) {
       const top = result;
-      return finishPCA({
+      return yield* finishPCA({
         n,
         d,
         level,
@@ -149,14 +148,14 @@ export function solveMoments(moments: ShiftedMoments, level: NComponents, caller
         total: trace,
         scale: 1,
         mean,
-        components: (k) => ({ components: selectColumns(top.vectors, d, top.block, k), computed: k }),
+        components: (k) => noProducts({ components: selectColumns(top.vectors, d, top.block, k), computed: k }),
       });
     }
   }
   const full = new Float64Array(d * d);
   for (let i = 0; i < d; i++) full.set(scatter.subarray(packedRow(i), packedRow(i) + i + 1), i * d);
   if (pending !== undefined) {
-    accumulateScatter({ layout: 'lower', scatter: full, sum: new Float64Array(d) }, pending.rows, pending.count, d, shift);
+    yield* accumulateScatter({ layout: 'lower', scatter: full, sum: new Float64Array(d) }, pending.rows, pending.count, d, shift);
   }
   for (let i = 0; i < d; i++) {
     const offset = i * d;
@@ -165,7 +164,7 @@ export function solveMoments(moments: ShiftedMoments, level: NComponents, caller
     for (let j = 0; j <= i; j++) full[offset + j] = full[offset + j]! - correction * sum[j]!;
   }
   const { values: eigenvalues, vectors } = eighSymmetricInPlace(full, d);
-  return finishPCA({
+  return yield* finishPCA({
     n,
     d,
     level,
@@ -174,7 +173,7 @@ export function solveMoments(moments: ShiftedMoments, level: NComponents, caller
     size: d,
     scale: 1,
     mean,
-    components: (k) => ({ components: selectColumns(vectors.data, d, d, k), computed: k }),
+    components: (k) => noProducts({ components: selectColumns(vectors.data, d, d, k), computed: k }),
   });
 }
 
@@ -211,49 +210,70 @@ function transpose32(values: Float32Array, rows: number, cols: number): Float32A
 /**
  * Rows of the centred scatter `S = P − s sᵀ / N (+ the pending rows' products)` from the packed lower
  * triangle P, read row-wise (the upper part of a row block comes from the later packed rows, contiguously).
+ * `pending.columns` is the pending rows' centred values transposed, `[D, count]` float32.
  */
-function scatterRowWriter(moments: ShiftedMoments, pending: { rows: tf.Tensor2D; columns: tf.Tensor2D } | undefined): RowWriter {
-  const { nSamples: n, nFeatures: d, sum, scatter } = moments;
-  return (i0, i1, scale, out) => {
+function scatterRowWriter(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): RowWriter {
+  const { nFeatures: d } = moments;
+  return function* (i0, i1, scale, out) {
+    // The pending rows' products for rows [i0, i1): Cᵀ[i0:i1] · Cᵀᵀ, float32 (fewer than CHUNK rows: a chunk's accuracy).
     const extra =
       pending === undefined
         ? undefined
-        : (() => {
-            const product = tf.tidy(() => tf.matMul(tf.slice(pending.columns, [i0, 0], [i1 - i0, -1]), pending.rows));
-            const values = product.dataSync();
-            product.dispose();
-            return values;
-          })();
-    for (let i = i0; i < i1; i++) {
-      const row = packedRow(i);
-      const offset = (i - i0) * d;
-      const si = sum[i]! / n;
-      for (let j = 0; j <= i; j++) {
-        const value = scatter[row + j]! - si * sum[j]! + (extra === undefined ? 0 : extra[offset + j]!);
-        out[offset + j] = value / scale;
-      }
-    }
-    // Upper part of the block: S_ij for j > i, i in [i0, i1), from packed row j (columns i0 … min(i1, j) − 1).
-    for (let j = i0 + 1; j < d; j++) {
-      const row = packedRow(j);
-      const sj = sum[j]! / n;
-      const end = Math.min(i1, j);
-      for (let i = i0; i < end; i++) {
-        const offset = (i - i0) * d;
-        const value = scatter[row + i]! - sj * sum[i]! + (extra === undefined ? 0 : extra[offset + j]!);
-        out[offset + j] = value / scale;
-      }
-    }
+        : yield productOf('float32', pending.columns.subarray(i0 * pending.count, i1 * pending.count), pending.columns, i1 - i0, pending.count, d, {
+            transposeB: true,
+          });
+    writeScatterRows(moments, i0, i1, scale, out, extra);
   };
 }
 
+/** The loops of {@link scatterRowWriter} (a plain function: V8 optimises it better than a generator). */
+function writeScatterRows(
+  moments: ShiftedMoments,
+  i0: number,
+  i1: number,
+  scale: number,
+  out: Float32Array | Float64Array,
+  extra: Float32Array | Float64Array | undefined,
+): void {
+  const { nSamples: n, nFeatures: d, sum, scatter } = moments;
+  const inverse = 1 / scale;
+  for (let i = i0; i < i1; i++) {
+    const row = packedRow(i);
+    const offset = (i - i0) * d;
+    const si = sum[i]! / n;
+    for (let j = 0; j <= i; j++) {
+      const value = scatter[row + j]! - si * sum[j]! + (extra === undefined ? 0 : extra[offset + j]!);
+      out[offset + j] = value * inverse;
+    }
+  }
+  // Upper part of the block: S_ij for j > i, i in [i0, i1), from packed row j (columns i0 … min(i1, j) − 1).
+  for (let j = i0 + 1; j < d; j++) {
+    const row = packedRow(j);
+    const sj = sum[j]! / n;
+    const end = Math.min(i1, j);
+    for (let i = i0; i < end; i++) {
+      const offset = (i - i0) * d;
+      const value = scatter[row + i]! - sj * sum[i]! + (extra === undefined ? 0 : extra[offset + j]!);
+      out[offset + j] = value * inverse;
+    }
+  }
+}
+
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
-function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, caller: string, onProgress?: PCAProgressCallback): PCAState {
+function* solveGram(
+  raw: Float32Array,
+  n: number,
+  d: number,
+  level: NComponents,
+  caller: string,
+  onProgress: PCAProgressCallback | undefined,
+  precision: ProductPrecision,
+): ProductWork<PCAState> {
   // Features of extreme magnitude (|x − mean| beyond 2^±50) are scaled by a power of two (exact) so
   // the float32 products neither overflow to Infinity nor underflow to zero; results are unscaled below.
   const scale = magnitudeScale(raw, n, d);
   const values = scale === 1 ? raw : raw.map((value) => value / scale);
-  const products = gramProducts(values, n, d, (fraction) => onProgress?.({ phase: 'accumulating', fraction }));
+  const products = yield* gramProducts(values, n, d, (fraction) => onProgress?.({ phase: 'accumulating', fraction }));
   onProgress?.({ phase: 'solving' });
   const gram = products.product;
   let eigenvalues: Float64Array;
@@ -261,32 +281,28 @@ function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, 
   let size = n;
   let total: number | undefined;
   const rule = topRule(level, n);
-  const top =
-    rule === null
-      ? null
-      : (() => {
-          let trace = 0;
-          let largestDiagonal = 0;
-          for (let i = 0; i < n; i++) {
-            trace += gram[i * n + i]!;
-            largestDiagonal = Math.max(largestDiagonal, gram[i * n + i]!);
-          }
-          total = trace;
-          const result = topEigenpairs(
-            n,
-            (i0, i1, factor, out) => {
-              for (let i = 0; i < (i1 - i0) * n; i++) out[i] = gram[i0 * n + i]! / factor;
-            },
-            {
-              rule,
-              trace,
-              largestDiagonal,
-              maxBlock: Math.floor(n / 2),
-              onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
-            },
-          );
-          return result;
-        })();
+  let top: TopEigenResult | null = null;
+  if (rule !== null) {
+    let trace = 0;
+    let largestDiagonal = 0;
+    for (let i = 0; i < n; i++) {
+      trace += gram[i * n + i]!;
+      largestDiagonal = Math.max(largestDiagonal, gram[i * n + i]!);
+    }
+    total = trace;
+    top = yield* topEigenpairs(
+      n,
+      (i0, i1, factor, out) => noProducts(copyScaled(gram.subarray(i0 * n, i1 * n), factor, out)),
+      {
+        rule,
+        trace,
+        largestDiagonal,
+        maxBlock: Math.floor(n / 2),
+        precision,
+        onIteration: (iteration) => onProgress?.({ phase: 'solving', iteration }),
+      },
+    );
+  }
   if (top !== null) {
     eigenvalues = top.values;
     vectors = top.vectors;
@@ -297,7 +313,7 @@ function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, 
     eigenvalues = full.values;
     vectors = full.vectors.data;
   }
-  return finishPCA({
+  return yield* finishPCA({
     n,
     d,
     level,
@@ -307,25 +323,29 @@ function solveGram(raw: Float32Array, n: number, d: number, level: NComponents, 
     ...(total === undefined ? {} : { total }),
     scale,
     mean: products.mean,
-    components: (k, nonZero, lambda) => {
-      // V = Xcᵀ U Λ^(−1/2), on the backend; zero-variance columns are completed by finishPCA.
+    *components(k, nonZero, lambda) {
+      // V = Xcᵀ U Λ^(−1/2) as float32 products, a feature chunk at a time (the error they leave lies mostly along
+      // the leading components, which the float64 re-orthonormalisation below removes); zero-variance columns
+      // are completed by finishPCA.
+      const computed = Math.min(k, nonZero);
       const weights = new Float32Array(n * k);
       for (let i = 0; i < n; i++) {
-        for (let j = 0; j < Math.min(k, nonZero); j++) weights[i * k + j] = vectors[i * size + j]! / Math.sqrt(lambda[j]!);
+        for (let j = 0; j < computed; j++) weights[i * k + j] = vectors[i * size + j]! / Math.sqrt(lambda[j]!);
       }
-      const padded = products.paddedFeatures;
-      const product = tf.tidy(() =>
-        tf.matMul(tf.tensor2d(products.centredTransposed, [padded, n]), tf.tensor2d(weights, [n, k])),
-      );
-      const raw = product.dataSync();
-      product.dispose();
-      const components = new Float64Array(d * k);
-      for (let i = 0; i < d * k; i++) components[i] = raw[i]!;
-      const computed = Math.min(k, nonZero);
-      // Xcᵀ U Λ^(−1/2) amplifies the float32 error of the Gram by 1/√(λᵢλⱼ): restore orthonormality when
-      // small eigenvalues are kept (leading directions are unchanged by the triangular correction).
-      if (computed > 1 && lambda[computed - 1]! < REORTHONORMALISE_BELOW * lambda[0]!) {
-        choleskyOrthonormalise(components, d, k, computed);
+      const { chunks, chunkLength } = products;
+      let components: Float64Array = new Float64Array(d * k);
+      for (let c = 0; c < chunks.length; c++) {
+        const part = yield productOf('float32', chunks[c]!, weights, chunkLength, n, k, { transposeA: true });
+        const rows = Math.min(chunkLength, d - c * chunkLength);
+        components.set(part.subarray(0, rows * k), c * chunkLength * k);
+      }
+      // Xcᵀ U Λ^(−1/2) amplifies the error of U by √(λ₁/λⱼ): restore orthonormality in float64 (triangular:
+      // leading directions are unchanged).
+      if (computed > 1) {
+        const leading = selectColumns(components, d, k, computed);
+        const orthonormal = yield* orthonormalise64(leading, d, computed);
+        if (computed === k) components = orthonormal;
+        else for (let i = 0; i < d; i++) components.set(orthonormal.subarray(i * computed, (i + 1) * computed), i * k);
       }
       return { components, computed };
     },
@@ -350,11 +370,11 @@ type FinishInput = {
   /** `[d]` float64 mean (scaled like the data). */
   mean: Float64Array;
   /** The first k components `[d, k]` row-major, and how many of them are computed (the rest are completed). */
-  components: (k: number, nonZero: number, lambda: Float64Array) => { components: Float64Array; computed: number };
+  components: (k: number, nonZero: number, lambda: Float64Array) => ProductWork<{ components: Float64Array; computed: number }>;
 };
 
 /** Clamps the eigenvalues, picks k, builds unit components with the sign convention, and the state. */
-function finishPCA(input: FinishInput): PCAState {
+function* finishPCA(input: FinishInput): ProductWork<PCAState> {
   const { n, d, level, caller, eigenvalues, size, scale } = input;
   // Centred data has rank ≤ N − 1: eigenvalues past that are rounding noise.
   const rank = Math.min(n - 1, d);
@@ -371,7 +391,7 @@ function finishPCA(input: FinishInput): PCAState {
   let nonZero = 0;
   while (nonZero < size && lambda[nonZero]! > ZERO_EIGENVALUE_TOLERANCE * lambda[0]!) nonZero++;
   const k = chooseK(level, lambda, total, nonZero);
-  const { components, computed } = input.components(k, nonZero, lambda);
+  const { components, computed } = yield* input.components(k, nonZero, lambda);
   completeOrthonormal(components, d, k, computed);
   flipSigns(components, d, k);
   return {
@@ -433,53 +453,19 @@ function completeOrthonormal(basis: Float64Array, d: number, k: number, from: nu
   }
 }
 
-/**
- * Cholesky QR of the first `count` columns of the `[d, k]` float64 `basis`, in place: `B ← B R⁻¹` with
- * `BᵀB = RᵀR`. The products run on the tfjs backend; the Cholesky factor in float64.
- */
-function choleskyOrthonormalise(basis: Float64Array, d: number, k: number, count: number): void {
-  const columns = new Float32Array(d * count);
-  const rows = new Float32Array(count * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < count; j++) {
-      const value = basis[i * k + j]!;
-      columns[i * count + j] = value;
-      rows[j * d + i] = value;
-    }
+/** Work that needs no product: returns `value` at once. */
+// biome-ignore lint/correctness/useYield: the ProductWork protocol for a result that needs no product.
+function* noProducts<T>(value: T): ProductWork<T> {
+  return value;
+}
+
+/** `out[i] = source[i] / factor` (outside the generators: V8 optimises plain loops better). */
+function copyScaled(source: Float64Array, factor: number, out: Float32Array | Float64Array): void {
+  if (factor === 1) {
+    out.set(source);
+    return;
   }
-  const gramTensor = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [count, d]), tf.tensor2d(columns, [d, count])));
-  const gram = Float64Array.from(gramTensor.dataSync());
-  gramTensor.dispose();
-  // Upper-triangular R with gram = RᵀR.
-  const r = new Float64Array(count * count);
-  for (let j = 0; j < count; j++) {
-    for (let i = 0; i <= j; i++) {
-      let sum = gram[i * count + j]!;
-      for (let p = 0; p < i; p++) sum -= r[p * count + i]! * r[p * count + j]!;
-      if (i === j) {
-        if (!(sum > 0)) return; // not positive definite: leave the basis as computed
-        r[i * count + i] = Math.sqrt(sum);
-      } else {
-        r[i * count + j] = sum / r[i * count + i]!;
-      }
-    }
-  }
-  // R⁻¹, upper triangular.
-  const inverse = new Float64Array(count * count);
-  for (let j = 0; j < count; j++) {
-    inverse[j * count + j] = 1 / r[j * count + j]!;
-    for (let i = j - 1; i >= 0; i--) {
-      let sum = 0;
-      for (let p = i + 1; p <= j; p++) sum += r[i * count + p]! * inverse[p * count + j]!;
-      inverse[i * count + j] = -sum / r[i * count + i]!;
-    }
-  }
-  const product = tf.tidy(() =>
-    tf.matMul(tf.tensor2d(columns, [d, count]), tf.tensor2d(Float32Array.from(inverse), [count, count])),
-  );
-  const values = product.dataSync();
-  product.dispose();
-  for (let i = 0; i < d; i++) for (let j = 0; j < count; j++) basis[i * k + j] = values[i * count + j]!;
+  for (let i = 0; i < source.length; i++) out[i] = source[i]! / factor;
 }
 
 /** Flips each column of the `[d, k]` basis so its largest-magnitude entry is positive (row-major passes). */

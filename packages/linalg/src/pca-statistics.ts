@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { accumulateScatter, CHUNK, packedLength, packedRow } from './centred-products';
-import { checkNComponents, checkProgressCallback, PCA, type PCAFitOptions, type PCAOptions } from './pca';
+import { checkNComponents, checkProgressCallback, PCA, type PCAAsyncFitOptions, type PCAFitOptions, type PCAOptions, type PCAState } from './pca';
 import { checkCountFits, solveMoments, solveRows } from './pca-solver';
+import { checkProducts, type MatrixProducts, type ProductPrecision, type ProductWork, runAsync, runSync } from './products';
 import { assertFeatures, assertFiniteValues, readFiniteValues } from './validate';
 import { CorruptFileError, InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
@@ -16,6 +17,11 @@ export type PCAStatisticsOptions = {
   label?: string;
   /** `[h, w, c]` of the feature map the rows were flattened from (h·w·c = D); merge refuses another. */
   featureShape?: readonly number[];
+  /**
+   * Where {@link PCAStatistics.updateAsync} and {@link PCAStatistics.toPCAAsync} run their products, e.g.
+   * `await onnxMatrixProducts()` from `@dfm/backbone`. Omitted: the tfjs backend. Not serialised.
+   */
+  products?: MatrixProducts;
 };
 
 /** How {@link PCAStatistics} holds what it saw: the rows themselves (N < D), or their moments (N ≥ D). */
@@ -96,10 +102,16 @@ export class PCAStatistics {
   #rows: Float32Array[] = [];
   /** Moments storage, once N ≥ D. */
   #moments: Moments | null = null;
+  #products: MatrixProducts | undefined;
+  /** The asynchronous operation running (its name), or null: nothing else may run meanwhile. */
+  #busy: string | null = null;
+  /** Set when an asynchronous update failed half-way: the statistics are then unusable. */
+  #broken: string | null = null;
 
   constructor(options: PCAStatisticsOptions = {}) {
     const caller = 'new PCAStatistics()';
-    const { nFeatures, label, featureShape } = options ?? {};
+    const { nFeatures, label, featureShape, products } = options ?? {};
+    this.#products = checkProducts(products, caller);
     if (nFeatures !== undefined && !(Number.isSafeInteger(nFeatures) && nFeatures >= 1)) {
       throw new InvalidArgumentError(`${caller}: nFeatures must be a positive integer — got ${String(nFeatures)}. Omit it to take D from the first batch.`);
     }
@@ -169,7 +181,25 @@ export class PCAStatistics {
    * @returns `this`.
    */
   update(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number]): this {
-    const caller = 'PCAStatistics.update()';
+    runSync(this.#updateWork(batch, shape, 'PCAStatistics.update()'));
+    return this;
+  }
+
+  /**
+   * {@link PCAStatistics.update} with the products on the `products` option (awaited). One asynchronous
+   * operation at a time: await it before the next call. If the products fail half-way the statistics are
+   * unusable afterwards (every later call says so): rebuild them from the data.
+   * @returns `this`.
+   */
+  async updateAsync(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number]): Promise<this> {
+    const work = this.#updateWork(batch, shape, 'PCAStatistics.updateAsync()');
+    await this.#runAsync(work, 'PCAStatistics.updateAsync()', true);
+    return this;
+  }
+
+  /** Validates a batch (eagerly), then returns the work that adds it. */
+  #updateWork(batch: tf.Tensor2D | Float32Array, shape: readonly [number, number] | undefined, caller: string): ProductWork<void> {
+    this.#checkUsable(caller);
     const { values, n, d } = readBatch(batch, shape, caller);
     if (this.#nFeatures !== null && d !== this.#nFeatures) {
       throw new ShapeMismatchError(
@@ -177,8 +207,35 @@ export class PCAStatistics {
       );
     }
     this.#nFeatures = d;
-    if (n > 0) this.#addRows(values, n, true);
-    return this;
+    const self = this;
+    return (function* () {
+      if (n > 0) yield* self.#addRows(values, n, true);
+    })();
+  }
+
+  /** Runs `work` on the products option (or the tfjs backend), one asynchronous operation at a time. */
+  async #runAsync<T>(work: ProductWork<T>, caller: string, mutates: boolean): Promise<T> {
+    this.#busy = caller;
+    try {
+      return this.#products === undefined ? runSync(work) : await runAsync(work, this.#products);
+    } catch (error) {
+      if (mutates) this.#broken = `${caller} failed half-way (${error instanceof Error ? error.message : String(error)})`;
+      throw error;
+    } finally {
+      this.#busy = null;
+    }
+  }
+
+  /** Throws while an asynchronous operation runs, or after one failed half-way. */
+  #checkUsable(caller: string): void {
+    if (this.#busy !== null) {
+      throw new InvalidArgumentError(`${caller}: ${this.#busy} is still running on these statistics — got a second call meanwhile. Await it first.`, {
+        code: 'E_BUSY',
+      });
+    }
+    if (this.#broken !== null) {
+      throw new InvalidArgumentError(`${caller}: the statistics are incomplete: ${this.#broken}. Rebuild them from the data.`, { code: 'E_INVALID_STATE' });
+    }
   }
 
   /**
@@ -195,6 +252,8 @@ export class PCAStatistics {
         `${caller}: other must be a PCAStatistics — got ${other === null ? 'null' : typeof other}. Rebuild serialised statistics with PCAStatistics.fromBytes().`,
       );
     }
+    this.#checkUsable(caller);
+    other.#checkUsable(caller);
     const source = other === this ? other.clone() : other;
     this.#checkCompatible(source, caller);
     this.#label ??= source.#label;
@@ -203,7 +262,11 @@ export class PCAStatistics {
     if (source.#nSamples === 0) return this;
     const d = this.#nFeatures as number;
     if (source.#moments === null) {
-      for (const rows of source.#rows) this.#addRows(rows, rows.length / d, true);
+      runSync(
+        (function* (self: PCAStatistics) {
+          for (const rows of source.#rows) yield* self.#addRows(rows, rows.length / d, true);
+        })(this),
+      );
       return this;
     }
     if (this.#moments === null) {
@@ -212,10 +275,14 @@ export class PCAStatistics {
       this.#rows = [];
       this.#moments = cloneMoments(source.#moments);
       this.#nSamples = source.#nSamples;
-      for (const rows of own) this.#addRows(rows, rows.length / d, false);
+      runSync(
+        (function* (self: PCAStatistics) {
+          for (const rows of own) yield* self.#addRows(rows, rows.length / d, false);
+        })(this),
+      );
       return this;
     }
-    this.#foldMoments(source.#moments, source.#nSamples);
+    runSync(this.#foldMoments(source.#moments, source.#nSamples));
     return this;
   }
 
@@ -227,7 +294,28 @@ export class PCAStatistics {
    * @throws InvalidArgumentError for N < 2, an invalid nComponents, or an integer above min(N, D).
    */
   toPCA(options: PCAOptions & PCAFitOptions): PCA {
-    const caller = 'PCAStatistics.toPCA()';
+    return PCA.fromState(runSync(this.#solveWork(options, 'PCAStatistics.toPCA()', 'float32')));
+  }
+
+  /**
+   * {@link PCAStatistics.toPCA} with the products on `options.products`, or else on the statistics'
+   * `products` option (else the tfjs backend), awaited.
+   */
+  async toPCAAsync(options: PCAOptions & PCAAsyncFitOptions): Promise<PCA> {
+    const caller = 'PCAStatistics.toPCAAsync()';
+    const products = checkProducts(options?.products, caller) ?? this.#products;
+    const work = this.#solveWork(options, caller, products === undefined ? 'float32' : 'float64');
+    this.#busy = caller;
+    try {
+      return PCA.fromState(products === undefined ? runSync(work) : await runAsync(work, products));
+    } finally {
+      this.#busy = null;
+    }
+  }
+
+  /** Validates the options (eagerly), then returns the solve's work. */
+  #solveWork(options: PCAOptions & PCAFitOptions, caller: string, precision: ProductPrecision): ProductWork<PCAState> {
+    this.#checkUsable(caller);
     const level = (options as Partial<PCAOptions> | undefined)?.nComponents;
     const onProgress = checkProgressCallback(options?.onProgress, caller);
     checkNComponents(level, caller);
@@ -235,16 +323,15 @@ export class PCAStatistics {
     const n = this.#nSamples;
     checkCountFits(level, n, d, caller, `statistics of ${n} samples × ${d} features`);
     const moments = this.#moments;
-    if (moments === null) return PCA.fromState(solveRows(this.#concatenatedRows(d), n, d, level, caller, onProgress));
+    if (moments === null) return solveRows(this.#concatenatedRows(d), n, d, level, caller, onProgress, precision);
     const sum = this.#totalSum(moments, d);
     const pending = moments.pendingRows > 0 ? { rows: moments.pending, count: moments.pendingRows } : undefined;
-    return PCA.fromState(
-      solveMoments(
-        { nSamples: n, nFeatures: d, shift: moments.shift, sum, scatter: moments.scatter, ...(pending === undefined ? {} : { pending }) },
-        level,
-        caller,
-        onProgress,
-      ),
+    return solveMoments(
+      { nSamples: n, nFeatures: d, shift: moments.shift, sum, scatter: moments.scatter, ...(pending === undefined ? {} : { pending }) },
+      level,
+      caller,
+      onProgress,
+      precision,
     );
   }
 
@@ -500,11 +587,11 @@ export class PCAStatistics {
   }
 
   /** Appends `n` rows (copied when `copy`): rows storage until N reaches D, then folded into the moments. */
-  #addRows(values: Float32Array, n: number, copy: boolean): void {
+  *#addRows(values: Float32Array, n: number, copy: boolean): ProductWork<void> {
     const d = this.#nFeatures as number;
     this.#nSamples += n;
     if (this.#moments !== null) {
-      this.#foldRows(this.#moments, values, n, d);
+      yield* this.#foldRows(this.#moments, values, n, d);
       return;
     }
     this.#rows.push(copy ? values.slice() : values);
@@ -524,11 +611,11 @@ export class PCAStatistics {
     };
     this.#rows = [];
     this.#moments = moments;
-    this.#foldRows(moments, rows, count, d);
+    yield* this.#foldRows(moments, rows, count, d);
   }
 
   /** Folds rows into the moments in whole chunks of CHUNK consecutive rows; a partial chunk waits in `pending`. */
-  #foldRows(moments: Moments, values: Float32Array, n: number, d: number): void {
+  *#foldRows(moments: Moments, values: Float32Array, n: number, d: number): ProductWork<void> {
     let row = 0;
     if (moments.pendingRows > 0) {
       const take = Math.min(n, CHUNK - moments.pendingRows);
@@ -536,14 +623,14 @@ export class PCAStatistics {
       moments.pendingRows += take;
       row = take;
       if (moments.pendingRows === CHUNK) {
-        accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, moments.pending, CHUNK, d, moments.shift);
+        yield* accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, moments.pending, CHUNK, d, moments.shift);
         moments.pendingRows = 0;
       }
     }
     const whole = Math.floor((n - row) / CHUNK) * CHUNK;
     if (whole > 0) {
       const chunk = values.subarray(row * d, (row + whole) * d);
-      accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, chunk, whole, d, moments.shift);
+      yield* accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, chunk, whole, d, moments.shift);
       row += whole;
     }
     if (row < n) {
@@ -553,7 +640,7 @@ export class PCAStatistics {
   }
 
   /** Adds another statistics' moments (about its own shift c') to these (about c), then its pending rows. */
-  #foldMoments(other: Moments, otherSamples: number): void {
+  *#foldMoments(other: Moments, otherSamples: number): ProductWork<void> {
     const moments = this.#moments as Moments;
     const d = this.#nFeatures as number;
     const folded = otherSamples - other.pendingRows;
@@ -570,7 +657,7 @@ export class PCAStatistics {
     }
     for (let j = 0; j < d; j++) moments.sum[j]! += other.sum[j]! + folded * delta[j]!;
     this.#nSamples += otherSamples;
-    if (other.pendingRows > 0) this.#foldRows(moments, other.pending.subarray(0, other.pendingRows * d), other.pendingRows, d);
+    if (other.pendingRows > 0) yield* this.#foldRows(moments, other.pending.subarray(0, other.pendingRows * d), other.pendingRows, d);
   }
 
   /** `Σ (x − c)` over every row, the pending ones included. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkCountFits, type PCAProgressCallback, solveRows } from './pca-solver';
 import type { PCAStatistics } from './pca-statistics';
+import { checkProducts, type MatrixProducts, runAsync, runSync } from './products';
 import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
@@ -27,6 +28,18 @@ export type PCAFitOptions = {
    * `{ phase: 'solving', iteration }` after each subspace iteration. For progress bars on long fits.
    */
   onProgress?: PCAProgressCallback;
+};
+
+/**
+ * Options of the asynchronous fits ({@link PCA.fitAsync}, {@link PCAStatistics.toPCAAsync}): those of
+ * {@link PCAFitOptions}, and where the products run.
+ */
+export type PCAAsyncFitOptions = PCAFitOptions & {
+  /**
+   * Runs the heavy products (see `products.ts`), e.g. `await onnxMatrixProducts()` from `@dfm/backbone`
+   * (onnxruntime-node's BLAS on every core). Omitted: the active tfjs backend, as {@link PCA.fit}.
+   */
+  products?: MatrixProducts;
 };
 
 /** Options of {@link PCA}. */
@@ -129,7 +142,25 @@ export class PCA {
     assertEnoughSamples(x, caller);
     const [n, d] = x.shape;
     checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
-    this.install(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress));
+    this.install(runSync(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress)));
+    return this;
+  }
+
+  /**
+   * {@link PCA.fit} with the products on `options.products` (e.g. onnxruntime's multi-threaded BLAS), awaited:
+   * the same model to float32 rounding. Without `products`, the tfjs backend (then it is `fit`, in a promise).
+   * @returns `this`.
+   */
+  async fitAsync(x: tf.Tensor2D, options: PCAAsyncFitOptions = {}): Promise<this> {
+    const caller = 'PCA.fitAsync()';
+    const onProgress = checkProgressCallback(options?.onProgress, caller);
+    const products = checkProducts(options?.products, caller);
+    assertFeatures(x, caller);
+    assertEnoughSamples(x, caller);
+    const [n, d] = x.shape;
+    checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
+    const work = solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress, products === undefined ? 'float32' : 'float64');
+    this.install(products === undefined ? runSync(work) : await runAsync(work, products));
     return this;
   }
 

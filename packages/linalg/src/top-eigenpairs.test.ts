@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, loadFixture, useBackend } from '../test/helpers';
+import { runSync } from './products';
 import { type RowWriter, topEigenpairs } from './top-eigenpairs';
 
 type EighCase = { name: string; rows: number; cols: number; data: number[]; values: number[] };
@@ -22,8 +23,9 @@ function squared(c: EighCase): { matrix: Float64Array; values: number[] } {
 }
 
 function writer(matrix: Float64Array, n: number): RowWriter {
-  return (i0, i1, scale, out) => {
+  return function* (i0, i1, scale, out) {
     for (let i = 0; i < (i1 - i0) * n; i++) out[i] = matrix[i0 * n + i]! / scale;
+    yield* []; // a writer may yield products; this one needs none
   };
 }
 
@@ -44,7 +46,7 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     const c = byName(name);
     const n = c.rows;
     const { matrix, values } = name === 'random' ? squared(c) : { matrix: Float64Array.from(c.data), values: c.values };
-    const result = topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 3 }, ...traceAndLargest(matrix, n), maxBlock: n });
+    const result = runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 3 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(result).not.toBeNull();
     const { values: theta, vectors, block, needed } = result!;
     expect(needed).toBe(3);
@@ -71,7 +73,7 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     let cumulative = 0;
     let expected = 0;
     while (cumulative / total <= 0.5) cumulative += values[expected++]!;
-    const result = topEigenpairs(n, writer(matrix, n), { rule: { kind: 'ratio', level: 0.5 }, ...traceAndLargest(matrix, n), maxBlock: n });
+    const result = runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'ratio', level: 0.5 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(result?.needed).toBe(expected);
   });
 
@@ -79,8 +81,8 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     const { matrix } = squared(byName('random'));
     const n = 25;
     const before = tf.memory().numTensors;
-    expect(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 10 }, ...traceAndLargest(matrix, n), maxBlock: 12 })).toBeNull();
-    for (let i = 0; i < 5; i++) topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 2 }, ...traceAndLargest(matrix, n), maxBlock: n });
+    expect(runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 10 }, ...traceAndLargest(matrix, n), maxBlock: 12 }))).toBeNull();
+    for (let i = 0; i < 5; i++) runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 2 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(tf.memory().numTensors).toBe(before);
   });
 });

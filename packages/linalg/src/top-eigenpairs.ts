@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { eighSymmetricInPlace } from './eigh';
+import type { ProductPrecision, ProductRequest, ProductWork } from './products';
 
 /**
  * The leading eigenpairs of a large symmetric positive semi-definite matrix (internal; PCA's solver for the
@@ -7,13 +7,13 @@ import { eighSymmetricInPlace } from './eigh';
  *
  * Algorithm: randomized subspace iteration with a Rayleigh–Ritz step per cycle (Halko, Martinsson and Tropp
  * 2011, §4.5; Saad, *Numerical Methods for Large Eigenvalue Problems*, §5.2), built so that the O(n²·b) work
- * is float32 `tf.matMul` on the active tfjs backend (wasm: XNNPACK SIMD) and only O(n·b + b³) work runs in
- * float64 JavaScript. A full eigendecomposition costs ~(8/3)n³ of mostly matrix–vector work, which plain
+ * is float32 products yielded to the driver (the tfjs backend, or a {@link MatrixProducts} such as
+ * onnxruntime's BLAS; see `products.ts`) and only O(n·b + b³) work runs in float64 JavaScript. A full eigendecomposition costs ~(8/3)n³ of mostly matrix–vector work, which plain
  * JavaScript runs 30–60× slower than LAPACK; the PCA needs only the k components that reach the variance
  * ratio (typically 100–400 of 4096 or 16384), and subspace iteration spends nearly all its time in products.
  *
- * 1. The matrix, divided by a power of two (exact) so float32 holds it, is uploaded once as float32 row
- *    blocks (`[≤ 2048, n]` tensors: no single huge allocation, and the float64 source is never copied whole).
+ * 1. The matrix, divided by a power of two (exact) so float32 holds it, is written once as a float32 `[n, n]`
+ *    array (the driver may keep it uploaded: `reuseA`).
  * 2. A block Q `[n, b]` with orthonormal columns starts from a seeded Gaussian draw (reproducible).
  * 3. Each cycle: W = A Q (backend), T = Qᵀ W `[b, b]` (backend, read into float64 and symmetrised),
  *    T = Y Θ Yᵀ by the float64 QL solver ({@link eighSymmetricInPlace}); the Ritz values Θ estimate the
@@ -32,6 +32,10 @@ import { eighSymmetricInPlace } from './eigh';
  *    20% in a cycle (stalled at the float32 floor), or after {@link MAX_ITERATIONS} cycles. A Ritz value's
  *    error is then about residual² / gap: far below what decides k.
  *
+ * 6. Precision: all of the above in float32 products (the tfjs backend), or in float64 ones (`precision:
+ *    'float64'`, for a driver with a float64 BLAS: onnxruntime), which converge ~100× further (see
+ *    {@link TopEigenOptions.precision}).
+ *
  * Returns `null` — the caller then uses the full solver — when the block would have to exceed `maxBlock`
  * (a full eigendecomposition is cheaper than a subspace iteration over most of the space).
  */
@@ -39,8 +43,11 @@ import { eighSymmetricInPlace } from './eigh';
 /** How many eigenpairs are needed: exactly `count`, or enough for a cumulative share of the trace above `level`. */
 export type TopEigenRule = { kind: 'count'; count: number } | { kind: 'ratio'; level: number };
 
-/** Writes rows `[i0, i1)` of the symmetric `[n, n]` matrix, divided by `scale`, into `out` (row-major, float32). */
-export type RowWriter = (i0: number, i1: number, scale: number, out: Float32Array) => void;
+/**
+ * Writes rows `[i0, i1)` of the symmetric `[n, n]` matrix, divided by `scale`, into `out` (row-major; float32
+ * for the iteration, float64 for the final step). A generator: it may yield products (pending rows).
+ */
+export type RowWriter = (i0: number, i1: number, scale: number, out: Float32Array | Float64Array) => ProductWork<void>;
 
 export type TopEigenOptions = {
   rule: TopEigenRule;
@@ -50,6 +57,13 @@ export type TopEigenOptions = {
   largestDiagonal: number;
   /** Above this block size the iteration gives up and returns `null`. */
   maxBlock: number;
+  /**
+   * The products' precision (default `'float32'`): `'float64'` where the driver has a float64 BLAS
+   * (onnxruntime). float32 products stop the residuals at ~2⁻²⁴·√n·θ₁, and the eigenvectors near the cut
+   * at k are then only accurate to residual / gap: on 4000 × 4096 synthetic features (λ_k ≈ 2e-4 λ₁) an angle
+   * of ~1e-2, FRE within 2.3e-4 of numpy. float64 products converge to {@link RESIDUAL_TOLERANCE_64}.
+   */
+  precision?: ProductPrecision;
   /** Called after each iteration with the iteration number (from 1) and the block size. */
   onIteration?: (iteration: number, block: number) => void;
 };
@@ -68,14 +82,22 @@ export type TopEigenResult = {
 
 /** Cycle cap; the pairs reached by then are returned (accurate to about their residual). */
 export const MAX_ITERATIONS = 60;
-const ROW_BLOCK = 2048;
+/** Rows of the matrix written at a time. */
+const ROW_BLOCK = 1024;
 /**
- * Converged: every needed pair's residual ‖A uᵢ − θᵢ uᵢ‖ ≤ max(this, RESIDUAL_FLOOR·√n) × θ₁. The second term
- * is where float32 products stop the residuals measured here (about 0.2·√n·2⁻²⁴: 1.2e-7 at n = 256, 8e-7 at 4000).
+ * Converged (float32 products): every needed pair's residual ‖A uᵢ − θᵢ uᵢ‖ ≤ max(this, RESIDUAL_FLOOR·√n) × θ₁.
+ * The second term is where float32 products stop the residuals measured here (about 0.2·√n·2⁻²⁴: 1.2e-7 at
+ * n = 256, 8e-7 at 4000).
  */
 const RESIDUAL_TOLERANCE = 1e-7;
 const RESIDUAL_FLOOR = 0.25 * 2 ** -24;
-/** …or the residuals stalled at the float32 floor: below this × θ₁ and no longer shrinking by 5% per iteration (0.95: the stricter rule, FRE within 1e-4 of numpy). */
+/**
+ * Converged (float64 products): residuals ≤ this × θ₁. An eigenvector's angle to the computed subspace is
+ * about residual / (λᵢ − λ_{b+1}); near the cut that gap is ~1e-4 θ₁ on DFM-like spectra, so 1e-9 leaves
+ * angles ~1e-5 and FRE differences ~1e-7 relative.
+ */
+const RESIDUAL_TOLERANCE_64 = 1e-9;
+/** …or the residuals stalled at the floating-point floor: below this × θ₁ and no longer shrinking by 5% per iteration. */
 const STAGNATION_CEILING = 1e-5;
 const STAGNATION_RATIO = 0.95;
 const INITIAL_RATIO_BLOCK = 256;
@@ -83,112 +105,169 @@ const INITIAL_RATIO_BLOCK = 256;
 const SETTLED = 1e-2;
 /** …or after this many iterations at one block size. */
 const GROW_AFTER_ITERATIONS = 2;
+/** At most this many cycles run between two Rayleigh–Ritz steps once the block is settled. */
+const MAX_SKIP = 3;
 
-/** See the module description. `n` is the matrix size; `writeRows` supplies the matrix. */
-export function topEigenpairs(n: number, writeRows: RowWriter, options: TopEigenOptions): TopEigenResult | null {
-  const { rule, trace, largestDiagonal, maxBlock, onIteration } = options;
-  const scale = powerOfTwoNear(largestDiagonal);
-  const scaledTrace = trace / scale;
-  const blocks: tf.Tensor2D[] = [];
-  try {
-    for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
-      const i1 = Math.min(n, i0 + ROW_BLOCK);
-      const buffer = new Float32Array((i1 - i0) * n);
-      writeRows(i0, i1, scale, buffer);
-      blocks.push(tf.tensor2d(buffer, [i1 - i0, n]));
-    }
-    const multiply = (q: tf.Tensor2D): tf.Tensor2D =>
-      tf.tidy(() => (blocks.length === 1 ? tf.matMul(blocks[0]!, q) : tf.concat(blocks.map((block) => tf.matMul(block, q)), 0)) as tf.Tensor2D);
-    const result = iterate(n, multiply, rule, scaledTrace, maxBlock, onIteration);
-    if (result === null) return null;
-    for (let i = 0; i < result.values.length; i++) result.values[i] = result.values[i]! * scale;
-    return result;
-  } finally {
-    tf.dispose(blocks);
-  }
+type Vector = Float32Array | Float64Array;
+
+/** A product request of the given precision (no transposes unless given). */
+export function productOf(
+  precision: ProductPrecision,
+  a: Vector,
+  b: Vector,
+  m: number,
+  k: number,
+  n: number,
+  flags: Partial<ProductRequest> = {},
+): ProductRequest {
+  return { a, b, m, k, n, transposeA: false, transposeB: false, precision, ...flags };
 }
 
-function iterate(
+/** A float64 product request. */
+export function product64(a: Vector, b: Vector, m: number, k: number, n: number, flags: Partial<ProductRequest> = {}): ProductRequest {
+  return productOf('float64', a, b, m, k, n, flags);
+}
+
+/** A new array of the precision's type. */
+function vectorOf(precision: ProductPrecision, length: number): Vector {
+  return precision === 'float64' ? new Float64Array(length) : new Float32Array(length);
+}
+
+/** `values` as the precision's type (a copy when the type differs, else the same array). */
+function asPrecision(precision: ProductPrecision, values: Vector): Vector {
+  if (precision === 'float64') return values instanceof Float64Array ? values : Float64Array.from(values);
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+/** See the module description. `n` is the matrix size; `writeRows` supplies the matrix. */
+export function* topEigenpairs(n: number, writeRows: RowWriter, options: TopEigenOptions): ProductWork<TopEigenResult | null> {
+  const { rule, trace, largestDiagonal, maxBlock, onIteration, precision = 'float32' } = options;
+  const scale = powerOfTwoNear(largestDiagonal);
+  const matrix = vectorOf(precision, n * n);
+  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+    const i1 = Math.min(n, i0 + ROW_BLOCK);
+    yield* writeRows(i0, i1, scale, matrix.subarray(i0 * n, i1 * n));
+  }
+  const result = yield* iterate(n, matrix, rule, trace / scale, maxBlock, precision, onIteration);
+  if (result === null) return null;
+  for (let i = 0; i < result.values.length; i++) result.values[i] = result.values[i]! * scale;
+  return result;
+}
+
+function* iterate(
   n: number,
-  multiply: (q: tf.Tensor2D) => tf.Tensor2D,
+  matrix: Vector,
   rule: TopEigenRule,
   trace: number,
   maxBlock: number,
+  precision: ProductPrecision,
   onIteration: ((iteration: number, block: number) => void) | undefined,
-): TopEigenResult | null {
+): ProductWork<TopEigenResult | null> {
+  const product = (a: Vector, b: Vector, m: number, k: number, cols: number, flags: Partial<ProductRequest> = {}) =>
+    productOf(precision, a, b, m, k, cols, flags);
+  const multiply = (q: Vector, b: number) => product(matrix, q, n, n, b, { reuseA: true });
+  const tolerance = precision === 'float64' ? RESIDUAL_TOLERANCE_64 : Math.max(RESIDUAL_TOLERANCE, RESIDUAL_FLOOR * Math.sqrt(n));
   const random = gaussianSource(0x5eed);
   let block = Math.min(n, rule.kind === 'count' ? rule.count + oversampling(rule.count) : Math.min(INITIAL_RATIO_BLOCK, maxBlock));
   if (block > maxBlock) return null;
-  let q = orthonormalise(tf.tensor2d(randomColumns(random, n, block), [n, block]), n, block);
+  let q = yield* orthonormalise(asPrecision(precision, randomColumns(random, n, block)), n, block, precision);
   let previousResidual: number | null = null;
   let previousCaptured: number | null = null;
   let atThisBlock = 0;
-  try {
-    for (let iteration = 1; ; iteration++) {
-      const w = multiply(q);
-      const t = readSymmetric(tf.tidy(() => tf.matMul(transposed(q), w) as tf.Tensor2D), block);
-      const { values: theta, vectors: y } = eighSymmetricInPlace(t, block);
-      const needed = neededPairs(rule, theta, trace);
+  /** Cycles left to run without a Rayleigh–Ritz step, and how many ran since the last one. */
+  let skip = 0;
+  let sinceRitz = 1;
+  /** Θ⁻¹ of the last Rayleigh–Ritz step (floored), to keep the block's columns of comparable norm. */
+  let inverse = new Float64Array(block).fill(1);
+  for (let iteration = 1; ; iteration++) {
+    const w = yield multiply(q, block);
+    if (skip > 0) {
+      // A power step without Rayleigh–Ritz: the span is the same as with it (Rayleigh–Ritz only rotates within
+      // the span), and q's columns stay near the last Ritz vectors, so the last Θ⁻¹ still balances them.
+      skip--;
+      sinceRitz++;
       onIteration?.(iteration, block);
-      const yTensor = tf.tensor2d(Float32Array.from(y.data), [block, block]);
-      let captured = 0;
-      for (let i = 0; i < block; i++) captured += Math.max(0, theta[i]!);
-      // The Ritz values grow towards the eigenvalues, so `needed` only shrinks: grow the block only once the
-      // captured variance has settled (or after a few iterations), not on the first rough estimate.
-      const settled = atThisBlock >= GROW_AFTER_ITERATIONS || (previousCaptured !== null && captured - previousCaptured <= SETTLED * captured);
-      previousCaptured = captured;
-      atThisBlock++;
-      if (needed + oversampling(needed) > block && block < n && settled) {
-        // Grow: keep the current Ritz vectors, add random columns.
-        const grown = Math.min(n, Number.isFinite(needed) ? needed + oversampling(needed) : 2 * block);
-        if (grown > maxBlock) {
-          tf.dispose([w, yTensor]);
-          return null;
-        }
-        const next = tf.tidy(() =>
-          tf.concat([tf.matMul(q, yTensor), tf.tensor2d(randomColumns(random, n, grown - block), [n, grown - block])], 1),
-        ) as tf.Tensor2D;
-        tf.dispose([w, yTensor, q]);
-        q = orthonormalise(next, n, grown);
-        block = grown;
-        previousResidual = null;
-        previousCaptured = null;
-        atThisBlock = 0;
-        continue;
-      }
-      const kept = Math.min(needed, block - 1);
-      const ritz = tf.tidy(() => tf.matMul(q, yTensor) as tf.Tensor2D);
-      const image = tf.tidy(() => tf.matMul(w, yTensor) as tf.Tensor2D);
-      tf.dispose([w, yTensor]);
-      const residual = residualNorms(ritz, image, theta, n, block, kept);
-      const top = Math.max(theta[0]!, Number.MIN_VALUE);
-      let largestResidual = 0;
-      for (let i = 0; i < kept; i++) largestResidual = Math.max(largestResidual, residual[i]! / top);
-      const converged =
-        largestResidual <= Math.max(RESIDUAL_TOLERANCE, RESIDUAL_FLOOR * Math.sqrt(n)) ||
-        (previousResidual !== null && largestResidual <= STAGNATION_CEILING && largestResidual > STAGNATION_RATIO * previousResidual);
-      if (converged || iteration >= MAX_ITERATIONS) {
-        image.dispose();
-        const vectors = Float64Array.from(ritz.dataSync());
-        ritz.dispose();
-        return { values: theta, vectors, block, needed: kept, iterations: iteration };
-      }
-      ritz.dispose();
-      previousResidual = largestResidual;
-      // Next block: A U Θ⁻¹ (columns of comparable norm; floors keep near-zero Ritz values from blowing up).
-      const floor = top * 1e-6;
-      const inverse = Float32Array.from(theta, (value) => 1 / Math.max(value, floor));
-      const scaling = tf.tensor1d(inverse);
-      // One more product before the next Rayleigh–Ritz step: A² per cycle squares the convergence factor
-      // for the cost of one product, and halves the number of (JavaScript) eigen solves and orthonormalisations.
-      const next = tf.tidy(() => tf.mul(multiply(tf.mul(image, scaling) as tf.Tensor2D), scaling) as tf.Tensor2D);
-      tf.dispose([image, scaling]);
-      tf.dispose(q);
-      q = orthonormalise(next, n, block);
+      scaleColumns(w, n, block, inverse);
+      const next = yield multiply(w, block);
+      scaleColumns(next, n, block, inverse);
+      q = yield* orthonormalise(next, n, block, precision);
+      continue;
     }
-  } finally {
-    q.dispose();
+    const t = symmetric(yield product(q, w, block, n, block, { transposeA: true }), block);
+    const { values: theta, vectors: y } = eighSymmetricInPlace(t, block);
+    const needed = neededPairs(rule, theta, trace);
+    onIteration?.(iteration, block);
+    const yVector = asPrecision(precision, y.data);
+    let captured = 0;
+    for (let i = 0; i < block; i++) captured += Math.max(0, theta[i]!);
+    // The Ritz values grow towards the eigenvalues, so `needed` only shrinks: grow the block only once the
+    // captured variance has settled (or after a few iterations), not on the first rough estimate.
+    const settled = atThisBlock >= GROW_AFTER_ITERATIONS || (previousCaptured !== null && captured - previousCaptured <= SETTLED * captured);
+    previousCaptured = captured;
+    atThisBlock++;
+    const growing = needed + oversampling(needed) > block && block < n;
+    if (growing && settled) {
+      // Grow: keep the current Ritz vectors, add random columns.
+      const grown = Math.min(n, Number.isFinite(needed) ? needed + oversampling(needed) : 2 * block);
+      if (grown > maxBlock) return null;
+      const ritz = yield product(q, yVector, n, block, block);
+      const extra = randomColumns(random, n, grown - block);
+      const next = vectorOf(precision, n * grown);
+      for (let i = 0; i < n; i++) {
+        next.set(ritz.subarray(i * block, (i + 1) * block), i * grown);
+        next.set(extra.subarray(i * (grown - block), (i + 1) * (grown - block)), i * grown + block);
+      }
+      q = yield* orthonormalise(next, n, grown, precision);
+      block = grown;
+      inverse = new Float64Array(block).fill(1);
+      previousResidual = null;
+      previousCaptured = null;
+      atThisBlock = 0;
+      sinceRitz = 1;
+      continue;
+    }
+    const kept = Math.min(needed, block - 1);
+    const ritz = yield product(q, yVector, n, block, block);
+    const image = yield product(w, yVector, n, block, block);
+    const residual = residualNorms(ritz, image, theta, n, block, kept);
+    const top = Math.max(theta[0]!, Number.MIN_VALUE);
+    let largestResidual = 0;
+    for (let i = 0; i < kept; i++) largestResidual = Math.max(largestResidual, residual[i]! / top);
+    const converged =
+      largestResidual <= tolerance ||
+      (previousResidual !== null && largestResidual <= STAGNATION_CEILING && largestResidual > STAGNATION_RATIO * previousResidual);
+    if (converged || iteration >= MAX_ITERATIONS) {
+      return { values: theta, vectors: ritz instanceof Float64Array ? ritz : Float64Array.from(ritz), block, needed: kept, iterations: iteration };
+    }
+    // Rayleigh–Ritz (a b×b eigenproblem in JavaScript, and two products) is needed only to measure
+    // convergence: once the block no longer grows, skip it for the cycles the measured rate says are still
+    // needed (at most MAX_SKIP), then measure again.
+    if (!growing && previousResidual !== null && largestResidual < previousResidual) {
+      const rate = (largestResidual / previousResidual) ** (1 / sinceRitz);
+      const cycles = Math.ceil(Math.log(tolerance / largestResidual) / Math.log(rate));
+      skip = Math.max(0, Math.min(MAX_SKIP, cycles - 1));
+    }
+    sinceRitz = 1;
+    previousResidual = largestResidual;
+    // Next block: A U Θ⁻¹ (columns of comparable norm; floors keep near-zero Ritz values from blowing up),
+    // with one more product before the next Rayleigh–Ritz step: A² per cycle squares the convergence factor
+    // for the cost of one product, and halves the number of (JavaScript) eigen solves and orthonormalisations.
+    const floor = top * 1e-6;
+    inverse = Float64Array.from(theta, (value) => 1 / Math.max(value, floor));
+    scaleColumns(image, n, block, inverse);
+    const next = yield multiply(image, block);
+    scaleColumns(next, n, block, inverse);
+    q = yield* orthonormalise(next, n, block, precision);
   }
+}
+
+/**
+ * `x` `[n, b]` float64 made orthonormal in float64 (in place, returned): Cholesky QR twice (B ← B R⁻¹,
+ * BᵀB = RᵀR), triangular, so column j keeps the span of columns 0…j; Householder QR when the columns are
+ * not independent enough for Cholesky.
+ */
+export function* orthonormalise64(x: Float64Array, n: number, b: number): ProductWork<Float64Array> {
+  return (yield* orthonormalise(x, n, b, 'float64')) as Float64Array;
 }
 
 /** Pairs needed by the rule given the current Ritz values (Infinity when the block cannot reach the level yet). */
@@ -206,10 +285,8 @@ function oversampling(k: number): number {
   return Number.isFinite(k) ? Math.max(16, Math.ceil(k / 2)) : 0;
 }
 
-/** ‖A uᵢ − θᵢ uᵢ‖ for the first `count` columns (float64 from the float32 products). */
-function residualNorms(ritz: tf.Tensor2D, image: tf.Tensor2D, theta: Float64Array, n: number, block: number, count: number): Float64Array {
-  const u = ritz.dataSync();
-  const au = image.dataSync();
+/** ‖A uᵢ − θᵢ uᵢ‖ for the first `count` columns (in float64 from the products). */
+function residualNorms(u: Vector, au: Vector, theta: Float64Array, n: number, block: number, count: number): Float64Array {
   const norms = new Float64Array(count);
   for (let i = 0; i < n; i++) {
     const offset = i * block;
@@ -222,37 +299,39 @@ function residualNorms(ritz: tf.Tensor2D, image: tf.Tensor2D, theta: Float64Arra
   return norms;
 }
 
+/** Multiplies column j of the `[n, b]` row-major `x` by `factors[j]`, in place. */
+function scaleColumns(x: Vector, n: number, b: number, factors: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const offset = i * b;
+    for (let j = 0; j < b; j++) x[offset + j] = x[offset + j]! * factors[j]!;
+  }
+}
+
 /**
  * Orthonormal columns spanning those of `x` `[n, b]` (consumed): CholeskyQR2 — R from the Cholesky factor of
- * XᵀX (formed on the backend, factored in float64), X ← X R⁻¹, twice (once when the columns are already
- * orthogonal to 1e-3). When XᵀX is not numerically positive definite (dependent columns: the matrix has rank
- * below b), Householder QR in float64 instead, whose Q is orthonormal whatever the rank.
+ * XᵀX (a product, factored in float64), X ← X R⁻¹, twice (once when the columns are already orthogonal to
+ * 1e-3). When XᵀX is not numerically positive definite (dependent columns: the matrix has rank below b),
+ * Householder QR in float64 instead, whose Q is orthonormal whatever the rank.
  */
-function orthonormalise(x: tf.Tensor2D, n: number, b: number): tf.Tensor2D {
+function* orthonormalise(x: Vector, n: number, b: number, precision: ProductPrecision): ProductWork<Vector> {
   let current = x;
   let passes = 2;
   for (let pass = 0; pass < passes; pass++) {
-    const gram = readSymmetric(tf.tidy(() => tf.matMul(transposed(current), current) as tf.Tensor2D), b);
-    // Columns already orthogonal to 1e-3 (cosines): one Cholesky QR leaves an error ~ 2⁻²⁴ · cond², enough.
+    const gram = symmetric(yield productOf(precision, current, current, b, n, b, { transposeA: true }), b);
+    // Columns already orthogonal to 1e-3 (cosines): one Cholesky QR leaves an error ~ ε · cond², enough.
     if (pass === 0 && largestCosine(gram, b) <= 1e-3) passes = 1;
     const inverse = inverseCholeskyFactor(gram, b);
-    if (inverse === null) {
-      const q = householderQ(current.dataSync(), n, b);
-      current.dispose();
-      return tf.tensor2d(q, [n, b]);
-    }
-    const next = tf.tidy(() => tf.matMul(current, tf.tensor2d(inverse, [b, b])) as tf.Tensor2D);
-    current.dispose();
-    current = next;
+    if (inverse === null) return asPrecision(precision, householderQ(current, n, b));
+    current = yield productOf(precision, current, asPrecision(precision, inverse), n, b, b);
   }
   return current;
 }
 
 /**
- * The thin Q `[n, b]` (float32) of the Householder QR of `x` `[n, b]` row-major, computed in float64:
+ * The thin Q `[n, b]` (float64) of the Householder QR of `x` `[n, b]` row-major, computed in float64:
  * orthonormal columns whose first j span the first j of x whenever those are independent.
  */
-function householderQ(x: ArrayLike<number>, n: number, b: number): Float32Array {
+function householderQ(x: ArrayLike<number>, n: number, b: number): Float64Array {
   // Work column-major: column j of a is a[j * n …].
   const a = new Float64Array(n * b);
   for (let i = 0; i < n; i++) for (let j = 0; j < b; j++) a[j * n + i] = x[i * b + j]!;
@@ -292,7 +371,7 @@ function householderQ(x: ArrayLike<number>, n: number, b: number): Float32Array 
       for (let i = j; i < n; i++) q[target + i] = q[target + i]! - factor * a[column + i]!;
     }
   }
-  const out = new Float32Array(n * b);
+  const out = new Float64Array(n * b);
   for (let i = 0; i < n; i++) for (let j = 0; j < b; j++) out[i * b + j] = q[j * n + i]!;
   return out;
 }
@@ -309,58 +388,46 @@ function largestCosine(gram: Float64Array, b: number): number {
 }
 
 /**
- * `xᵀ` as a new tensor, transposed in JavaScript: on the wasm backend `tf.transpose` of a tall `[n, b]` block
- * takes longer than the product it feeds (and a transposed matMul is slower still).
- */
-function transposed(x: tf.Tensor2D): tf.Tensor2D {
-  const [rows, cols] = x.shape;
-  const values = x.dataSync();
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const offset = i * cols;
-    for (let j = 0; j < cols; j++) out[j * rows + i] = values[offset + j]!;
-  }
-  return tf.tensor2d(out, [cols, rows]);
-}
-
-/**
- * R⁻¹ (upper triangular, float32) with RᵀR = G, or null when G is not numerically positive definite
+ * R⁻¹ (upper triangular, float64) with RᵀR = G, or null when G is not numerically positive definite
  * (a pivot below 1e-8 of the largest diagonal: a condition number above 1e4, too much for float32 CholeskyQR2).
  */
-function inverseCholeskyFactor(gram: Float64Array, b: number): Float32Array | null {
+function inverseCholeskyFactor(gram: Float64Array, b: number): Float64Array | null {
   let largest = 0;
   for (let i = 0; i < b; i++) largest = Math.max(largest, gram[i * b + i]!);
-  const r = new Float64Array(b * b);
-  for (let j = 0; j < b; j++) {
-    for (let i = 0; i <= j; i++) {
-      let sum = gram[i * b + j]!;
-      for (let p = 0; p < i; p++) sum -= r[p * b + i]! * r[p * b + j]!;
+  // L lower triangular, row-major, G = L Lᵀ (= Rᵀ R with R = Lᵀ): the inner sums run along rows (contiguous).
+  const l = new Float64Array(b * b);
+  for (let i = 0; i < b; i++) {
+    const rowI = i * b;
+    for (let j = 0; j <= i; j++) {
+      const rowJ = j * b;
+      let sum = gram[rowI + j]!;
+      for (let p = 0; p < j; p++) sum -= l[rowI + p]! * l[rowJ + p]!;
       if (i === j) {
         if (!(sum > 1e-8 * largest)) return null;
-        r[i * b + i] = Math.sqrt(sum);
+        l[rowI + i] = Math.sqrt(sum);
       } else {
-        r[i * b + j] = sum / r[i * b + i]!;
+        l[rowI + j] = sum / l[rowJ + j]!;
       }
     }
   }
+  // R⁻¹ = (L⁻¹)ᵀ: column j of L⁻¹ solves L x = e_j (x_i = 0 for i < j), and is row j of R⁻¹.
   const inverse = new Float64Array(b * b);
   for (let j = 0; j < b; j++) {
-    inverse[j * b + j] = 1 / r[j * b + j]!;
-    for (let i = j - 1; i >= 0; i--) {
+    const x = inverse.subarray(j * b, (j + 1) * b);
+    x[j] = 1 / l[j * b + j]!;
+    for (let i = j + 1; i < b; i++) {
+      const rowI = i * b;
       let sum = 0;
-      for (let p = i + 1; p <= j; p++) sum += r[i * b + p]! * inverse[p * b + j]!;
-      inverse[i * b + j] = -sum / r[i * b + i]!;
+      for (let p = j; p < i; p++) sum += l[rowI + p]! * x[p]!;
+      x[i] = -sum / l[rowI + i]!;
     }
   }
-  const out = Float32Array.from(inverse);
-  for (const value of out) if (!Number.isFinite(value)) return null;
-  return out;
+  for (const value of inverse) if (!Number.isFinite(value)) return null;
+  return inverse;
 }
 
-/** Reads a `[b, b]` tensor (disposed) into float64, averaging the two triangles. */
-function readSymmetric(tensor: tf.Tensor2D, b: number): Float64Array {
-  const values = tensor.dataSync();
-  tensor.dispose();
+/** A `[b, b]` product as float64, averaging the two triangles (a new array). */
+function symmetric(values: Float32Array | Float64Array, b: number): Float64Array {
   const out = new Float64Array(b * b);
   for (let i = 0; i < b; i++) {
     out[i * b + i] = values[i * b + i]!;
