@@ -216,10 +216,12 @@ describe('DFMModel.fit streams through PCA statistics', () => {
       const model = new DFMModel({ ...tall, scoreType });
       const fit = await model.fit(batches(300, 32));
       expect(fit).toMatchObject({ nSamples: 300, nFeatures: 256, featureShape: [1, 1, 256] });
-      // The previous in-memory path: the whole [N, D] matrix, PCA.fit, the Gaussian on its projection.
+      // The previous in-memory path: the whole [N, D] matrix, PCA.fit (on the same products as the model's
+      // fit: onnxruntime here, else tfjs), the Gaussian on its projection.
       const all = images(300);
       const { features } = await model.getFeatures(all);
-      const pca = new PCA({ nComponents: 0.97 }).fit(features);
+      const products = await model.pcaProducts();
+      const pca = await new PCA({ nComponents: 0.97 }).fitAsync(features, products === undefined ? {} : { products });
       expect(fit.nComponents).toBe(pca.numComponents);
       const test = images(6, 500);
       const { features: testFeatures, featureShape } = await model.getFeatures(test);

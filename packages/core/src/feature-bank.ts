@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PCAStatistics } from '@dfm/linalg';
+import { type MatrixProducts, PCAStatistics } from '@dfm/linalg';
 import { InvalidArgumentError, ShapeMismatchError, formatShape } from '@dfm/errors';
 import type { FeatureShape } from './feature-pooling';
 
@@ -13,6 +13,8 @@ import type { FeatureShape } from './feature-pooling';
  */
 export class FeatureBank {
   #statistics: PCAStatistics | null = null;
+  /** Resolves where the statistics run their products (see `DFMModel.pcaProducts`). */
+  #products: (() => Promise<MatrixProducts | undefined>) | undefined;
   readonly #label: string | undefined;
   #featureShape: FeatureShape | null = null;
   #batches = 0;
@@ -21,13 +23,19 @@ export class FeatureBank {
    * @param options.label where the features come from (e.g. `'resnet18/layer3/pool4'`), recorded in the
    * statistics so shards of another backbone, layer or pooling are refused by `PCAStatistics.merge`.
    */
-  constructor(options: { label?: string } = {}) {
+  constructor(options: { label?: string; products?: () => Promise<MatrixProducts | undefined> } = {}) {
     if (options.label !== undefined && typeof options.label !== 'string') {
       throw new InvalidArgumentError(
         `new FeatureBank(): options.label must be a string such as 'resnet18/layer3/pool4' — got ${typeof options.label}. Omit it if unneeded.`,
       );
     }
+    if (options.products !== undefined && typeof options.products !== 'function') {
+      throw new InvalidArgumentError(
+        `new FeatureBank(): options.products must be a function resolving to a MatrixProducts (or undefined) — got ${typeof options.products}. Pass () => model.pcaProducts(), or omit it.`,
+      );
+    }
     this.#label = options.label;
+    this.#products = options.products;
   }
 
   /** Rows collected so far. */
@@ -81,8 +89,16 @@ export class FeatureBank {
         );
       }
     }
-    this.#statistics ??= new PCAStatistics({ nFeatures, featureShape, ...(this.#label === undefined ? {} : { label: this.#label }) });
-    this.#statistics.update(values, [rows, nFeatures]);
+    if (this.#statistics === null) {
+      const products = await this.#products?.();
+      this.#statistics = new PCAStatistics({
+        nFeatures,
+        featureShape,
+        ...(this.#label === undefined ? {} : { label: this.#label }),
+        ...(products === undefined ? {} : { products }),
+      });
+    }
+    await this.#statistics.updateAsync(values, [rows, nFeatures]);
     this.#featureShape = featureShape;
   }
 

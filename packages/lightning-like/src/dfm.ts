@@ -1,5 +1,5 @@
 import type { BackboneName, RuntimeChoice, LayerName, WeightsSpec } from '@dfm/backbone';
-import { DFMModel, FeatureBank, type ModelSource, type ScoreType } from '@dfm/core';
+import { DFMModel, type DFMModelOptions, FeatureBank, type ModelSource, type ScoreType } from '@dfm/core';
 import { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
 import { Evaluator } from './evaluator';
 import { MemoryBankMixin } from './memory-bank-mixin';
@@ -34,6 +34,8 @@ export interface DfmOptions {
   seed?: number;
   /** Backbone runtime (what executes the network): `'auto'` (default), `'tfjs'` or `'onnxruntime'` (see DFMModel). Not saved with the model. */
   runtime?: RuntimeChoice;
+  /** Where the fit's PCA products run: `'auto'` (default: onnxruntime-node when it loads), `'tfjs'`, or a MatrixProducts (see DFMModel). */
+  pcaProducts?: DFMModelOptions['pcaProducts'];
   /**
    * `false` switches a stage off; omitted = the default one. A switched-off pre-processor is
    * {@link PreProcessor.identity}: images keep their size and [0, 1] values (and the model file says so).
@@ -81,11 +83,23 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       weights,
       seed,
       runtime,
+      pcaProducts,
     } = options;
     this.model =
       restored ??
-      new DFMModel({ backbone, layer, preTrained, poolingKernelSize, nComps: pcaLevel, scoreType, weights, seed, runtime });
-    this.bank = new FeatureBank({ label: this.model.featureLabel });
+      new DFMModel({
+        backbone,
+        layer,
+        preTrained,
+        poolingKernelSize,
+        nComps: pcaLevel,
+        scoreType,
+        weights,
+        seed,
+        runtime,
+        ...(pcaProducts === undefined ? {} : { pcaProducts }),
+      });
+    this.bank = new FeatureBank({ label: this.model.featureLabel, products: () => this.model.pcaProducts() });
     this.preProcessor = options.preProcessor === false ? PreProcessor.identity() : (options.preProcessor ?? new PreProcessor());
     this.postProcessor = options.postProcessor === false ? null : (options.postProcessor ?? new PostProcessor());
     this.evaluator = options.evaluator === false ? null : (options.evaluator ?? new Evaluator());
