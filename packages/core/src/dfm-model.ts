@@ -131,6 +131,10 @@ export interface FitResult {
   droppedComponents: number;
   featureShape: FeatureShape | null;
   imageSize: [number, number] | null;
+  /** Seconds of the PCA solve (and, for NLL, the Gaussian) in this call; accumulating the statistics is not included. */
+  pcaSeconds: number;
+  /** Where the PCA products ran: the MatrixProducts' name, or `'tfjs'`. */
+  pcaProducts: string;
 }
 
 /** Progress of a batch-by-batch fit. */
@@ -465,6 +469,7 @@ export class DFMModel {
       );
     }
     const products = await this.pcaProducts();
+    const solveStarted = performance.now();
     const pca = await statistics.toPCAAsync({
       nComponents: this.config.nComps,
       ...(onPcaProgress === undefined ? {} : { onProgress: onPcaProgress }),
@@ -486,6 +491,8 @@ export class DFMModel {
       droppedComponents: gaussian?.droppedComponents ?? 0,
       featureShape,
       imageSize,
+      pcaSeconds: (performance.now() - solveStarted) / 1000,
+      pcaProducts: products?.name ?? 'tfjs',
     };
   }
 

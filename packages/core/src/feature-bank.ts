@@ -15,6 +15,7 @@ export class FeatureBank {
   #statistics: PCAStatistics | null = null;
   /** Resolves where the statistics run their products (see `DFMModel.pcaProducts`). */
   #products: (() => Promise<MatrixProducts | undefined>) | undefined;
+  #accumulateSeconds = 0;
   readonly #label: string | undefined;
   #featureShape: FeatureShape | null = null;
   #batches = 0;
@@ -36,6 +37,11 @@ export class FeatureBank {
     }
     this.#label = options.label;
     this.#products = options.products;
+  }
+
+  /** Seconds spent adding rows to the PCA statistics (the moments' products), since the bank was made or cleared. */
+  get accumulateSeconds(): number {
+    return this.#accumulateSeconds;
   }
 
   /** Rows collected so far. */
@@ -98,7 +104,9 @@ export class FeatureBank {
         ...(products === undefined ? {} : { products }),
       });
     }
+    const started = performance.now();
     await this.#statistics.updateAsync(values, [rows, nFeatures]);
+    this.#accumulateSeconds += (performance.now() - started) / 1000;
     this.#featureShape = featureShape;
   }
 
@@ -123,6 +131,7 @@ export class FeatureBank {
   clear(): void {
     this.#statistics = null;
     this.#featureShape = null;
+    this.#accumulateSeconds = 0;
     this.#batches = 0;
   }
 }

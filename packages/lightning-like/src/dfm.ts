@@ -167,14 +167,22 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       );
     }
     this.model.preProcessing = this.preProcessor.toPreProcessing();
+    const accumulateSeconds = this.bank.accumulateSeconds;
     const statistics = this.bank.takeStatistics('Dfm.fitMemoryBank()');
     const onPcaProgress = this.onFitProgress ?? undefined;
-    await this.model.fit(statistics, {
+    const fitted = await this.model.fit(statistics, {
       featureShape,
       ...(this.fittedImageSize !== null ? { imageSize: this.fittedImageSize } : {}),
       ...(onPcaProgress === undefined ? {} : { onPcaProgress }),
     });
+    this.pcaTiming = { accumulateSeconds, solveSeconds: fitted.pcaSeconds, products: fitted.pcaProducts };
   }
+
+  /**
+   * Where the last {@link fitMemoryBank}'s PCA time went: seconds adding the batches' features to the
+   * statistics (during the training steps), seconds solving, and where the products ran. `null` before a fit.
+   */
+  pcaTiming: { accumulateSeconds: number; solveSeconds: number; products: string } | null = null;
 
   /** The size the training images had: the pre-processor's, or (no resizing) the first batch's. */
   private fittedImageSize: [number, number] | null = null;

@@ -6,7 +6,8 @@
  * half an hour on 2 cores), or `none` to skip. Every cell runs in a fresh process (peak RSS is its own):
  * bench/scale-data.py writes the synthetic features once per size (see its docstring for the spectrum),
  * bench/scale-child.ts runs ours (`statistics`: rows streamed from the file into PCAStatistics, then toPCA;
- * `fit`: one [N, D] tensor, PCA.fit), bench/scale-reference.py runs numpy. Accuracy columns compare ours with
+ * `fit`: one [N, D] tensor, PCA.fit; products on onnxruntime-node, or tfjs-wasm with `DFM_BENCH_PRODUCTS=tfjs`),
+ * bench/scale-reference.py runs numpy. Accuracy columns compare ours with
  * numpy's eigh route on the same run: k (sklearn's rule at 0.97) and the largest relative FRE difference
  * over 1000 held-out query rows.
  */
@@ -117,7 +118,8 @@ export function runScaleTable(python: string): string {
   }
   lines.push(
     '',
-    'Seconds of PCA work only (statistics: every update + toPCA; fit: PCA.fit on a [N, D] tensor; numpy: from the float32 rows in memory to the components). Peak RSS of each process, and in brackets the part beyond the RSS once the input was loaded (statistics: the rows stream from the file in batches of 512, so the bracket is everything). FRE diff: statistics / fit against numpy eigh, 1000 held-out rows. Ratios < 1: ours is faster.',
+    `Ours: products on ${process.env.DFM_BENCH_PRODUCTS === 'tfjs' ? 'the tfjs-wasm backend (update / toPCA / fit, float32 products)' : "onnxruntime-node (onnxMatrixProducts(): updateAsync / toPCAAsync / fitAsync; the eigensolver's products in float64)"}. ` +
+      'Seconds of PCA work only (statistics: every update + toPCA; fit: PCA.fit on a [N, D] tensor; numpy: from the float32 rows in memory to the components). Peak RSS of each process, and in brackets the part beyond the RSS once the input was loaded (statistics: the rows stream from the file in batches of 512, so the bracket is everything). FRE diff: statistics / fit against numpy eigh, 1000 held-out rows. Ratios < 1: ours is faster.',
   );
   return lines.join('\n');
 }
