@@ -129,7 +129,7 @@ export class PCAStatistics {
     this.#featureShape = shape;
   }
 
-  /** N, the number of rows accumulated (merged ones included). */
+  /** N, the number of rows accumulated (merged ones included; during an `updateAsync`, its batch is already counted). */
   get nSamples(): number {
     return this.#nSamples;
   }
@@ -156,6 +156,7 @@ export class PCAStatistics {
 
   /** `[D]` float64 column means of every row accumulated (a new array). */
   get mean(): Float64Array {
+    this.#checkUsable('PCAStatistics.mean');
     const d = this.#requireSamples('PCAStatistics.mean', 1);
     const n = this.#nSamples;
     const mean = new Float64Array(d);
@@ -344,6 +345,7 @@ export class PCAStatistics {
    */
   projectedMoments(pca: PCA): ProjectedMoments {
     const caller = 'PCAStatistics.projectedMoments()';
+    this.#checkUsable(caller);
     if (!(pca instanceof PCA) || !pca.isFitted) {
       throw new NotFittedError(`${caller}: pca must be a fitted PCA — got ${pca instanceof PCA ? 'an unfitted one' : typeof pca}. Pass statistics.toPCA(…).`);
     }
@@ -424,7 +426,8 @@ export class PCAStatistics {
 
   /** An independent copy. */
   clone(): PCAStatistics {
-    const copy = new PCAStatistics();
+    this.#checkUsable('PCAStatistics.clone()');
+    const copy = new PCAStatistics(this.#products === undefined ? {} : { products: this.#products });
     copy.#nFeatures = this.#nFeatures;
     copy.#label = this.#label;
     copy.#featureShape = this.#featureShape === null ? null : [...this.#featureShape];
@@ -453,6 +456,7 @@ export class PCAStatistics {
    * {@link PCAStatistics.fromBytes} reads it back (the same statistics, bit for bit).
    */
   toBytes(): Uint8Array {
+    this.#checkUsable('PCAStatistics.toBytes()');
     const d = this.#nFeatures ?? 0;
     const metadata = new TextEncoder().encode(
       JSON.stringify({

@@ -70,7 +70,13 @@ export async function runAsync<T>(work: ProductWork<T>, products: MatrixProducts
   let step = work.next();
   while (!step.done) {
     const request = step.value;
-    const result = await products.matMul(request);
+    let result: Float32Array | Float64Array;
+    try {
+      result = await products.matMul(request);
+    } catch (error) {
+      work.return(undefined as never);
+      throw error;
+    }
     const expected = request.m * request.n;
     if (result.length !== expected || !(request.precision === 'float64' ? result instanceof Float64Array : result instanceof Float32Array)) {
       const got = `${result?.constructor?.name ?? typeof result} of ${result?.length}`;
