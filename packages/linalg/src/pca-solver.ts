@@ -2,7 +2,7 @@ import { accumulateScatter, CHUNK, columnMeans, gramProducts, packedLength, pack
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
 import type { ProductPrecision, ProductWork } from './products';
-import { orthonormalise64, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
+import { type MatrixOperator, orthonormalise64, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
 import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /**
@@ -128,7 +128,11 @@ export function* solveMoments(
     }
     const pendingColumns =
       pendingCentred === undefined ? undefined : { columns: transpose32(pendingCentred.values32, pending!.count, d), count: pending!.count };
-    const result: TopEigenResult | null = yield* topEigenpairs(d, scatterRowWriter(moments, pendingColumns), {
+    // A dense copy of S for the iteration while it is small (≤ 512 MiB: D ≤ 8192 in float64, faster); beyond, the
+    // operator on the packed triangle (no second D² array: at D = 16384 a dense float64 copy is 2 GiB).
+    const dense = d * d * (precision === 'float64' ? 8 : 4) <= DENSE_SCATTER_BYTES;
+    const matrix = dense ? { writeRows: scatterRowWriter(moments, pendingColumns) } : { multiply: scatterOperator(moments, pendingColumns) };
+    const result: TopEigenResult | null = yield* topEigenpairs(d, matrix, {
       rule,
       trace,
       largestDiagonal,
@@ -207,12 +211,15 @@ function transpose32(values: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
+/** Largest dense copy of the scatter the eigensolver makes (bytes); see {@link solveMoments}. */
+const DENSE_SCATTER_BYTES = 512 * 2 ** 20;
+
 /**
  * Rows of the centred scatter `S = P − s sᵀ / N (+ the pending rows' products)` from the packed lower
  * triangle P, read row-wise (the upper part of a row block comes from the later packed rows, contiguously).
  * `pending.columns` is the pending rows' centred values transposed, `[D, count]` float32.
  */
-function scatterRowWriter(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): RowWriter {
+export function scatterRowWriter(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): RowWriter {
   const { nFeatures: d } = moments;
   return function* (i0, i1, scale, out) {
     // The pending rows' products for rows [i0, i1): Cᵀ[i0:i1] · Cᵀᵀ, float32 (fewer than CHUNK rows: a chunk's accuracy).
@@ -259,6 +266,95 @@ function writeScatterRows(
   }
 }
 
+/**
+ * `S · q` for the centred scatter `S = P − s sᵀ / N + Cᵀ C` without forming S: P is the packed lower triangle,
+ * s the sum about the shift, C the pending rows (centred, `pending.columns` = Cᵀ `[D, count]` float32). P is
+ * multiplied a block of {@link OPERATOR_ROW_BLOCK} rows at a time — the block's lower part copied out of the
+ * packed triangle (contiguous row segments), then `W[i0:i1] += B · q[0:i1]` and, by symmetry,
+ * `W[0:i1] += Bᵀ · q[i0:i1]` less the block's diagonal counted twice — so memory is O(D · block) beside P,
+ * not a dense D×D copy (2 GiB in float64 at D = 16384), for the same flops as a dense product.
+ */
+export function scatterOperator(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): MatrixOperator {
+  const { nSamples: n, nFeatures: d, sum, scatter } = moments;
+  return function* (q, b, scale, precision) {
+    const w = new Float64Array(d * b);
+    const buffer = precision === 'float64' ? new Float64Array(Math.min(d, OPERATOR_ROW_BLOCK) * d) : new Float32Array(Math.min(d, OPERATOR_ROW_BLOCK) * d);
+    for (let i0 = 0; i0 < d; i0 += OPERATOR_ROW_BLOCK) {
+      const i1 = Math.min(d, i0 + OPERATOR_ROW_BLOCK);
+      const rows = i1 - i0;
+      const block = buffer.subarray(0, rows * i1);
+      copyLowerBlock(scatter, i0, i1, block);
+      addInto(w, yield productOf(precision, block, q.subarray(0, i1 * b), rows, i1, b), i0 * b);
+      // (Bᵀ q[i0:i1])ᵀ = q[i0:i1]ᵀ B: a [b, i1] product (a BLAS runs Aᵀ with A of b rows at full speed, not
+      // with A of i1 rows: onnxruntime's float64 Gemm took 2× longer that way), transposed into W.
+      addTransposedInto(w, yield productOf(precision, q.subarray(i0 * b, i1 * b), block, b, rows, i1, { transposeA: true }), b, i1);
+      subtractDiagonal(w, scatter, q, i0, i1, b);
+    }
+    // − s (sᵀ q) / N, and + Cᵀ (C q) for the pending rows.
+    rankOneCorrection(w, sum, q, n, d, b);
+    if (pending !== undefined) {
+      const cq = yield productOf(precision, pending.columns, q, pending.count, d, b, { transposeA: true });
+      addInto(w, yield productOf(precision, pending.columns, cq, d, pending.count, b), 0);
+    }
+    const inverse = 1 / scale;
+    if (precision === 'float64') {
+      for (let i = 0; i < w.length; i++) w[i] = w[i]! * inverse;
+      return w;
+    }
+    return Float32Array.from(w, (value) => value * inverse);
+  };
+}
+
+/** Rows of S's packed product P multiplied per block by {@link scatterOperator}. */
+const OPERATOR_ROW_BLOCK = 1024;
+
+// Plain functions (outside the generator) for the loops: V8 optimises them better.
+
+/** `block` `[i1 − i0, i1]` = rows i0…i1 of the packed lower triangle, columns 0…i (zero past the diagonal). */
+function copyLowerBlock(packed: Float64Array, i0: number, i1: number, block: Float32Array | Float64Array): void {
+  block.fill(0);
+  for (let i = i0; i < i1; i++) block.set(packed.subarray(packedRow(i), packedRow(i) + i + 1), (i - i0) * i1);
+}
+
+/** `target[offset + i] += values[i]`. */
+function addInto(target: Float64Array, values: Float32Array | Float64Array, offset: number): void {
+  for (let i = 0; i < values.length; i++) target[offset + i]! += values[i]!;
+}
+
+/** `w[j, c] += values[c, j]` for the `[b, cols]` row-major `values` (j < cols). */
+function addTransposedInto(w: Float64Array, values: Float32Array | Float64Array, b: number, cols: number): void {
+  for (let c = 0; c < b; c++) {
+    const offset = c * cols;
+    for (let j = 0; j < cols; j++) w[j * b + c]! += values[offset + j]!;
+  }
+}
+
+/** `w[i] −= P_ii q[i]` for i in [i0, i1): the diagonal both products of a block added. */
+function subtractDiagonal(w: Float64Array, packed: Float64Array, q: Float32Array | Float64Array, i0: number, i1: number, b: number): void {
+  for (let i = i0; i < i1; i++) {
+    const diagonal = packed[packedRow(i) + i]!;
+    const offset = i * b;
+    for (let j = 0; j < b; j++) w[offset + j]! -= diagonal * q[offset + j]!;
+  }
+}
+
+/** `w −= s (sᵀ q) / N` (the centring correction of the scatter about the shift). */
+function rankOneCorrection(w: Float64Array, sum: Float64Array, q: Float32Array | Float64Array, n: number, d: number, b: number): void {
+  const g = new Float64Array(b);
+  for (let i = 0; i < d; i++) {
+    const si = sum[i]!;
+    if (si === 0) continue;
+    const offset = i * b;
+    for (let j = 0; j < b; j++) g[j]! += si * q[offset + j]!;
+  }
+  for (let i = 0; i < d; i++) {
+    const factor = sum[i]! / n;
+    if (factor === 0) continue;
+    const offset = i * b;
+    for (let j = 0; j < b; j++) w[offset + j]! -= factor * g[j]!;
+  }
+}
+
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
 function* solveGram(
   raw: Float32Array,
@@ -292,7 +388,7 @@ function* solveGram(
     total = trace;
     top = yield* topEigenpairs(
       n,
-      (i0, i1, factor, out) => noProducts(copyScaled(gram.subarray(i0 * n, i1 * n), factor, out)),
+      { writeRows: (i0, i1, factor, out) => noProducts(copyScaled(gram.subarray(i0 * n, i1 * n), factor, out)) },
       {
         rule,
         trace,

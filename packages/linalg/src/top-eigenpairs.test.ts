@@ -46,7 +46,7 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     const c = byName(name);
     const n = c.rows;
     const { matrix, values } = name === 'random' ? squared(c) : { matrix: Float64Array.from(c.data), values: c.values };
-    const result = runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 3 }, ...traceAndLargest(matrix, n), maxBlock: n }));
+    const result = runSync(topEigenpairs(n, { writeRows: writer(matrix, n) }, { rule: { kind: 'count', count: 3 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(result).not.toBeNull();
     const { values: theta, vectors, block, needed } = result!;
     expect(needed).toBe(3);
@@ -73,7 +73,7 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     let cumulative = 0;
     let expected = 0;
     while (cumulative / total <= 0.5) cumulative += values[expected++]!;
-    const result = runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'ratio', level: 0.5 }, ...traceAndLargest(matrix, n), maxBlock: n }));
+    const result = runSync(topEigenpairs(n, { writeRows: writer(matrix, n) }, { rule: { kind: 'ratio', level: 0.5 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(result?.needed).toBe(expected);
   });
 
@@ -81,8 +81,8 @@ describe.each(BACKENDS)('topEigenpairs (subspace iteration) on the %s backend', 
     const { matrix } = squared(byName('random'));
     const n = 25;
     const before = tf.memory().numTensors;
-    expect(runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 10 }, ...traceAndLargest(matrix, n), maxBlock: 12 }))).toBeNull();
-    for (let i = 0; i < 5; i++) runSync(topEigenpairs(n, writer(matrix, n), { rule: { kind: 'count', count: 2 }, ...traceAndLargest(matrix, n), maxBlock: n }));
+    expect(runSync(topEigenpairs(n, { writeRows: writer(matrix, n) }, { rule: { kind: 'count', count: 10 }, ...traceAndLargest(matrix, n), maxBlock: 12 }))).toBeNull();
+    for (let i = 0; i < 5; i++) runSync(topEigenpairs(n, { writeRows: writer(matrix, n) }, { rule: { kind: 'count', count: 2 }, ...traceAndLargest(matrix, n), maxBlock: n }));
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -108,7 +108,7 @@ const GROW_AFTER_ITERATIONS = 2;
 /** At most this many cycles run between two Rayleigh–Ritz steps once the block is settled. */
 const MAX_SKIP = 3;
 
-type Vector = Float32Array | Float64Array;
+export type Vector = Float32Array | Float64Array;
 
 /** A product request of the given precision (no transposes unless given). */
 export function productOf(
@@ -139,16 +139,33 @@ function asPrecision(precision: ProductPrecision, values: Vector): Vector {
   return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
-/** See the module description. `n` is the matrix size; `writeRows` supplies the matrix. */
-export function* topEigenpairs(n: number, writeRows: RowWriter, options: TopEigenOptions): ProductWork<TopEigenResult | null> {
+/**
+ * `A · q` for a `[n, b]` block `q` (row-major, the precision's type), divided by `scale`: for matrices that are
+ * never formed densely (the moments' packed triangle; see `pca-solver.ts`). Returns a new array of q's type.
+ */
+export type MatrixOperator = (q: Vector, b: number, scale: number, precision: ProductPrecision) => ProductWork<Vector>;
+
+/** The matrix of {@link topEigenpairs}: rows written once into a dense `[n, n]` array, or an operator. */
+export type TopEigenMatrix = { writeRows: RowWriter } | { multiply: MatrixOperator };
+
+/** See the module description. `n` is the matrix size; `matrix` supplies it. */
+export function* topEigenpairs(n: number, matrix: TopEigenMatrix, options: TopEigenOptions): ProductWork<TopEigenResult | null> {
   const { rule, trace, largestDiagonal, maxBlock, onIteration, precision = 'float32' } = options;
   const scale = powerOfTwoNear(largestDiagonal);
-  const matrix = vectorOf(precision, n * n);
-  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
-    const i1 = Math.min(n, i0 + ROW_BLOCK);
-    yield* writeRows(i0, i1, scale, matrix.subarray(i0 * n, i1 * n));
+  let multiply: (q: Vector, b: number) => ProductWork<Vector>;
+  if ('multiply' in matrix) {
+    multiply = (q, b) => matrix.multiply(q, b, scale, precision);
+  } else {
+    const dense = vectorOf(precision, n * n);
+    for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+      const i1 = Math.min(n, i0 + ROW_BLOCK);
+      yield* matrix.writeRows(i0, i1, scale, dense.subarray(i0 * n, i1 * n));
+    }
+    multiply = function* (q, b) {
+      return yield productOf(precision, dense, q, n, n, b, { reuseA: true });
+    };
   }
-  const result = yield* iterate(n, matrix, rule, trace / scale, maxBlock, precision, onIteration);
+  const result = yield* iterate(n, multiply, rule, trace / scale, maxBlock, precision, onIteration);
   if (result === null) return null;
   for (let i = 0; i < result.values.length; i++) result.values[i] = result.values[i]! * scale;
   return result;
@@ -156,7 +173,7 @@ export function* topEigenpairs(n: number, writeRows: RowWriter, options: TopEige
 
 function* iterate(
   n: number,
-  matrix: Vector,
+  multiply: (q: Vector, b: number) => ProductWork<Vector>,
   rule: TopEigenRule,
   trace: number,
   maxBlock: number,
@@ -165,7 +182,6 @@ function* iterate(
 ): ProductWork<TopEigenResult | null> {
   const product = (a: Vector, b: Vector, m: number, k: number, cols: number, flags: Partial<ProductRequest> = {}) =>
     productOf(precision, a, b, m, k, cols, flags);
-  const multiply = (q: Vector, b: number) => product(matrix, q, n, n, b, { reuseA: true });
   const tolerance = precision === 'float64' ? RESIDUAL_TOLERANCE_64 : Math.max(RESIDUAL_TOLERANCE, RESIDUAL_FLOOR * Math.sqrt(n));
   const random = gaussianSource(0x5eed);
   let block = Math.min(n, rule.kind === 'count' ? rule.count + oversampling(rule.count) : Math.min(INITIAL_RATIO_BLOCK, maxBlock));
@@ -180,7 +196,7 @@ function* iterate(
   /** Θ⁻¹ of the last Rayleigh–Ritz step (floored), to keep the block's columns of comparable norm. */
   let inverse = new Float64Array(block).fill(1);
   for (let iteration = 1; ; iteration++) {
-    const w = yield multiply(q, block);
+    const w = yield* multiply(q, block);
     if (skip > 0) {
       // A power step without Rayleigh–Ritz: the span is the same as with it (Rayleigh–Ritz only rotates within
       // the span), and q's columns stay near the last Ritz vectors, so the last Θ⁻¹ still balances them.
@@ -188,7 +204,7 @@ function* iterate(
       sinceRitz++;
       onIteration?.(iteration, block);
       scaleColumns(w, n, block, inverse);
-      const next = yield multiply(w, block);
+      const next = yield* multiply(w, block);
       scaleColumns(next, n, block, inverse);
       q = yield* orthonormalise(next, n, block, precision);
       continue;
@@ -255,7 +271,7 @@ function* iterate(
     const floor = top * 1e-6;
     inverse = Float64Array.from(theta, (value) => 1 / Math.max(value, floor));
     scaleColumns(image, n, block, inverse);
-    const next = yield multiply(image, block);
+    const next = yield* multiply(image, block);
     scaleColumns(next, n, block, inverse);
     q = yield* orthonormalise(next, n, block, precision);
   }
