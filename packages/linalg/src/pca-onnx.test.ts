@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dfmFeatures } from '../test/dfm-features';
+import { exactMean, fre64 } from '../test/fre64';
 import { loadFixture, lowRankData, maxRelDiff, useBackend } from '../test/helpers';
 import { PCA, type PCAState } from './pca';
 import { PCAStatistics } from './pca-statistics';
@@ -55,36 +56,7 @@ function fixtureFeatures(generator: Generator): Float32Array {
   return dfmFeatures(seed, nTrain + nTest, nFeatures, rank, decay);
 }
 
-/** Column means of the first `n` rows of `[·, d]` row-major `rows`, in float64. */
-function exactMean(rows: Float32Array, n: number, d: number): Float64Array {
-  const mean = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) mean[j]! += rows[r * d + j]!;
-  return mean.map((value) => value / n);
-}
 
-/**
- * FRE `‖(x − μ) − ((x − μ)V)Vᵀ‖²` of the first `count` rows in float64 arithmetic, with the state's components
- * (float32 as stored) and the given mean (the state's float32 one, or the rows' exact float64 one).
- */
-function fre64(state: PCAState, mean: ArrayLike<number>, rows: Float32Array, count: number): Float64Array {
-  const { nFeatures: d, k, components } = state;
-  const out = new Float64Array(count);
-  const centred = new Float64Array(d);
-  const z = new Float64Array(k);
-  for (let r = 0; r < count; r++) {
-    for (let i = 0; i < d; i++) centred[i] = rows[r * d + i]! - mean[i]!;
-    z.fill(0);
-    for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) z[j]! += centred[i]! * components[i * k + j]!;
-    let sum = 0;
-    for (let i = 0; i < d; i++) {
-      let projected = 0;
-      for (let j = 0; j < k; j++) projected += z[j]! * components[i * k + j]!;
-      sum += (centred[i]! - projected) ** 2;
-    }
-    out[r] = sum;
-  }
-  return out;
-}
 
 const freOf = (pca: PCA, x: tf.Tensor2D) => tf.tidy(() => tf.sum(tf.square(pca.residual(x)), 1).dataSync() as Float32Array);
 

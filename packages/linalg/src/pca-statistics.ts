@@ -72,8 +72,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  *   the count N, the float64 sum `s = Σ (x − c)` and the float64 packed lower triangle of
  *   `Σ (x − c)(x − c)ᵀ`, where the shift c is the float64 mean of the rows held at that moment; later rows
  *   are folded in as they come. That is {@link PCA.fit}'s covariance route (which it also takes for N ≥ D):
- *   the products run on the tfjs backend in float32 chunks of 256 consecutive rows summed in float64 (rows
- *   wait in a one-chunk buffer, so batch sizes do not change the chunks), and the eigenproblem in float64.
+ *   the products run (on the tfjs backend, or the `products` option's) in float32 chunks of 1024 consecutive
+ *   rows summed in float64 (rows wait in a one-chunk buffer, so batch sizes do not change the chunks), and
+ *   the eigenproblem in float64.
  *
  * Why a shift: the covariance is `S = Σ (x − c)(x − c)ᵀ − s sᵀ / N`. With c = 0 (plain `XᵀX − N μμᵀ`) the
  * subtraction cancels digits in proportion to (mean / std)²: features of mean 1e3 and std 1 lose 6 digits
