@@ -38,7 +38,12 @@ describe('dfm test', () => {
     expect(Object.keys(doc.metrics).sort()).toEqual(['image_AUROC', 'image_F1Score', 'pixel_AUPRO', 'pixel_AUROC', 'pixel_F1Score']);
     expect(doc.metrics.image_AUROC).toBeGreaterThan(0.5);
     expect(doc.config.model).toMatchObject({ backbone: 'resnet18', layer: 'layer2', scoreType: 'fre', imageSize: [64, 64] });
-    expect(Object.keys(doc.timing).sort()).toEqual(['fit_s', 'images_per_s', 'test_s', 'total_s']);
+    expect(Object.keys(doc.timing).sort()).toEqual(['fit_s', 'images_per_s', 'pca_accumulate_s', 'pca_products', 'pca_solve_s', 'test_s', 'total_s']);
+    // The PCA's share of the fit, and where its products ran (onnxruntime-node is installed here).
+    expect(doc.timing.pca_solve_s).toBeGreaterThan(0);
+    expect(doc.timing.pca_accumulate_s).toBeGreaterThanOrEqual(0);
+    expect(doc.timing.pca_accumulate_s + doc.timing.pca_solve_s).toBeLessThanOrEqual(doc.timing.fit_s);
+    expect(doc.timing.pca_products).toMatch(/^onnxruntime-node \d+\.\d+\.\d+ \(\d+ threads?\)$|^tfjs$/);
     expect(doc.predictions).toHaveLength(16);
     expect(Object.keys(doc.predictions[0])).toEqual(expect.arrayContaining(['path', 'label', 'predScore', 'predLabel']));
     for (const file of ['model.dfm', 'metrics.json', 'predictions.csv', 'roc.png', 'score-histogram.png']) {

@@ -6,6 +6,7 @@ import type { AnomalyDataset } from '@dfm/data';
 import { Dfm, Engine, type TestResult } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
 import { cliCallback, log, metricsTable, seconds, warn, writeJson } from '../io';
+import { pcaTimingFields } from '../pca-timing';
 import type { CliOptions } from '../options';
 import { buildDataset, type CommandContext, checkResultsDir, checkWeights, describeConfig, dfmOptions, runtimeOf, selectBackend } from '../setup';
 
@@ -99,6 +100,7 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       test_s: seconds(tested.seconds),
       total_s: seconds((performance.now() - ctx.started) / 1000),
       images_per_s: seconds(tested.predictions.length / Math.max(tested.seconds, 1e-9)),
+      ...pcaTimingFields(model),
     };
     if (io.json) {
       const base = describeConfig(ctx, dataset, { backendUsed: backend.backend, runtimeUsed: runtimeOf(model) });

@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { Dfm, Engine, ModelCheckpoint } from '@dfm/lightning-like';
 import { cliCallback, log, seconds, writeJson } from '../io';
+import { pcaTimingFields, pcaTimingLine } from '../pca-timing';
 import {
   buildDataset,
   type CommandContext,
@@ -43,13 +44,7 @@ export async function runTrain(ctx: CommandContext): Promise<number> {
       fit_s: seconds(fit.seconds),
       total_s: seconds((performance.now() - ctx.started) / 1000),
       images_per_s: seconds(fit.trainSamples / Math.max(fit.seconds, 1e-9)),
-      ...(model.pcaTiming === null
-        ? {}
-        : {
-            pca_accumulate_s: seconds(model.pcaTiming.accumulateSeconds),
-            pca_solve_s: seconds(model.pcaTiming.solveSeconds),
-            pca_products: model.pcaTiming.products,
-          }),
+      ...pcaTimingFields(model),
     };
     if (io.json) {
       writeJson(io, {
@@ -71,9 +66,7 @@ export async function runTrain(ctx: CommandContext): Promise<number> {
       io.out.write(
         `model: ${fit.checkpointPath}\n` +
           `fitted on ${fit.trainSamples} images, ${model.model.numComponents} PCA components, in ${fit.seconds.toFixed(1)} s\n` +
-          (model.pcaTiming === null
-            ? ''
-            : `PCA: ${model.pcaTiming.accumulateSeconds.toFixed(1)} s accumulating + ${model.pcaTiming.solveSeconds.toFixed(1)} s solving, on ${model.pcaTiming.products}\n`) +
+          pcaTimingLine(model) +
           `thresholds: ${stats ? `fitted on the '${fit.thresholdSplit}' split (${fit.thresholdNote})` : 'not fitted'}\n` +
           notes.map((n) => `note: ${n}\n`).join(''),
       );
