@@ -194,6 +194,37 @@ function slowDetector(ms: number): Detector {
   });
 }
 
+/**
+ * A Detector whose batches, once `arm()` was called (after the service's warm-up), wait until `release()`:
+ * requests stay in flight however slowly a loaded machine sends them.
+ */
+function gatedDetector(): { detector: Detector; arm: () => void; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let armed = false;
+  const detector = new Proxy(reference, {
+    get(target, property) {
+      if (property === 'predictBatch') {
+        return async (...args: Parameters<Detector['predictBatch']>) => {
+          if (armed) await gate;
+          return target.predictBatch(...args);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    detector,
+    arm: () => {
+      armed = true;
+    },
+    release,
+  };
+}
+
 async function batchStats(url: string): Promise<{ batches: number; images: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
@@ -268,11 +299,15 @@ describe('createServer: overload, drain, reload, token', () => {
   });
 
   it('close() with 16 requests in flight answers all 16, then refuses; /readyz turns 503 while draining', async () => {
-    const { app, url } = await start({ model: undefined, detector: slowDetector(40), maxBatchSize: 4 });
+    // The model step waits at a gate until close() has been called: all 16 are received and none answered
+    // when the service starts draining (a fixed delay let early ones finish first on a loaded CI machine).
+    const { detector, arm, release } = gatedDetector();
+    const { app, url } = await start({ model: undefined, detector, maxBatchSize: 4 });
+    arm();
     const inFlight = images.concat(images).slice(0, 16).map(({ name, bytes }) => post(`${url}/v1/predict`, bytes).then(async (r) => ({ name, status: r.status, body: await json(r) })));
-    // Closing once the 16 have reached the service (received, not yet answered).
     while (app.dfm.inFlight < 16) await new Promise((resolve) => setTimeout(resolve, 2));
     const closed = app.close();
+    release();
     const answered = await Promise.all(inFlight);
     await closed;
     expect(answered.map((a) => a.status)).toEqual(Array(16).fill(200));
