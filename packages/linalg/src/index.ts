@@ -34,7 +34,7 @@ export {
   type SingleClassGaussianOptions,
   type SingleClassGaussianState,
 } from './single-class-gaussian';
-export { type MatrixProducts, type ProductPrecision, type ProductRequest } from './products';
+export type { MatrixProducts, ProductPrecision, ProductRequest } from './products';
 export { type SvdOptions, type SvdResult, svd } from './svd';
 export { VERSION } from './version';
 export { DfmError, type DfmErrorCode, isDfmError } from '@dfm/errors';

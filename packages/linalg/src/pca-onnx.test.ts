@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dfmFeatures } from '../test/dfm-features';
-import { exactMean, fre64 } from '../test/fre64';
-import { loadFixture, lowRankData, maxRelDiff, useBackend } from '../test/helpers';
-import { PCA, type PCAState } from './pca';
+import { covarianceFixture, fixtureFeatures, freErrors, gramFixture, levelsFixture } from '../test/pca-fixtures';
+import { lowRankData, useBackend } from '../test/helpers';
+import { PCA } from './pca';
 import { PCAStatistics } from './pca-statistics';
 import type { MatrixProducts, ProductRequest } from './products';
 import { type OnnxMatrixProducts, onnxMatrixProducts } from '@dfm/backbone';
@@ -38,47 +37,12 @@ function counted(): MatrixProducts & { calls: number; precisions: Set<string> } 
   return wrapper;
 }
 
-type Generator = { seed: number; nTrain: number; nTest: number; nFeatures: number; rank: number; decay: number };
-type LevelReference = { k: number; freTrain: number[]; freTest: number[] };
-type LevelCase = { name: string; rows: number; cols: number; data: number[]; k: Record<string, number>; singularValues: number[] };
-
-const levelsFixture = loadFixture<{ levels: number[]; cases: LevelCase[] }>('pca-levels.json');
-const gramFixture = loadFixture<{ generator: Generator; levels: Record<string, LevelReference> }>('dfm-features.json');
-const covarianceFixture = loadFixture<{ generator: Generator; cases: Record<string, { offset: number; levels: Record<string, LevelReference> }> }>(
-  'pca-statistics.json',
-);
 const gram = gramFixture.generator;
 const covariance = covarianceFixture.generator;
 
-/** The fixture's float32 features `[nTrain + nTest, D]`, rebuilt bit for bit (test/dfm-features.ts). */
-function fixtureFeatures(generator: Generator): Float32Array {
-  const { seed, nTrain, nTest, nFeatures, rank, decay } = generator;
-  return dfmFeatures(seed, nTrain + nTest, nFeatures, rank, decay);
-}
 
 
 
-const freOf = (pca: PCA, x: tf.Tensor2D) => tf.tidy(() => tf.sum(tf.square(pca.residual(x)), 1).dataSync() as Float32Array);
-
-/** Max relative FRE errors of `pca` against the fixture: the subspace (exact mean), the model as stored, tfjs scoring. */
-function freErrors(pca: PCA, features: Float32Array, generator: Generator, reference: LevelReference) {
-  const { nTrain, nTest, nFeatures: d } = generator;
-  const train = features.subarray(0, nTrain * d);
-  const test = features.subarray(nTrain * d, (nTrain + nTest) * d);
-  const state = pca.getState();
-  const mean = exactMean(train, nTrain, d);
-  const trainRows = reference.freTrain.length;
-  const testTensor = tf.tensor2d(test, [nTest, d]);
-  const errors = {
-    subspaceTest: maxRelDiff(fre64(state, mean, test, nTest), reference.freTest),
-    subspaceTrain: maxRelDiff(fre64(state, mean, train, trainRows), reference.freTrain),
-    storedTest: maxRelDiff(fre64(state, state.mean, test, nTest), reference.freTest),
-    storedTrain: maxRelDiff(fre64(state, state.mean, train, trainRows), reference.freTrain),
-    tfjsTest: maxRelDiff(freOf(pca, testTensor), reference.freTest),
-  };
-  testTensor.dispose();
-  return errors;
-}
 
 /** Relative FRE tolerance on the covariance route: a count (16 well-separated components) or a variance ratio. */
 function covarianceTolerance(level: string): number {

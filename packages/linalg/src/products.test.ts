@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dfmFeatures } from '../test/dfm-features';
-import { exactMean, fre64 } from '../test/fre64';
-import { BACKENDS, loadFixture, lowRankData, maxRelDiff, seededRandom, useBackend } from '../test/helpers';
-import { PCA, type PCAProgress, type PCAState } from './pca';
+import { covarianceFixture, fixtureFeatures, freErrors, freOf, gramFixture, levelsFixture } from '../test/pca-fixtures';
+import { BACKENDS, lowRankData, maxRelDiff, seededRandom, useBackend } from '../test/helpers';
+import { PCA, type PCAProgress } from './pca';
 import { PCAStatistics } from './pca-statistics';
 import { checkProducts, type MatrixProducts, type ProductRequest, type ProductWork, runAsync, runSync } from './products';
 import { DfmError } from '@dfm/errors';
@@ -108,8 +108,6 @@ function asView(x: Float64Array, type: 'float32' | 'float64', offset: number): F
 
 
 
-/** The FRE as the other tests score it: tfjs float32 `residual(x).square().sum(1)` on the active backend. */
-const freOf = (pca: PCA, x: tf.Tensor2D) => tf.tidy(() => tf.sum(tf.square(pca.residual(x)), 1).dataSync() as Float32Array);
 
 /** Calls and awaits `run`; returns what it threw or rejected with (throws when it did neither). */
 async function caught(run: () => unknown): Promise<unknown> {
@@ -122,25 +120,6 @@ async function caught(run: () => unknown): Promise<unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-
-type Generator = { seed: number; nTrain: number; nTest: number; nFeatures: number; rank: number; decay: number };
-type LevelReference = { k: number; freTrain: number[]; freTest: number[] };
-type LevelCase = { name: string; rows: number; cols: number; data: number[]; k: Record<string, number>; singularValues: number[] };
-
-const levelsFixture = loadFixture<{ levels: number[]; cases: LevelCase[] }>('pca-levels.json');
-const gramFixture = loadFixture<{ generator: Generator; levels: Record<string, LevelReference> }>('dfm-features.json');
-const covarianceFixture = loadFixture<{
-  generator: Generator;
-  checksum: { sum: number };
-  cases: Record<string, { offset: number; levels: Record<string, LevelReference> }>;
-}>('pca-statistics.json');
-
-/** The fixture's float32 features `[nTrain + nTest, D]` (with its offset), rebuilt bit for bit. */
-function fixtureFeatures(generator: Generator, offset = 0): Float32Array {
-  const { seed, nTrain, nTest, nFeatures, rank, decay } = generator;
-  const base = dfmFeatures(seed, nTrain + nTest, nFeatures, rank, decay);
-  return offset === 0 ? base : base.map((value) => Math.fround(value + offset));
-}
 
 const gram = gramFixture.generator;
 const covariance = covarianceFixture.generator;
@@ -327,36 +306,6 @@ describe('runAsync and checkProducts', () => {
 // PCA.fitAsync with products, against the float64 numpy/sklearn fixtures
 // ---------------------------------------------------------------------------------------------------------
 
-/** FRE errors (max relative, over the fixture's rows) of a fitted PCA against the fixture's float64 FRE. */
-type FreErrors = {
-  /** float64 FRE through the rows' exact mean: the fitted subspace alone (test rows, first 24 training rows). */
-  subspaceTest: number;
-  subspaceTrain: number;
-  /** float64 FRE through the state's float32 mean: the model as it scores. */
-  storedTest: number;
-  storedTrain: number;
-  /** tfjs float32 `residual(x).square().sum(1)` on the test rows (cpu backend), as the other tests score. */
-  tfjsTest: number;
-};
-
-function freErrors(pca: PCA, features: Float32Array, generator: Generator, reference: LevelReference): FreErrors {
-  const { nTrain, nTest, nFeatures: d } = generator;
-  const train = features.subarray(0, nTrain * d);
-  const test = features.subarray(nTrain * d, (nTrain + nTest) * d);
-  const state = pca.getState();
-  const mean = exactMean(train, nTrain, d);
-  const nTrainRows = reference.freTrain.length;
-  const testTensor = tf.tensor2d(test, [nTest, d]);
-  const errors = {
-    subspaceTest: maxRelDiff(fre64(state, mean, test, nTest), reference.freTest),
-    subspaceTrain: maxRelDiff(fre64(state, mean, train, nTrainRows), reference.freTrain),
-    storedTest: maxRelDiff(fre64(state, state.mean, test, nTest), reference.freTest),
-    storedTrain: maxRelDiff(fre64(state, state.mean, train, nTrainRows), reference.freTrain),
-    tfjsTest: maxRelDiff(freOf(pca, testTensor), reference.freTest),
-  };
-  testTensor.dispose();
-  return errors;
-}
 
 /** `max |a² − b²| / b₀²` over the leading values: eigenvalue error relative to the largest eigenvalue. */
 function eigenvalueError(singularValues: ArrayLike<number>, reference: number[]): number {
