@@ -219,7 +219,7 @@ const DENSE_SCATTER_BYTES = 512 * 2 ** 20;
  * triangle P, read row-wise (the upper part of a row block comes from the later packed rows, contiguously).
  * `pending.columns` is the pending rows' centred values transposed, `[D, count]` float32.
  */
-export function scatterRowWriter(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): RowWriter {
+function scatterRowWriter(moments: ShiftedMoments, pending: { columns: Float32Array; count: number } | undefined): RowWriter {
   const { nFeatures: d } = moments;
   return function* (i0, i1, scale, out) {
     // The pending rows' products for rows [i0, i1): Cᵀ[i0:i1] · Cᵀᵀ, float32 (fewer than CHUNK rows: a chunk's accuracy).

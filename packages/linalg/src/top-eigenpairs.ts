@@ -123,10 +123,6 @@ export function productOf(
   return { a, b, m, k, n, transposeA: false, transposeB: false, precision, ...flags };
 }
 
-/** A float64 product request. */
-export function product64(a: Vector, b: Vector, m: number, k: number, n: number, flags: Partial<ProductRequest> = {}): ProductRequest {
-  return productOf('float64', a, b, m, k, n, flags);
-}
 
 /** A new array of the precision's type. */
 function vectorOf(precision: ProductPrecision, length: number): Vector {
