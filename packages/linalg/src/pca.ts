@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkCountFits, type PCAProgressCallback, solveRows } from './pca-solver';
 import type { PCAStatistics } from './pca-statistics';
 import { checkProducts, type MatrixProducts, runAsync, runSync } from './products';
-import { assertEnoughSamples, assertFeatures, readFiniteValues } from './validate';
+import { assertEnoughSamples, assertFeatures, tensorRows } from './validate';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError, formatShape } from '@dfm/errors';
 
 /**
@@ -142,7 +142,7 @@ export class PCA {
     assertEnoughSamples(x, caller);
     const [n, d] = x.shape;
     checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
-    this.install(runSync(solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress)));
+    this.install(runSync(solveRows(tensorRows(x, caller), n, d, this.nComponentsOption, caller, onProgress)));
     return this;
   }
 
@@ -159,7 +159,7 @@ export class PCA {
     assertEnoughSamples(x, caller);
     const [n, d] = x.shape;
     checkCountFits(this.nComponentsOption, n, d, caller, `features ${formatShape(x.shape)}`);
-    const work = solveRows(readFiniteValues(x, caller), n, d, this.nComponentsOption, caller, onProgress, products === undefined ? 'float32' : 'float64');
+    const work = solveRows(tensorRows(x, caller), n, d, this.nComponentsOption, caller, onProgress, products === undefined ? 'float32' : 'float64');
     this.install(products === undefined ? runSync(work) : await runAsync(work, products));
     return this;
   }

@@ -36,13 +36,32 @@ export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
   return values;
 }
 
+/**
+ * Rows of the 2-D tensor `x` read a block at a time (a {@link RowSource} for PCA's fits), each checked to be
+ * finite: the whole `[n, d]` is never copied out of the backend at once.
+ */
+export function tensorRows(x: tf.Tensor2D, caller: string): (r0: number, r1: number) => Float32Array {
+  const d = x.shape[1];
+  return (r0, r1) => {
+    const block = tf.slice(x, [r0, 0], [r1 - r0, d]);
+    try {
+      const raw = block.dataSync();
+      const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
+      assertFiniteValues(values, d, caller, r0);
+      return values;
+    } finally {
+      block.dispose();
+    }
+  };
+}
+
 /** Throws on the first NaN or ±Infinity of row-major `values` with `cols` columns, naming sample and feature. */
-export function assertFiniteValues(values: Float32Array, cols: number, caller: string): void {
+export function assertFiniteValues(values: Float32Array, cols: number, caller: string, firstRow = 0): void {
   for (let i = 0; i < values.length; i++) {
     const value = values[i]!;
     if (value - value !== 0) {
       throw new InvalidArgumentError(
-        `${caller}: features must be finite — got ${value} at sample ${Math.floor(i / cols)}, feature ${i % cols}. Remove or impute NaN/Infinity first.`,
+        `${caller}: features must be finite — got ${value} at sample ${firstRow + Math.floor(i / cols)}, feature ${i % cols}. Remove or impute NaN/Infinity first.`,
       );
     }
   }
