@@ -6,6 +6,7 @@ import { BACKENDS, lowRankData, maxRelDiff, seededRandom, useBackend } from '../
 import { PCA, type PCAProgress } from './pca';
 import { PCAStatistics } from './pca-statistics';
 import { checkProducts, type MatrixProducts, type ProductRequest, type ProductWork, runAsync, runSync } from './products';
+import { topEigenpairs } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -752,5 +753,63 @@ describe('PCAStatistics with a float64 JavaScript MatrixProducts (cpu backend)',
       (await statistics.toPCAAsync({ nComponents: 0.9 })).dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('topEigenpairs in float64 when float32 products stall above the switch level', () => {
+  // A float64 iteration runs float32 products until its residuals reach 1e-5 × λ₁ — or stop shrinking: at
+  // D = 16384 float32's floor (1.3e-5 × λ₁) lies above that level, and the iteration once stayed in float32
+  // until its cycle cap. Here float32 products carry a relative error of 1e-4 (far above the level).
+  it('switches to float64 products and converges to 1e-9 × λ₁ (residuals measured in float64 against A)', async () => {
+    const n = 96;
+    const rows = 300;
+    const x = lowRankData(rows, n, 12, 7);
+    const a = new Float64Array(n * n);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j]! += (x[r * n + i]! * x[r * n + j]!) / rows;
+    }
+    let trace = 0;
+    let largestDiagonal = 0;
+    for (let i = 0; i < n; i++) {
+      trace += a[i * n + i]!;
+      largestDiagonal = Math.max(largestDiagonal, a[i * n + i]!);
+    }
+    const random = seededRandom(3);
+    const precisions = new Set<string>();
+    const noisy: MatrixProducts = {
+      name: 'float32 products with 1e-4 relative noise',
+      async matMul(request) {
+        precisions.add(request.precision);
+        const out = jsMatMul(request);
+        if (request.precision === 'float32') for (let i = 0; i < out.length; i++) out[i] = out[i]! * (1 + 1e-4 * (2 * random() - 1));
+        return out;
+      },
+    };
+    const count = 6;
+    const result = await runAsync(
+      topEigenpairs(
+        n,
+        {
+          *writeRows(i0, i1, scale, out) {
+            for (let i = 0; i < (i1 - i0) * n; i++) out[i] = a[i0 * n + i]! / scale;
+            yield* [];
+          },
+        },
+        { rule: { kind: 'count', count }, trace, largestDiagonal, maxBlock: n, precision: 'float64' },
+      ),
+      noisy,
+    );
+    expect([...precisions].sort()).toEqual(['float32', 'float64']);
+    expect(result).not.toBeNull();
+    const { values, vectors, block } = result!;
+    for (let j = 0; j < count; j++) {
+      let residual = 0;
+      for (let i = 0; i < n; i++) {
+        let sum = 0;
+        for (let k = 0; k < n; k++) sum += a[i * n + k]! * vectors[k * block + j]!;
+        residual += (sum - values[j]! * vectors[i * block + j]!) ** 2;
+      }
+      expect(Math.sqrt(residual)).toBeLessThan(1e-8 * values[0]!);
+    }
   });
 });

@@ -38,20 +38,34 @@ export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
 
 /**
  * Rows of the 2-D tensor `x` read a block at a time (a {@link RowSource} for PCA's fits), each checked to be
- * finite: the whole `[n, d]` is never copied out of the backend at once.
+ * finite. On tfjs-wasm a block is copied straight out of the backend's memory (its `readSync(dataId, start,
+ * end)`), so the whole `[n, d]` is never copied out at once (`tf.slice` would be the portable way, but it runs
+ * at ~50 MB/s there: 2.9 s for 8000 × 4096); elsewhere the tensor's data is read once and viewed in blocks.
  */
 export function tensorRows(x: tf.Tensor2D, caller: string): (r0: number, r1: number) => Float32Array {
   const d = x.shape[1];
+  type RangeReader = { readSync(dataId: object, start?: number, end?: number): unknown };
+  const backend = tf.getBackend() === 'wasm' && x.dtype === 'float32' ? (tf.backend() as unknown as RangeReader) : null;
+  let whole: Float32Array | null = null;
   return (r0, r1) => {
-    const block = tf.slice(x, [r0, 0], [r1 - r0, d]);
-    try {
-      const raw = block.dataSync();
-      const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
-      assertFiniteValues(values, d, caller, r0);
-      return values;
-    } finally {
-      block.dispose();
+    let values: Float32Array | null = null;
+    if (backend !== null) {
+      try {
+        const block = backend.readSync(x.dataId, r0 * d, r1 * d);
+        if (block instanceof Float32Array && block.length === (r1 - r0) * d) values = block;
+      } catch {
+        // not this backend's tensor: read it whole below
+      }
     }
+    if (values === null) {
+      if (whole === null) {
+        const raw = x.dataSync();
+        whole = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
+      }
+      values = whole.subarray(r0 * d, r1 * d);
+    }
+    assertFiniteValues(values, d, caller, r0);
+    return values;
   };
 }
 
