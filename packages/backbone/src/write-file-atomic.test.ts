@@ -1,18 +1,29 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from './write-file-atomic';
 import { DfmError } from '@dfm/errors';
 
 const child = fileURLToPath(new URL('../test/atomic-write-child.ts', import.meta.url));
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
+/** Temporary folders of this file, removed after its tests (earlier runs left ~100 in /tmp). */
+const created: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('writeFileAtomic', () => {
   it('writes, replaces, creates folders and leaves no temporary file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dfm-atomic-'));
+    const dir = tempDir('dfm-atomic-');
     const path = join(dir, 'sub', 'model.dfm');
     writeFileAtomic(path, new Uint8Array([1, 2, 3]));
     expect(Array.from(readFileSync(path))).toEqual([1, 2, 3]);
@@ -22,7 +33,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('keeps the old file and cleans up when the write fails, naming the file and the cause', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dfm-atomic-'));
+    const dir = tempDir('dfm-atomic-');
     const path = join(dir, 'model.dfm');
     writeFileSync(path, 'old');
     // Renaming a file over a folder fails after the temporary file was written.
@@ -37,10 +48,10 @@ describe('writeFileAtomic', () => {
   });
 
   it.skipIf(process.platform === 'win32')('a full disk (simulated with ulimit -f: EFBIG) leaves the earlier file intact and no temporary file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dfm-atomic-full-'));
+    const dir = tempDir('dfm-atomic-full-');
     const target = join(dir, 'metrics.json');
     writeFileSync(target, '{"old":true}');
-    const payload = join(tmpdir(), `dfm-atomic-payload-${process.pid}.bin`);
+    const payload = join(tempDir('dfm-atomic-payload-'), 'payload.bin');
     writeFileSync(payload, Buffer.alloc(256 * 1024, 7));
     // ulimit -f counts 512- or 1024-byte blocks: 16 blocks is far below the 256 KB payload.
     const run = spawnSync('bash', ['-c', `ulimit -f 16; exec "${process.execPath}" --import tsx "${child}" once "${target}" "${payload}"`], {
@@ -55,13 +66,14 @@ describe('writeFileAtomic', () => {
   });
 
   it('SIGKILL mid-write (8 rounds) always leaves one complete payload; leftovers are hidden .tmp files only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dfm-atomic-kill-'));
+    const dir = tempDir('dfm-atomic-kill-');
     const target = join(dir, 'predictions.csv');
     // Two payloads of 2 MB that differ everywhere, so any mix of the two is detected.
     const a = Buffer.alloc(2 * 2 ** 20, 'a');
     const b = Buffer.alloc(2 * 2 ** 20 + 3, 'b');
-    const payloadA = join(dir, '..', `dfm-kill-a-${process.pid}`);
-    const payloadB = join(dir, '..', `dfm-kill-b-${process.pid}`);
+    const payloads = tempDir('dfm-atomic-payloads-');
+    const payloadA = join(payloads, 'a');
+    const payloadB = join(payloads, 'b');
     writeFileSync(payloadA, a);
     writeFileSync(payloadB, b);
     writeFileSync(target, a);
