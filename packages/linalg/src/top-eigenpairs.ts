@@ -154,6 +154,9 @@ export type TopEigenMatrix = { writeRows: RowWriter } | { multiply: MatrixOperat
 /** See the module description. `n` is the matrix size; `matrix` supplies it. */
 export function* topEigenpairs(n: number, matrix: TopEigenMatrix, options: TopEigenOptions): ProductWork<TopEigenResult | null> {
   const { rule, trace, largestDiagonal, maxBlock, onIteration, precision = 'float32' } = options;
+  // A zero matrix (identical samples) has nothing to iterate on: the full solver returns its zero eigenvalues,
+  // and the PCA reports the zero variance.
+  if (!(trace > 0)) return null;
   const scale = powerOfTwoNear(largestDiagonal);
   let multiply: (q: Vector, b: number, stage: ProductPrecision) => ProductWork<Vector>;
   if ('multiply' in matrix) {
@@ -316,6 +319,7 @@ function* iterate(
 type Filter = { cut: number; weights: Float64Array };
 
 function filterOf(theta: Float64Array, top: number): Filter {
+  if (!(top > 0)) return { cut: 0, weights: new Float64Array(theta.length).fill(1) };
   const cut = theta[theta.length - 1]!;
   if (!(cut > top * 1e-12)) {
     const floor = top * 1e-6;
