@@ -20,9 +20,9 @@ import type { ProductPrecision, ProductRequest, ProductWork } from './products';
  *    top eigenvalues from below, U = Q Y the eigenvectors, and ‖A uᵢ − θᵢ uᵢ‖ = ‖(W Y)ᵢ − θᵢ uᵢ‖ their error.
  *    The next block is p(A) U with a degree-2 Chebyshev filter that damps [0, θ_b] (see {@link Filter}; one
  *    more product, as A² would cost, for up to 3× A²'s progress), made orthonormal by CholeskyQR2 (R from the
- *    float64 Cholesky factor of the backend's XᵀX, X ← X R⁻¹, twice; once when the columns are already
- *    orthogonal to 1e-3), in float64 when float32 cannot (cond > 1e4), and by float64 Householder QR when XᵀX
- *    is numerically singular (a matrix of rank below b). Once the block stops growing, the measured
+ *    float64 Cholesky factor of the backend's XᵀX, X ← X R⁻¹; the second pass only when the first left the
+ *    columns off orthonormal), in float64 when float32 cannot (cond > 1e4), and by float64 Householder QR when
+ *    XᵀX is numerically singular (a matrix of rank below b). Once the block stops growing, the measured
  *    convergence rate decides how many filter steps (at most {@link MAX_SKIP}) run before the next
  *    Rayleigh–Ritz step: the span does not depend on those steps, only the convergence test does.
  * 4. The rule says how many pairs are needed: a count k, or, for a variance ratio, the smallest k whose
