@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { PCA } from '@dfm/linalg';
+import { PCA, PCAStatistics } from '@dfm/linalg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FeatureBank } from './feature-bank';
 
@@ -50,5 +50,77 @@ describe('FeatureBank', () => {
     bank.clear();
     expect(() => bank.takeStatistics('DFMModel.fit()')).toThrow(/^DFMModel\.fit\(\): the memory bank is empty — got 0 training images\./);
     tf.dispose([x, wide, nan]);
+  });
+
+  it('addStatistics: an empty bank adopts a shard, a later one is merged (the caller keeps it unchanged); the PCA is that of every row', async () => {
+    const label = 'resnet18/layer3/pool4';
+    const batches = [features(5, 11), features(9, 12), features(4, 13)];
+    const shard = async (x: tf.Tensor2D) => {
+      const worker = new FeatureBank({ label });
+      await worker.add(x, [2, 2, 3]);
+      return PCAStatistics.fromBytes(worker.takeStatistics().toBytes());
+    };
+    const bank = new FeatureBank({ label });
+    const first = await shard(batches[0]!);
+    bank.addStatistics(first, [2, 2, 3]);
+    expect([bank.samples, bank.featureShape]).toEqual([5, [2, 2, 3]]);
+    const second = await shard(batches[1]!);
+    const bytes = second.toBytes();
+    bank.addStatistics(second, [2, 2, 3]);
+    expect(second.toBytes()).toEqual(bytes); // merged, not modified
+    await bank.add(batches[2]!, [2, 2, 3]); // rows added here after the shards
+    expect(bank.samples).toBe(18);
+    const statistics = bank.takeStatistics();
+    expect([statistics.storage, statistics.label, statistics.featureShape]).toEqual(['moments', label, [2, 2, 3]]);
+    const all = tf.concat(batches) as tf.Tensor2D;
+    const a = statistics.toPCA({ nComponents: 0.9 });
+    const b = new PCA({ nComponents: 0.9 }).fit(all);
+    expect(a.numComponents).toBe(b.numComponents);
+    const fre = (pca: PCA) => tf.tidy(() => tf.sum(tf.square(pca.residual(all)), 1));
+    const [ra, rb] = [fre(a), fre(b)];
+    const [va, vb] = [await ra.data(), await rb.data()];
+    for (let i = 0; i < va.length; i += 1) expect(Math.abs((va[i] as number) - (vb[i] as number))).toBeLessThanOrEqual(1e-5 * (vb[i] as number));
+    tf.dispose([...batches, all, ra, rb]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('addStatistics refuses statistics of another label, D or feature shape, empty ones and non-statistics, leaving the bank as it was', async () => {
+    const bank = new FeatureBank({ label: 'resnet18/layer3/pool4' });
+    const x = features(3, 14);
+    await bank.add(x, [2, 2, 3]);
+    const of = (options: ConstructorParameters<typeof PCAStatistics>[0], rows = 2) => {
+      const statistics = new PCAStatistics(options);
+      const d = options?.nFeatures ?? 12;
+      statistics.update(Float32Array.from({ length: rows * d }, (_, i) => Math.sin(i)), [rows, d]);
+      return statistics;
+    };
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer2/pool4', nFeatures: 12 }), [2, 2, 3], 'Dfm.addStatistics()')).toThrow(
+      /^Dfm\.addStatistics\(\): statistics must describe this bank's features, label "resnet18\/layer3\/pool4" — got label "resnet18\/layer2\/pool4"\. Collect every shard with the same backbone, layer and pooling\.$/,
+    );
+    expect(() => bank.addStatistics(of({ nFeatures: 12 }), [2, 2, 3])).toThrow(/— got statistics without a label\./);
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer3/pool4', nFeatures: 16 }), [2, 2, 4])).toThrow(
+      /^FeatureBank\.addStatistics\(\): statistics must have 12 features per sample, like the rows in the bank — got 16\. Use one image size, backbone, layer and pooling for every shard\.$/,
+    );
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer3/pool4', nFeatures: 12 }), [1, 1, 12])).toThrow(
+      /statistics must have features of shape \[2,2,3\], like the rows in the bank — got \[1,1,12\]\./,
+    );
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer3/pool4', featureShape: [2, 3, 2] }), [2, 2, 3])).toThrow(
+      /featureShape must be the one the statistics record, \[2,3,2\] — got \[2,2,3\]\./,
+    );
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer3/pool4', nFeatures: 12 }), [2, 2, 4])).toThrow(
+      /featureShape \[2,2,4\] must have as many elements as the statistics have features per sample \(12\) — got 16\./,
+    );
+    expect(() => bank.addStatistics(new PCAStatistics({ label: 'resnet18/layer3/pool4' }), [2, 2, 3])).toThrow(/statistics must hold at least one row — got statistics of 0 samples\./);
+    expect(() => bank.addStatistics({} as PCAStatistics, [2, 2, 3])).toThrow(/statistics must be a PCAStatistics — got object\. Rebuild bytes from another process with PCAStatistics\.fromBytes\(\)\./);
+    expect(() => bank.addStatistics(of({ label: 'resnet18/layer3/pool4' }), [2, 2, 0] as never)).toThrow(/featureShape must be \[h, w, c\] with positive integers — got \[2,2,0\]/);
+    for (const [statistics, shape, code] of [
+      [of({ label: 'other', nFeatures: 12 }), [2, 2, 3], 'E_INVALID_ARGUMENT'],
+      [of({ label: 'resnet18/layer3/pool4', nFeatures: 16 }), [2, 2, 4], 'E_SHAPE_MISMATCH'],
+    ] as const) {
+      expect(() => bank.addStatistics(statistics, [...shape] as [number, number, number])).toThrow(expect.objectContaining({ code }));
+    }
+    expect([bank.samples, bank.featureShape]).toEqual([3, [2, 2, 3]]);
+    tf.dispose(x);
   });
 });

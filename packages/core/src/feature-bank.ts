@@ -8,7 +8,8 @@ import type { FeatureShape } from './feature-pooling';
  * {@link PCAStatistics}: feature rows `[n, D]` collected batch by batch on the CPU side (not as
  * backend tensors), checked finite on the way in. While fewer than D rows have arrived the bank holds
  * the rows themselves; from D rows on it holds their float64 moments (O(D²) memory, flat in N) and no
- * `[N, D]` matrix exists. {@link takeStatistics} hands them to `DFMModel.fit`. The single implementation
+ * `[N, D]` matrix exists. {@link takeStatistics} hands them to `DFMModel.fit` (or to another process, for
+ * a sharded fit); {@link addStatistics} merges a shard's statistics in. The single implementation
  * used by {@link DFMModel.fit} and the lightning-like `Dfm` module.
  */
 export class FeatureBank {
@@ -111,6 +112,75 @@ export class FeatureBank {
   }
 
   /**
+   * Merges statistics collected elsewhere into the bank — a shard's, e.g. `PCAStatistics.fromBytes(bytes)`
+   * from another process — as if their rows had been added here (see `PCAStatistics.merge` for how exact).
+   * An empty bank adopts them.
+   *
+   * Ownership: the bank takes `statistics` over, as {@link takeStatistics} hands them out. An empty bank
+   * keeps that very object (no O(D²) copy) and later {@link add} calls update it in place, on the tfjs
+   * backend (adopted statistics keep the `products` they were made with, usually none; the fit's solve
+   * runs where `DFMModel.pcaProducts` says either way); a bank that holds rows merges them and leaves the
+   * object as it was. Do not use, merge or send `statistics` after this call.
+   *
+   * @param statistics Rows of this bank's features: the bank's `label`, and the D and featureShape of
+   * the rows it holds.
+   * @param featureShape `[h, w, c]` of the features, h·w·c = D (the shard's `featureShape`).
+   * @throws InvalidArgumentError when `statistics` is not a PCAStatistics, holds no row or has another label;
+   * ShapeMismatchError when D or the featureShape differ from the statistics' own or from the bank's rows.
+   */
+  addStatistics(statistics: PCAStatistics, featureShape: FeatureShape, where = 'FeatureBank.addStatistics()'): void {
+    if (!(statistics instanceof PCAStatistics)) {
+      throw new InvalidArgumentError(
+        `${where}: statistics must be a PCAStatistics — got ${statistics === null ? 'null' : typeof statistics}. Rebuild bytes from another process with PCAStatistics.fromBytes().`,
+      );
+    }
+    if (!isFeatureShape(featureShape)) {
+      throw new InvalidArgumentError(
+        `${where}: featureShape must be [h, w, c] with positive integers — got ${JSON.stringify(featureShape)}. Pass the featureShape the statistics' features had.`,
+      );
+    }
+    const nFeatures = statistics.nFeatures;
+    if (statistics.nSamples === 0 || nFeatures === null) {
+      throw new InvalidArgumentError(
+        `${where}: statistics must hold at least one row — got statistics of 0 samples. Leave out a shard that saw no training image.`,
+      );
+    }
+    if (this.#label !== undefined && statistics.label !== this.#label) {
+      throw new InvalidArgumentError(
+        `${where}: statistics must describe this bank's features, label ${JSON.stringify(this.#label)} — got ${statistics.label === null ? 'statistics without a label' : `label ${JSON.stringify(statistics.label)}`}. Collect every shard with the same backbone, layer and pooling.`,
+      );
+    }
+    const elements = featureShape[0] * featureShape[1] * featureShape[2];
+    if (elements !== nFeatures) {
+      throw new ShapeMismatchError(
+        `${where}: featureShape ${formatShape(featureShape)} must have as many elements as the statistics have features per sample (${nFeatures}) — got ${elements}. Pass the featureShape the shard's features had.`,
+      );
+    }
+    const recorded = statistics.featureShape;
+    if (recorded !== null && formatShape(recorded) !== formatShape(featureShape)) {
+      throw new ShapeMismatchError(
+        `${where}: featureShape must be the one the statistics record, ${formatShape(recorded)} — got ${formatShape(featureShape)}. Pass the featureShape the shard's features had.`,
+      );
+    }
+    const expected = this.#statistics?.nFeatures ?? null;
+    if (expected !== null && nFeatures !== expected) {
+      throw new ShapeMismatchError(
+        `${where}: statistics must have ${expected} features per sample, like the rows in the bank — got ${nFeatures}. Use one image size, backbone, layer and pooling for every shard.`,
+      );
+    }
+    if (this.#featureShape !== null && formatShape(featureShape) !== formatShape(this.#featureShape)) {
+      throw new ShapeMismatchError(
+        `${where}: statistics must have features of shape ${formatShape(this.#featureShape)}, like the rows in the bank — got ${formatShape(featureShape)}. Use one backbone, layer and pooling for every shard.`,
+      );
+    }
+    const started = performance.now();
+    if (this.#statistics === null) this.#statistics = statistics;
+    else this.#statistics.merge(statistics);
+    this.#accumulateSeconds += (performance.now() - started) / 1000;
+    this.#featureShape = [featureShape[0], featureShape[1], featureShape[2]];
+  }
+
+  /**
    * The bank's statistics (owned by the caller; they hold no tensors), emptying the bank. Fit them with
    * `DFMModel.fit(statistics)`, merge them with another shard's, or send them elsewhere with `toBytes()`.
    *
@@ -134,4 +204,8 @@ export class FeatureBank {
     this.#accumulateSeconds = 0;
     this.#batches = 0;
   }
+}
+
+function isFeatureShape(value: unknown): value is FeatureShape {
+  return Array.isArray(value) && value.length === 3 && value.every((v) => Number.isSafeInteger(v) && v >= 1);
 }

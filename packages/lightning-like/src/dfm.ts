@@ -1,13 +1,13 @@
 import type { BackboneName, RuntimeChoice, LayerName, WeightsSpec } from '@dfm/backbone';
-import { DFMModel, type DFMModelOptions, FeatureBank, type ModelSource, type ScoreType } from '@dfm/core';
+import { DFMModel, type DFMModelOptions, FeatureBank, type FeatureShape, type ModelSource, type ScoreType } from '@dfm/core';
 import { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
 import { Evaluator } from './evaluator';
-import { MemoryBankMixin } from './memory-bank-mixin';
+import { MemoryBankMixin, type MemoryBankStatistics } from './memory-bank-mixin';
 import { PostProcessor } from './post-processing/post-processor';
 import { PreProcessor } from './pre-processor';
 import type { TrainerArguments } from './trainer-arguments';
 import { Visualizer } from './visualizer';
-import { InvalidArgumentError, NotFittedError } from '@dfm/errors';
+import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
 import type { NComponents } from '@dfm/linalg';
 
 /** Options of {@link Dfm}; names and defaults are anomalib's `Dfm` in camelCase. */
@@ -156,6 +156,71 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     } finally {
       features.dispose();
     }
+  }
+
+  /**
+   * The memory bank's statistics after training steps, emptying the bank: a shard's part of a sharded
+   * fit (`Engine.collectStatistics` calls it). The statistics belong to the caller (no tensors; send them
+   * with `statistics.toBytes()`); `imageSize` is the size the training images had (then forgotten, like the rows).
+   *
+   * @throws InvalidArgumentError when the model is fitted or no training step collected anything.
+   */
+  takeStatistics(): MemoryBankStatistics {
+    if (this.isFitted) {
+      throw new InvalidArgumentError(
+        'Dfm.takeStatistics(): the memory bank must hold training features — got a fitted model, whose bank was fitted and freed. Take statistics from a new Dfm after its training steps (engine.collectStatistics(model, samples)).',
+      );
+    }
+    const featureShape = this.bank.featureShape;
+    const statistics = this.bank.takeStatistics('Dfm.takeStatistics()');
+    const imageSize = this.fittedImageSize;
+    this.fittedImageSize = null;
+    return {
+      statistics,
+      featureShape: [...(featureShape as FeatureShape)],
+      imageSize: imageSize === null ? null : [imageSize[0], imageSize[1]],
+    };
+  }
+
+  /**
+   * Merges a shard's statistics (from {@link takeStatistics} on another process, merged or not) into the
+   * memory bank, before `onTrainEpochEnd` fits it — `engine.fit(model, dataset, { statistics })` calls it.
+   * The fit is then the one ordinary training steps on the shards' images would give: the training image
+   * size is taken from the first statistics added when no training step set it. The bank takes
+   * `statistics` over (see `FeatureBank.addStatistics`): do not use them afterwards.
+   *
+   * @throws InvalidArgumentError when the model is fitted, or the statistics have another label (backbone,
+   * layer, pooling); ShapeMismatchError when their D or featureShape differ from the bank's, or
+   * (`E_IMAGE_SIZE_MISMATCH`) their image size from this model's.
+   */
+  async addStatistics(shard: MemoryBankStatistics): Promise<void> {
+    const where = 'Dfm.addStatistics()';
+    if (this.isFitted) {
+      throw new InvalidArgumentError(
+        `${where}: statistics must go into a model that is not fitted yet — got a fitted model. Add them before the fit (engine.fit(model, dataset, { statistics }) does), or use a new Dfm.`,
+      );
+    }
+    if (shard === null || typeof shard !== 'object') {
+      throw new InvalidArgumentError(
+        `${where}: expected { statistics, featureShape, imageSize } — got ${shard === null ? 'null' : typeof shard}. Pass what takeStatistics() or engine.collectStatistics() returned.`,
+      );
+    }
+    const { statistics, featureShape } = shard;
+    const imageSize = shard.imageSize ?? null;
+    if (imageSize !== null && !(Array.isArray(imageSize) && imageSize.length === 2 && imageSize.every((v) => Number.isSafeInteger(v) && v >= 1))) {
+      throw new InvalidArgumentError(
+        `${where}: imageSize must be [height, width] with positive integers, or null — got ${JSON.stringify(imageSize)}. Pass the imageSize takeStatistics() returned.`,
+      );
+    }
+    const expected = this.fittedImageSize ?? this.preProcessor.imageSize;
+    if (imageSize !== null && expected !== null && (imageSize[0] !== expected[0] || imageSize[1] !== expected[1])) {
+      throw new ShapeMismatchError(
+        `${where}: statistics must come from ${expected[0]}×${expected[1]} (h×w) images, like this model's — got ${imageSize[0]}×${imageSize[1]}. Give every shard's model the same PreProcessor imageSize.`,
+        { code: 'E_IMAGE_SIZE_MISMATCH' },
+      );
+    }
+    this.bank.addStatistics(statistics, featureShape, where);
+    this.fittedImageSize ??= imageSize === null ? this.preProcessor.imageSize : [imageSize[0], imageSize[1]];
   }
 
   /** Fits DFMModel on the memory bank (its PCA statistics: no [N, D] matrix once N ≥ D) and frees it. */

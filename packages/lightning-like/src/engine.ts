@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { writeFileAtomic } from '@dfm/backbone/internal';
 import { type AnomalyDataset, type Batch, type BatchStream, batches, type Sample } from '@dfm/data';
 import type { AnomalyModule, StepOutput } from './anomaly-module';
+import { isMemoryBankModule, type MemoryBankModule, type MemoryBankStatistics } from './memory-bank-mixin';
 import type { Callback, StageProgress } from './callbacks/callback';
 import { ModelCheckpoint } from './callbacks/model-checkpoint';
 import { ProgressBar } from './callbacks/progress-bar';
@@ -81,6 +82,36 @@ export interface FitSummary {
   resultsDir: string | null;
   seconds: number;
   skipped: { path: string; reason: string }[];
+}
+
+/** What {@link Engine.collectStatistics} returns: a shard's memory bank, ready to send and merge. */
+export interface CollectStatisticsResult extends MemoryBankStatistics {
+  /** Training images whose features the statistics hold (bad files skipped are not counted). */
+  samples: number;
+  /** Files left out (`onBadImage: 'skip'`). */
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * What {@link FitOptions.statistics} resolves to: the shards' statistics merged (or one shard's), with
+ * how many training images they hold. A {@link CollectStatisticsResult} is one.
+ */
+export interface FitStatistics extends MemoryBankStatistics {
+  /** Training images the statistics hold: the summary's `trainSamples`. */
+  samples: number;
+  /** Files the shards left out; they are added to the summary's `skipped`. */
+  skipped?: { path: string; reason: string }[];
+}
+
+/** Options of {@link Engine.fit}. */
+export interface FitOptions {
+  /**
+   * A sharded fit's coordinator: called once in place of the training batches over `dataset.train`
+   * (the training images are not read here); what it resolves to goes to the model's `addStatistics`,
+   * then the epoch ends and the fit, thresholds and model file follow as without it. Typically merges
+   * what {@link Engine.collectStatistics} returned on each shard. Only for memory-bank modules.
+   */
+  statistics?: () => Promise<FitStatistics>;
 }
 
 /** What {@link Engine.test} measured and wrote. */
@@ -181,9 +212,26 @@ export class Engine {
    * Trains the model on `dataset.train` (one epoch fills and fits the memory bank), then fits the
    * post-processor's thresholds on the split `dataset.splitInfo.thresholdSplit` names, then writes
    * the model file. Fails before any model work when the training set is empty.
+   *
+   * With `options.statistics` (a sharded fit of a memory-bank module, see {@link collectStatistics}) the
+   * training batches are replaced by one call of that function: its statistics are added to the
+   * model's memory bank, then the epoch ends (the bank is fitted) and everything after is as above.
+   * `dataset.train` is not read then (it may be empty); `trainSamples` is the statistics' `samples`.
+   *
+   * @example
+   * // each worker, on its shard of dataset.train:
+   * const { statistics, featureShape, imageSize, samples } = await engine.collectStatistics(new Dfm(options), shard);
+   * send({ bytes: statistics.toBytes(), featureShape, imageSize, samples });
+   * // the coordinator, with the shards' messages in order:
+   * const merged = PCAStatistics.fromBytes(messages[0].bytes);
+   * for (const m of messages.slice(1)) merged.merge(PCAStatistics.fromBytes(m.bytes));
+   * const samples = messages.reduce((n, m) => n + m.samples, 0);
+   * const { featureShape, imageSize } = messages[0];
+   * await engine.fit(new Dfm(options), dataset, { statistics: async () => ({ statistics: merged, featureShape, imageSize, samples }) });
    */
-  async fit(model: AnomalyModule, dataset: AnomalyDataset): Promise<FitSummary> {
-    if (dataset.train.length === 0) {
+  async fit(model: AnomalyModule, dataset: AnomalyDataset, options: FitOptions = {}): Promise<FitSummary> {
+    const sharded = checkFitOptions(model, options);
+    if (sharded === null && dataset.train.length === 0) {
       throw new InvalidArgumentError(
         `Engine.fit(): the dataset ${dataset.name}/${dataset.category} has no training images. Put normal images in its training folder.`,
       );
@@ -205,11 +253,15 @@ export class Engine {
       }
       await model.onTrainEpochStart(epoch);
       samples = 0;
-      await this.runStage('train', dataset.train, model, false, epoch, skipped, async (images) => {
-        await model.trainingStep(images);
-      }, (n) => {
-        samples += n;
-      });
+      if (sharded === null) {
+        await this.runStage('train', dataset.train, model, false, epoch, skipped, async (images) => {
+          await model.trainingStep(images);
+        }, (n) => {
+          samples += n;
+        });
+      } else {
+        samples = await this.addShardStatistics(sharded.model, sharded.statistics, dataset.train.length, skipped);
+      }
       model.onFitProgress = (progress) => {
         for (const callback of this.callbacks) callback.onFitProgress?.(progress);
       };
@@ -266,6 +318,66 @@ export class Engine {
       seconds: (performance.now() - started) / 1000,
       skipped,
     };
+  }
+
+  /**
+   * A shard's part of a sharded (distributed) fit of a memory-bank module: runs the training stage of
+   * {@link fit} — the same batching, pre-processing, `trainingStep`s, bad-image handling and stage
+   * callbacks — over `samples` only, and returns the memory bank's statistics without fitting them.
+   * The model is left unfitted with an empty bank (emptied too when a batch fails), so it can collect
+   * the next shard; the statistics belong to the caller and hold no tensors (send them with
+   * `statistics.toBytes()`). A coordinator merges the shards and finishes with
+   * `fit(model, dataset, { statistics })` (see its example).
+   *
+   * @param model A memory-bank module ({@link MemoryBankMixin}, e.g. {@link Dfm}), not fitted. Rows its
+   * bank already holds are included.
+   * @param samples This shard's training samples, e.g. a slice of `dataset.train`.
+   * @throws InvalidArgumentError when the model has no memory bank or is fitted, `samples` is empty, or
+   * every image was skipped; the errors of {@link fit}'s training stage otherwise.
+   */
+  async collectStatistics(model: AnomalyModule, samples: readonly Sample[]): Promise<CollectStatisticsResult> {
+    const where = 'Engine.collectStatistics()';
+    if (!isMemoryBankModule(model)) {
+      throw new InvalidArgumentError(
+        `${where}: model must be a memory-bank module (built with MemoryBankMixin, e.g. Dfm) — got ${describeModel(model)}, which has no takeStatistics()/addStatistics(). Shard the fit of a memory-bank model only; train others with engine.fit().`,
+      );
+    }
+    if (!Array.isArray(samples)) {
+      throw new InvalidArgumentError(
+        `${where}: samples must be an array of training samples — got ${samples === null ? 'null' : typeof samples}. Pass this shard's part of dataset.train.`,
+      );
+    }
+    if (samples.length === 0) {
+      throw new InvalidArgumentError(
+        `${where}: samples must hold at least one training image — got an empty list. Give every shard part of dataset.train, or leave the empty shard out.`,
+      );
+    }
+    if (model.isFitted) {
+      throw new InvalidArgumentError(
+        `${where}: the model must not be fitted yet — got a fitted ${model.constructor.name}, whose training steps collect nothing. Use a new model for each shard.`,
+      );
+    }
+    const skipped: { path: string; reason: string }[] = [];
+    let count = 0;
+    try {
+      await model.onTrainEpochStart(1);
+      await this.runStage('train', samples, model, false, 1, skipped, async (images) => {
+        await model.trainingStep(images);
+      }, (n) => {
+        count += n;
+      }, 'collectStatistics');
+      if (count === 0) {
+        throw new InvalidArgumentError(
+          `${where}: samples must give at least one readable training image — got ${samples.length}, every one skipped as a bad file. Check the shard's files (the skipped ones are listed in the warnings).`,
+        );
+      }
+    } catch (error) {
+      this.reportSkipped('collectStatistics', skipped);
+      discardMemoryBank(model);
+      throw error;
+    }
+    this.reportSkipped('collectStatistics', skipped);
+    return { ...model.takeStatistics(), samples: count, skipped };
   }
 
   /** Scores the validation split and returns its metrics (no files written). */
@@ -488,6 +600,7 @@ export class Engine {
     skipped: { path: string; reason: string }[],
     step: (batch: { images: import('@tensorflow/tfjs-core').Tensor4D; batch: Batch }) => Promise<void>,
     onSamples: (n: number) => void,
+    caller: string = stage === 'train' ? 'fit' : stage,
   ): Promise<void> {
     const total = samples.length;
     for (const callback of this.callbacks) callback.onStageStart?.(stage, { total });
@@ -511,7 +624,7 @@ export class Engine {
       } catch (error) {
         if (error instanceof DfmError) throw error;
         throw new DfmError(
-          `Engine.${stage === 'train' ? 'fit' : stage}(): batch ${index} (${batch.samples.map((s) => basename(s.path)).slice(0, 3).join(', ')}${batch.batchSize > 3 ? ', …' : ''}) failed: ${(error as Error).message}`,
+          `Engine.${caller}(): batch ${index} (${batch.samples.map((s) => basename(s.path)).slice(0, 3).join(', ')}${batch.batchSize > 3 ? ', …' : ''}) failed: ${(error as Error).message}`,
           { cause: error, code: 'E_INTERNAL' },
         );
       } finally {
@@ -523,6 +636,43 @@ export class Engine {
     }
     const seconds = (performance.now() - started) / 1000;
     for (const callback of this.callbacks) callback.onStageEnd?.(stage, { seconds, samples: done });
+  }
+
+  /**
+   * The training stage of a sharded {@link fit}: one call of `statistics` in place of the batches, its
+   * result added to the model's memory bank (the train stage's callbacks still start and end).
+   * Returns the training images the statistics hold.
+   */
+  private async addShardStatistics(
+    model: AnomalyModule & MemoryBankModule,
+    statistics: () => Promise<FitStatistics>,
+    total: number,
+    skipped: { path: string; reason: string }[],
+  ): Promise<number> {
+    for (const callback of this.callbacks) callback.onStageStart?.('train', { total });
+    const started = performance.now();
+    const result = await statistics();
+    if (result === null || typeof result !== 'object') {
+      throw new InvalidArgumentError(
+        `Engine.fit(): options.statistics() must resolve to { statistics, featureShape, imageSize, samples } — got ${result === null ? 'null' : typeof result}. Return the merged shards (see Engine.collectStatistics).`,
+      );
+    }
+    const { samples } = result;
+    if (!(Number.isSafeInteger(samples) && samples >= 1)) {
+      throw new InvalidArgumentError(
+        `Engine.fit(): options.statistics() must resolve to samples, the training images the statistics hold, a positive integer — got ${JSON.stringify(samples)}. Add up the shards' samples.`,
+      );
+    }
+    if (result.skipped !== undefined && !Array.isArray(result.skipped)) {
+      throw new InvalidArgumentError(
+        `Engine.fit(): options.statistics() must resolve to skipped as an array of { path, reason }, or without it — got ${typeof result.skipped}. Concatenate the shards' skipped lists.`,
+      );
+    }
+    await model.addStatistics({ statistics: result.statistics, featureShape: result.featureShape, imageSize: result.imageSize ?? null });
+    skipped.push(...(result.skipped ?? []));
+    const seconds = (performance.now() - started) / 1000;
+    for (const callback of this.callbacks) callback.onStageEnd?.('train', { seconds, samples });
+    return samples;
   }
 
   /** Free metadata saved with the model; thresholds are not here (the model file records its post-processing). */
@@ -541,6 +691,53 @@ export class Engine {
     if (skipped.length === 0) return;
     this.warn(`${stage}: skipped ${skipped.length} bad file${skipped.length > 1 ? 's' : ''}: ${skipped.map((s) => s.path).join(', ')}`);
   }
+}
+
+/**
+ * Validates {@link Engine.fit}'s options before any work: null without `statistics`, else the model as a
+ * memory-bank module (unfitted) with the function.
+ */
+function checkFitOptions(
+  model: AnomalyModule,
+  options: FitOptions,
+): { model: AnomalyModule & MemoryBankModule; statistics: () => Promise<FitStatistics> } | null {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      `Engine.fit(): options must be an object such as { statistics } — got ${options === null ? 'null' : typeof options}. Omit it for an ordinary fit.`,
+    );
+  }
+  const { statistics } = options;
+  if (statistics === undefined) return null;
+  if (typeof statistics !== 'function') {
+    throw new InvalidArgumentError(
+      `Engine.fit(): options.statistics must be a function resolving to { statistics, featureShape, imageSize, samples } — got ${statistics === null ? 'null' : typeof statistics}. Pass async () => the merged shards (see Engine.collectStatistics), or omit it.`,
+    );
+  }
+  if (!isMemoryBankModule(model)) {
+    throw new InvalidArgumentError(
+      `Engine.fit(): options.statistics needs a memory-bank module (built with MemoryBankMixin, e.g. Dfm) — got ${describeModel(model)}, which has no addStatistics(). Leave options.statistics out to train it on dataset.train.`,
+    );
+  }
+  if (model.isFitted) {
+    throw new InvalidArgumentError(
+      `Engine.fit(): options.statistics needs a model that is not fitted yet — got a fitted ${model.constructor.name}. Use a new model, or leave options.statistics out to refit the thresholds only.`,
+    );
+  }
+  return { model, statistics };
+}
+
+/** Empties a memory bank after a failed collection (an empty bank throws; nothing to discard then). */
+function discardMemoryBank(model: MemoryBankModule): void {
+  try {
+    model.takeStatistics();
+  } catch {
+    // already empty
+  }
+}
+
+function describeModel(model: unknown): string {
+  if (model === null || typeof model !== 'object') return model === null ? 'null' : typeof model;
+  return `a ${(model as object).constructor?.name ?? 'object'}`;
 }
 
 function isPathList(input: AnomalyDataset | readonly string[]): input is readonly string[] {

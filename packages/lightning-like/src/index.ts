@@ -2,8 +2,11 @@ export { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } fr
 export * from './callbacks';
 export { Dfm, type DfmOptions } from './dfm';
 export {
+  type CollectStatisticsResult,
   Engine,
   type EngineOptions,
+  type FitOptions,
+  type FitStatistics,
   type FitSummary,
   type Prediction,
   type PredictOptions,
@@ -18,7 +21,7 @@ export {
   type ImageMetricName,
   type PixelMetricName,
 } from './evaluator';
-export { MemoryBankMixin } from './memory-bank-mixin';
+export { isMemoryBankModule, MemoryBankMixin, type MemoryBankModule, type MemoryBankStatistics } from './memory-bank-mixin';
 export * from './metrics';
 export * from './post-processing';
 export { PreProcessor, type PreProcessorOptions } from './pre-processor';
