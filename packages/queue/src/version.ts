@@ -1,0 +1,2 @@
+/** The version of @dfm/queue. */
+export const VERSION = '0.1.0';
