@@ -37,6 +37,19 @@ const SUMMARIES: Record<CommandName, { usage: string; summary: string }> = {
     usage: 'dfm serve --model FILE [--host 127.0.0.1] [--port 8080] [--token TOKEN]',
     summary: 'an HTTP inspection service: POST /v1/predict, a web page, /healthz, /readyz, /metrics, dynamic batching (docs/serve.md)',
   },
+  worker: {
+    usage: 'dfm worker --redis URL --queue NAME [--model FILE] [--concurrency N] [--threads N] [--runtime auto|tfjs|onnxruntime]',
+    summary:
+      'a scoring worker of a Redis queue (BullMQ): scores the images of NAME with --model and takes the fit shards of NAME-fit (without --model, only those); SIGTERM/SIGINT finish the jobs in progress, then exit 0',
+  },
+  submit: {
+    usage: 'dfm submit --redis URL --queue NAME --input FILE|DIR [--input …] [--output DIR] [--heatmaps] [--no-wait]',
+    summary: "score images through a queue's workers (dfm worker): waits for every result and writes them as dfm predict does; failed images are listed and make the exit code 1",
+  },
+  queue: {
+    usage: 'dfm queue stats|dead-letters --redis URL --queue NAME [--prometheus] [--limit N] [--json]',
+    summary: 'stats: waiting, active, delayed, completed and failed jobs, dead letters and workers of NAME and NAME-fit; dead-letters: the jobs that failed their last attempt, with their error',
+  },
   export: {
     usage: 'dfm export --model FILE --out DIR [--export-type web|onnx]',
     summary: 'web: a folder any static web server can serve (model, weights, dfm.js, a scoring page, manifest); onnx: the whole model as one ONNX graph + metadata.json',
@@ -60,8 +73,10 @@ export function usage(): string {
     '  dfm train --config examples/configs/dfm.yaml',
     '  dfm predict --model results/dfm/mvtec/bottle/latest/model.dfm --input photos/ --output heatmaps/',
     '  dfm test --data datasets/MVTec --category bottle --json > result.json',
+    '  dfm worker --redis redis://127.0.0.1:6379 --queue line-3 --model model.dfm   # then, anywhere:',
+    '  dfm submit --redis redis://127.0.0.1:6379 --queue line-3 --input /mnt/frames/ --output scored/',
     '',
-    'Every command takes --json (one JSON document on stdout; logs on stderr) and --verbose.',
+    'Every command takes --json (one JSON document on stdout; logs on stderr; dfm worker: one JSON line per event) and --verbose.',
     'Exit codes: 0 done, 2 a usage/data/model-file error (the message says the fix), 1 an internal error.',
     `Docs: ${docsLocation()}`,
     '',
@@ -73,7 +88,9 @@ export function usage(): string {
 export function commandHelp(command: CommandName): string {
   const { usage: line, summary } = SUMMARIES[command];
   const specs = optionsOf(command).filter((spec) => spec.deprecatedFor === undefined);
-  const left = specs.map((spec) => `--${spec.flag}${spec.kind === 'boolean' ? '' : ` ${spec.choices ? spec.choices.join('|') : (spec.value ?? 'VALUE')}`}`);
+  const left = specs.map((spec) =>
+    spec.negatable ? `--[no-]${spec.flag}` : `--${spec.flag}${spec.kind === 'boolean' ? '' : ` ${spec.choices ? spec.choices.join('|') : (spec.value ?? 'VALUE')}`}`,
+  );
   const width = Math.min(28, Math.max(...left.map((l) => l.length)));
   const rows = specs.map((spec, i) => {
     const flag = left[i] as string;

@@ -3,9 +3,12 @@ import { runBenchCommand } from './commands/bench';
 import { demoSetup } from './commands/demo';
 import { runExport } from './commands/export';
 import { runPredict } from './commands/predict';
+import { runQueue, splitSubcommand } from './commands/queue';
 import { runServe } from './commands/serve';
+import { runSubmit } from './commands/submit';
 import { runTest } from './commands/test';
 import { runTrain } from './commands/train';
+import { runWorker } from './commands/worker';
 import { type ConfigValues, readConfigFile } from './config-file';
 import { closest, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, isUserError, oneLine, UsageError } from './errors';
 import { commandHelp, usage } from './help';
@@ -14,12 +17,16 @@ import { COMMANDS, type CommandName, type CliOptions, parseFlags, resolveOptions
 import type { CommandContext } from './setup';
 import { VERSION } from './version';
 
-const RUNNERS: Record<CommandName, (ctx: CommandContext) => Promise<number>> = {
+/** The runner of each command; `dfm queue` takes its subcommand (the first argument) too. */
+const RUNNERS: Record<CommandName, (ctx: CommandContext, subcommand: string | undefined) => Promise<number>> = {
   train: runTrain,
   test: runTest,
   predict: runPredict,
   export: runExport,
   serve: runServe,
+  worker: (ctx) => runWorker(ctx),
+  submit: runSubmit,
+  queue: runQueue,
   bench: runBenchCommand,
   demo: runTest,
 };
@@ -57,7 +64,9 @@ export async function main(
       throw new UsageError(`dfm: '${command}' is not a command.${guess ? ` Did you mean '${guess}'?` : ''} Commands: ${COMMANDS.join(', ')}. Run 'dfm --help'.`);
     }
     const name = command as CommandName;
-    const { flags, warnings: deprecations } = parseFlags(name, rest);
+    // `dfm queue stats …`: the subcommand comes before the flags.
+    const { subcommand, rest: flagArgs } = name === 'queue' ? splitSubcommand(rest) : { subcommand: undefined, rest };
+    const { flags, warnings: deprecations } = parseFlags(name, flagArgs);
     if (flags.help === true) {
       out.write(commandHelp(name));
       return 0;
@@ -86,7 +95,7 @@ export async function main(
       }
     }
     const { options, explicit } = resolveOptions(flags, layers, env);
-    return await RUNNERS[name]({ command: name, io, options, explicit, warnings, started });
+    return await RUNNERS[name]({ command: name, io, options, explicit, warnings, started }, subcommand);
   } catch (error) {
     return reportError(io, error);
   } finally {

@@ -4,11 +4,12 @@ import { BENCH_RUNTIMES } from './bench/runtimes';
 import { closest, UsageError } from './errors';
 
 /** The CLI's commands. */
-export type CommandName = 'train' | 'test' | 'predict' | 'export' | 'serve' | 'bench' | 'demo';
+export type CommandName = 'train' | 'test' | 'predict' | 'export' | 'serve' | 'worker' | 'submit' | 'queue' | 'bench' | 'demo';
 
-export const COMMANDS: readonly CommandName[] = ['train', 'test', 'predict', 'export', 'serve', 'bench', 'demo'];
+export const COMMANDS: readonly CommandName[] = ['train', 'test', 'predict', 'export', 'serve', 'worker', 'submit', 'queue', 'bench', 'demo'];
 
-type Kind = 'string' | 'int' | 'number' | 'choice' | 'size' | 'boolean' | 'list';
+/** `paths`: a path that may be given several times (`--input a --input b`), kept in order. */
+type Kind = 'string' | 'int' | 'number' | 'choice' | 'size' | 'boolean' | 'list' | 'paths';
 
 /** One command-line option: its flag, its key in {@link CliOptions}, its type and where it applies. */
 export interface OptionSpec {
@@ -27,6 +28,8 @@ export interface OptionSpec {
   /** Default shown in the help (the real default is in `defaultOptions()`). */
   shown?: string;
   commands: readonly CommandName[];
+  /** A boolean that is on by default and also has a `--no-<flag>` form (`--wait` / `--no-wait`). */
+  negatable?: boolean;
   /**
    * A deprecated alias (kept for one release): the flag still works, sets `key`, and prints one
    * warning naming the flag to use instead. Not listed in the help.
@@ -86,6 +89,25 @@ export interface CliOptions {
   maxBatchSize?: number;
   maxWaitMs?: number;
   maxQueue?: number;
+  // queue (worker, submit, queue, train --distributed)
+  /** Redis URL of the queue (`--redis`). */
+  redis?: string;
+  /** The scoring queue's name (`--queue`); its fit shards go to `<queue>-fit`. */
+  queue?: string;
+  concurrency?: number;
+  threads?: number;
+  lockDurationMs?: number;
+  /** submit: the images and folders (`--input`, repeatable). */
+  inputs?: string[];
+  heatmaps: boolean;
+  /** submit: wait for the results (`--no-wait`: print the job ids and exit). */
+  wait: boolean;
+  attempts?: number;
+  prometheus: boolean;
+  limit?: number;
+  /** train: fit through the queue's workers. */
+  distributed: boolean;
+  shards?: number;
   // bench
   assetsDir?: string;
   runtimes?: string[];
@@ -104,7 +126,11 @@ const ALL: readonly CommandName[] = COMMANDS;
 /** The help text of `--pca-level` (the library's `pcaLevel`/`nComps`, as in anomalib). */
 export const PCA_LEVEL_HELP = 'PCA: a variance ratio in (0, 1), or an integer component count ≥ 1 (1 = one component)';
 
-/** Every option, in help order. Names are the library's (`pcaLevel` → `--pca-level`). */
+/**
+ * Every option, in help order. Names are the library's (`pcaLevel` → `--pca-level`). A flag may have
+ * one entry per group of commands, to give each its own help text (`--model` of dfm worker); such
+ * entries share the flag, the key and the kind.
+ */
 export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'config', key: 'config', kind: 'string', value: 'FILE', help: 'YAML or JSON config (camelCase keys or anomalib layout); flags override it', commands: ['train', 'test', 'predict', 'export', 'demo'] },
   { flag: 'data', key: 'data', kind: 'string', value: 'DIR', help: 'dataset root (MVTec layout: DIR/<category>/train/good, test/<defect>, ground_truth/<defect>)', commands: FIT },
@@ -122,18 +148,20 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'backbone', key: 'backbone', kind: 'choice', choices: BACKBONE_NAMES, help: 'feature extractor', shown: 'resnet50', commands: FIT },
   { flag: 'layer', key: 'layer', kind: 'choice', choices: LAYER_NAMES, help: 'backbone layer whose features are modelled', shown: 'layer3', commands: FIT },
   { flag: 'weights', key: 'weights', kind: 'string', value: 'SPEC', help: "backbone weights: 'imagenet' (downloaded once), a .safetensors path or URL, a hub id, or 'random'", shown: 'imagenet', commands: ['train', 'test', 'predict', 'export', 'demo'] },
+  { flag: 'weights', key: 'weights', kind: 'string', value: 'SPEC', help: "backbone weights on this host, when not where the model file says (a .safetensors path or URL, a hub id, or 'imagenet')", shown: "the model file's", commands: ['worker'] },
   { flag: 'pooling-kernel-size', key: 'poolingKernelSize', kind: 'int', min: 1, value: 'N', help: 'average-pooling kernel = stride on the feature map', shown: '4', commands: FIT },
   { flag: 'pca-level', key: 'pcaLevel', kind: 'number', value: 'L', help: PCA_LEVEL_HELP, shown: '0.97', commands: FIT },
   { flag: 'score-type', key: 'scoreType', kind: 'choice', choices: ['fre', 'nll'], help: 'fre: reconstruction error + anomaly maps; nll: Gaussian likelihood, image scores only', shown: 'fre', commands: FIT },
   { flag: 'image-size', key: 'imageSize', kind: 'size', value: 'N|HxW', help: 'images are resized to this before the backbone', shown: '256', commands: FIT },
   { flag: 'batch-size', key: 'batchSize', kind: 'int', min: 1, value: 'N', help: 'images per batch', shown: '16', commands: RUN },
   { flag: 'backend', key: 'backend', kind: 'choice', choices: ['auto', 'wasm', 'cpu', 'tensorflow'], help: 'tfjs backend', shown: '$DFM_BACKEND or auto', commands: RUN },
-  { flag: 'runtime', key: 'runtime', kind: 'choice', choices: RUNTIME_CHOICES, help: 'what executes the backbone network (auto: tfjs on tfjs-node-gpu, else onnxruntime, else tfjs — the first installed)', shown: 'auto', commands: RUN },
+  { flag: 'runtime', key: 'runtime', kind: 'choice', choices: RUNTIME_CHOICES, help: 'what executes the backbone network (auto: tfjs on tfjs-node-gpu, else onnxruntime, else tfjs — the first installed)', shown: 'auto', commands: [...RUN, 'worker'] },
   { flag: 'engine', key: 'runtime', kind: 'choice', choices: RUNTIME_CHOICES, help: 'deprecated: use --runtime (same values)', commands: RUN, deprecatedFor: 'runtime' },
   { flag: 'seed', key: 'seed', kind: 'int', min: 0, value: 'N', help: 'seed of the splits (and of random weights)', shown: '0', commands: FIT },
   { flag: 'on-bad-image', key: 'onBadImage', kind: 'choice', choices: ['error', 'skip'], help: 'stop at an unreadable image, or skip and report it', shown: 'error', commands: RUN },
   { flag: 'results-dir', key: 'resultsDir', kind: 'string', value: 'DIR', help: 'each run writes a new folder DIR/dfm/<dataset>/<category>/v<N>/ (and points latest at it); never inside a data folder', shown: 'results', commands: FIT },
   { flag: 'model', key: 'model', kind: 'string', value: 'FILE', help: 'a .dfm model file (test: evaluate it instead of fitting; serve: also a dfm export or ONNX export folder)', commands: ['test', 'predict', 'export', 'serve'] },
+  { flag: 'model', key: 'model', kind: 'string', value: 'FILE', help: 'the .dfm model to score with (a path on this host); without it the worker only takes fit shards (dfm train --distributed)', commands: ['worker'] },
   { flag: 'input', key: 'input', kind: 'string', value: 'FILE|DIR', help: 'an image, or a folder of images (searched recursively)', commands: ['predict'] },
   { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: "write heatmap PNGs (<name.ext>.png, mirroring the input's sub-folders), predictions.csv and predictions.json here; outside --input", commands: ['predict'] },
   { flag: 'out', key: 'out', kind: 'string', value: 'PATH', help: "train: the model file to write, a new file outside the data folders (default: the run folder's model.dfm); export: the folder to create", commands: ['train', 'export'] },
@@ -143,6 +171,22 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'max-batch-size', key: 'maxBatchSize', kind: 'int', min: 1, value: 'N', help: 'serve: images scored together at most (1 = no dynamic batching)', shown: '16', commands: ['serve'] },
   { flag: 'max-wait-ms', key: 'maxWaitMs', kind: 'int', min: 0, value: 'MS', help: 'serve: how long the first waiting image waits for others', shown: '5', commands: ['serve'] },
   { flag: 'max-queue', key: 'maxQueue', kind: 'int', min: 1, value: 'N', help: 'serve: images allowed to wait; beyond, 503 with Retry-After', shown: '64', commands: ['serve'] },
+  { flag: 'redis', key: 'redis', kind: 'string', value: 'URL', help: 'the Redis the queue lives in: redis://[user:password@]host[:port][/db], rediss:// for TLS (train: with --distributed)', commands: ['worker', 'submit', 'queue', 'train'] },
+  { flag: 'queue', key: 'queue', kind: 'string', value: 'NAME', help: "the scoring queue (letters, digits, '.', '_', '-'); fit shards go to NAME-fit", commands: ['worker', 'submit', 'queue'] },
+  { flag: 'queue', key: 'queue', kind: 'string', value: 'NAME', help: 'with --distributed: the queue whose workers take the fit shards (from NAME-fit)', shown: 'dfm', commands: ['train'] },
+  { flag: 'distributed', key: 'distributed', kind: 'boolean', help: 'fit through the workers of --queue on --redis: the training images are cut into --shards shards, each read by a worker (images and --weights at the same paths on every worker)', commands: ['train'] },
+  { flag: 'shards', key: 'shards', kind: 'int', min: 1, value: 'N', help: 'with --distributed: shards the training images are cut into (more shards than workers balance better)', shown: '4', commands: ['train'] },
+  { flag: 'concurrency', key: 'concurrency', kind: 'int', min: 1, value: 'N', help: 'jobs run at once, each in its own thread with its own Detector', shown: '1', commands: ['worker'] },
+  { flag: 'threads', key: 'threads', kind: 'int', min: 1, value: 'N', help: 'onnxruntime threads per job (1 scales best: add --concurrency or worker processes instead)', shown: '1', commands: ['worker'] },
+  { flag: 'lock-duration-ms', key: 'lockDurationMs', kind: 'int', min: 1, value: 'MS', help: "how long a job's lock lasts without renewal: the jobs of a worker that dies go to the others after this", shown: '30000', commands: ['worker'] },
+  { flag: 'input', key: 'inputs', kind: 'paths', value: 'FILE|DIR', help: 'an image, or a folder of images (searched recursively); repeat --input for several. Paths as the workers see them (shared storage)', commands: ['submit'] },
+  { flag: 'output', key: 'output', kind: 'string', value: 'DIR', help: 'write predictions.csv and predictions.json here (and heatmaps/ with --heatmaps); outside --input', commands: ['submit'] },
+  { flag: 'heatmaps', key: 'heatmaps', kind: 'boolean', help: 'the workers write a heatmap PNG per image to <output>/heatmaps/<job id>.png: --output must be storage every worker sees, at the same path', commands: ['submit'] },
+  { flag: 'wait', key: 'wait', kind: 'boolean', negatable: true, help: 'wait for the results (progress on stderr, the predictions at the end); --no-wait prints the job ids and exits', shown: 'on', commands: ['submit'] },
+  { flag: 'attempts', key: 'attempts', kind: 'int', min: 1, value: 'N', help: 'tries per image before it is failed and dead-lettered', shown: '3', commands: ['submit'] },
+  { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'write over the predictions of an earlier run in --output (other files there are kept)', commands: ['submit'] },
+  { flag: 'prometheus', key: 'prometheus', kind: 'boolean', help: 'stats: print the counts as Prometheus text (dfm_queue_jobs, dfm_queue_dead_letters, dfm_queue_workers)', commands: ['queue'] },
+  { flag: 'limit', key: 'limit', kind: 'int', min: 1, value: 'N', help: 'dead-letters: how many to list, oldest first', shown: '100', commands: ['queue'] },
   { flag: 'export-type', key: 'exportType', kind: 'choice', choices: ['web', 'onnx'], help: "what to export: web (model, weights, dfm.js, a scoring page) or onnx (the whole model as one ONNX graph + metadata.json, for Python, C#, C++; see docs/deploy.md)", shown: 'web', commands: ['export'] },
   { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'predict: write over the predictions of an earlier run in --output (other files there are kept); train: replace an existing --out file', commands: ['predict', 'train'] },
   { flag: 'assets-dir', key: 'assetsDir', kind: 'string', value: 'DIR', help: 'development assets folder', shown: 'found by findAssetsDir', commands: ['bench'] },
@@ -154,7 +198,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'service-only', key: 'serviceOnly', kind: 'boolean', help: 'only the service rows and the onnxruntime pipeline they are compared with', commands: ['bench'] },
   { flag: 'memory-images', key: 'memoryImages', kind: 'int', min: 1, value: 'N', help: 'images in the memory check', shown: '1000', commands: ['bench'] },
   { flag: 'iterations', key: 'iterations', kind: 'int', min: 1, value: 'N', help: 'backbone timing iterations after one warm-up', shown: '5', commands: ['bench'] },
-  { flag: 'json', key: 'json', kind: 'boolean', help: 'print one JSON document on stdout (logs go to stderr)', commands: ALL },
+  { flag: 'json', key: 'json', kind: 'boolean', help: 'print one JSON document on stdout (logs go to stderr)', commands: ALL.filter((command) => command !== 'worker') },
+  { flag: 'json', key: 'json', kind: 'boolean', help: 'log one pino-like JSON line per event on stdout (ready, failed jobs, dead letters, stop)', commands: ['worker'] },
   { flag: 'verbose', key: 'verbose', kind: 'boolean', help: 'print stack traces and more detail on stderr', commands: ALL },
   { flag: 'help', key: 'help', kind: 'boolean', help: 'print this help', commands: ALL },
 ];
@@ -180,6 +225,10 @@ export function defaultOptions(env: Record<string, string | undefined> = process
     resultsDir: 'results',
     overwrite: false,
     exportType: 'web',
+    heatmaps: false,
+    wait: true,
+    prometheus: false,
+    distributed: false,
     skipTorch: false,
     skipMemory: false,
     skipService: false,
@@ -193,7 +242,7 @@ export function optionsOf(command: CommandName): OptionSpec[] {
 }
 
 /** The flags as typed (strings and booleans), before the config file and defaults are merged in. */
-export type RawFlags = Partial<Record<keyof CliOptions, string | boolean>>;
+export type RawFlags = Partial<Record<keyof CliOptions, string | boolean | string[]>>;
 
 /** What {@link parseFlags} found: the raw values, and one warning per deprecated flag used. */
 export interface ParsedFlags {
@@ -213,12 +262,15 @@ export function deprecationWarning(spec: OptionSpec): string {
  */
 export function parseFlags(command: CommandName, argv: readonly string[]): ParsedFlags {
   const specs = optionsOf(command);
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const spec of specs) options[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const spec of specs) {
+    options[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string', ...(spec.kind === 'paths' ? { multiple: true } : {}) };
+    if (spec.negatable) options[`no-${spec.flag}`] = { type: 'boolean' };
+  }
   options.help = { type: 'boolean', short: 'h' };
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }) as { values: typeof values });
   } catch (error) {
     throw flagError(command, error, specs);
   }
@@ -226,7 +278,11 @@ export function parseFlags(command: CommandName, argv: readonly string[]): Parse
   const warnings: string[] = [];
   // Current names first, so an alias can be compared with them.
   for (const spec of [...specs].sort((a, b) => Number(a.deprecatedFor !== undefined) - Number(b.deprecatedFor !== undefined))) {
-    const value = values[spec.flag];
+    let value = values[spec.flag];
+    if (spec.negatable && values[`no-${spec.flag}`] === true) {
+      if (value === true) throw new UsageError(`dfm ${command}: --${spec.flag} and --no-${spec.flag} contradict each other. Pass one of them.`);
+      value = false;
+    }
     if (value === undefined) continue;
     if (spec.deprecatedFor !== undefined) {
       const current = flags[spec.key];
@@ -264,7 +320,7 @@ export function flagError(command: CommandName, error: unknown, specs: readonly 
       return new UsageError(`dfm ${command}: unknown option ${flag === undefined ? '' : `--${flag}`}.${guess ? ` Did you mean --${guess}?` : ''} ${help}`, { cause: error });
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      const spec = specs.find((s) => s.flag === flag);
+      const spec = specs.find((s) => s.flag === flag || (s.negatable === true && `no-${s.flag}` === flag));
       if (spec?.kind === 'boolean') return new UsageError(`dfm ${command}: --${flag} is a switch and takes no value. ${help}`, { cause: error });
       return new UsageError(
         `dfm ${command}: --${flag ?? '?'} needs a value.${spec?.value !== undefined ? ` Example: --${flag} ${spec.value}.` : ''} A value starting with '-' is written --${flag ?? 'flag'}=-VALUE. ${help}`,
@@ -302,6 +358,11 @@ export function coerceOption(spec: OptionSpec, value: unknown, where: 'flag' | '
       }
       if (typeof value === 'string' && value !== '') return value;
       return bad('a non-empty string');
+    case 'paths': {
+      const items = Array.isArray(value) ? value : [value];
+      if (items.length === 0 || !items.every((item) => typeof item === 'string' && item !== '')) return bad('one or more non-empty paths');
+      return items;
+    }
     case 'list': {
       const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : null;
       if (items === null) return bad('a comma-separated list');
