@@ -103,6 +103,8 @@ export interface CliOptions {
   /** submit: wait for the results (`--no-wait`: print the job ids and exit). */
   wait: boolean;
   attempts?: number;
+  /** submit: try again images whose earlier job failed for good. */
+  retryFailed: boolean;
   prometheus: boolean;
   limit?: number;
   /** train: fit through the queue's workers. */
@@ -184,6 +186,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'heatmaps', key: 'heatmaps', kind: 'boolean', help: 'the workers write a heatmap PNG per image to <output>/heatmaps/<job id>.png: --output must be storage every worker sees, at the same path', commands: ['submit'] },
   { flag: 'wait', key: 'wait', kind: 'boolean', negatable: true, help: 'wait for the results (progress on stderr, the predictions at the end); --no-wait prints the job ids and exits', shown: 'on', commands: ['submit'] },
   { flag: 'attempts', key: 'attempts', kind: 'int', min: 1, value: 'N', help: 'tries per image before it is failed and dead-lettered', shown: '3', commands: ['submit'] },
+  { flag: 'retry-failed', key: 'retryFailed', kind: 'boolean', help: 'try again the images whose earlier job failed for good (by default a resubmission returns the earlier failure)', commands: ['submit'] },
   { flag: 'overwrite', key: 'overwrite', kind: 'boolean', help: 'write over the predictions of an earlier run in --output (other files there are kept)', commands: ['submit'] },
   { flag: 'prometheus', key: 'prometheus', kind: 'boolean', help: 'stats: print the counts as Prometheus text (dfm_queue_jobs, dfm_queue_dead_letters, dfm_queue_workers)', commands: ['queue'] },
   { flag: 'limit', key: 'limit', kind: 'int', min: 1, value: 'N', help: 'dead-letters: how many to list, oldest first', shown: '100', commands: ['queue'] },
@@ -227,6 +230,7 @@ export function defaultOptions(env: Record<string, string | undefined> = process
     exportType: 'web',
     heatmaps: false,
     wait: true,
+    retryFailed: false,
     prometheus: false,
     distributed: false,
     skipTorch: false,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DfmError, InvalidArgumentError } from '@dfm/errors';
-import { Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents } from 'bullmq';
 import { checkQueueName, connectionOptions, type RedisConnection } from './connection';
 import { type ScoreJobData, type ScoreResult, scoreJobId, sha256Hex } from './jobs';
 import { type JobOutcome, waitForJobs } from './wait-for-jobs';
@@ -23,6 +23,11 @@ export interface SubmitOptions {
   keepFailedSeconds?: number;
   /** Largest image sent as bytes in a job (default 4 MiB): bigger ones belong on shared storage. */
   maxInlineBytes?: number;
+  /**
+   * Try again the images whose earlier job failed for good and is still kept (default false: a
+   * resubmission returns the earlier failure, so a corrupt image is not retried forever).
+   */
+  retryFailed?: boolean;
   /** Called after each batch of jobs is added: (submitted so far, total). */
   onSubmitted?: (submitted: number, total: number) => void;
 }
@@ -81,10 +86,17 @@ export class ScoringClient {
     const submitted: SubmittedImage[] = [];
     await this.#events.waitUntilReady();
     for (let start = 0; start < images.length; start += ADD_CHUNK) {
-      const chunk = await Promise.all(images.slice(start, start + ADD_CHUNK).map((image, i) => describe(image, start + i, maxInline, where)));
+      const chunk = await Promise.all(images.slice(start, start + ADD_CHUNK).map((image, i) => describe(image, start + i, maxInline, heatmapDir, where)));
       await this.#queue.addBulk(
         chunk.map(({ id, data }) => ({ name: 'score', data: heatmapDir === undefined ? data : { ...data, heatmapDir }, opts: { ...jobOptions, jobId: id } })),
       );
+      if (options.retryFailed === true) {
+        // An image whose earlier job failed for good is kept as failed (keepFailedSeconds): try it again.
+        for (const { id } of chunk) {
+          const job = await Job.fromId(this.#queue, id);
+          if (job !== undefined && (await job.isFailed())) await job.retry('failed');
+        }
+      }
       for (const { id, data } of chunk) submitted.push({ id, name: data.name });
       options.onSubmitted?.(submitted.length, images.length);
     }
@@ -109,11 +121,11 @@ function toScoreOutcome(outcome: JobOutcome<ScoreResult>, name: string): ScoreOu
   return outcome.status === 'completed' ? { id: outcome.id, name, status: 'completed', result: outcome.value } : { id: outcome.id, name, status: 'failed', error: outcome.error, attempts: outcome.attempts };
 }
 
-async function describe(image: ImageSource, index: number, maxInline: number, where: string): Promise<{ id: string; data: ScoreJobData }> {
+async function describe(image: ImageSource, index: number, maxInline: number, heatmapDir: string | undefined, where: string): Promise<{ id: string; data: ScoreJobData }> {
   if (typeof image === 'string' && /^https?:\/\//i.test(image)) image = { url: image };
   else if (typeof image === 'string') image = { path: image };
   if (image !== null && typeof image === 'object' && 'url' in image && typeof image.url === 'string') {
-    return { id: scoreJobId({ kind: 'url', url: image.url }), data: { input: { kind: 'url', url: image.url }, name: image.url } };
+    return { id: scoreJobId({ kind: 'url', url: image.url }, heatmapDir), data: { input: { kind: 'url', url: image.url }, name: image.url } };
   }
   if (image !== null && typeof image === 'object' && 'path' in image && typeof image.path === 'string') {
     const path = resolve(image.path);
@@ -123,7 +135,7 @@ async function describe(image: ImageSource, index: number, maxInline: number, wh
     } catch (error) {
       throw new DfmError(`${where}: image ${index} (${path}) cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Check the path.`, { code: 'E_FILE_NOT_READABLE' });
     }
-    return { id: scoreJobId({ kind: 'path', path, contentSha256: sha256Hex(bytes) }), data: { input: { kind: 'path', path }, name: path } };
+    return { id: scoreJobId({ kind: 'path', path, contentSha256: sha256Hex(bytes) }, heatmapDir), data: { input: { kind: 'path', path }, name: path } };
   }
   if (image !== null && typeof image === 'object' && 'bytes' in image && image.bytes instanceof Uint8Array && typeof image.name === 'string') {
     if (image.bytes.length > maxInline) {
@@ -132,7 +144,7 @@ async function describe(image: ImageSource, index: number, maxInline: number, wh
       });
     }
     return {
-      id: scoreJobId({ kind: 'bytes', contentSha256: sha256Hex(image.bytes) }),
+      id: scoreJobId({ kind: 'bytes', contentSha256: sha256Hex(image.bytes) }, heatmapDir),
       data: { input: { kind: 'bytes', base64: Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength).toString('base64') }, name: image.name },
     };
   }

@@ -46,9 +46,9 @@ export function connectionOptions(connection: RedisConnection, where: string): C
 
 /** A queue name BullMQ accepts (no `:`, which separates its Redis keys). */
 export function checkQueueName(name: unknown, where: string): string {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/.test(name)) {
     throw new InvalidArgumentError(
-      `${where}: queueName must be 1–100 letters, digits, '.', '_' or '-' (starting with a letter or digit) — got ${JSON.stringify(name)}. Use e.g. 'line-3'.`,
+      `${where}: queueName must be 1–96 letters, digits, '.', '_' or '-' (starting with a letter or digit) — got ${JSON.stringify(name)}. Use e.g. 'line-3'.`,
     );
   }
   return name;

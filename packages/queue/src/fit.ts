@@ -30,6 +30,8 @@ export interface DistributedFitOptions {
   maxStatisticsBytes?: number;
   /** How long shard statistics live in Redis, in seconds (default 86 400); the coordinator deletes them once merged. */
   statisticsTtlSeconds?: number;
+  /** What a shard does with an image that cannot be decoded: fail the shard (default, as Engine's default) or skip it (the fit summary lists it). */
+  onBadImage?: 'error' | 'skip';
   /** Progress: each shard as it ends. */
   onShard?: (shard: FitShardResult, done: number, total: number) => void;
 }
@@ -61,6 +63,8 @@ export async function fitDistributed(engine: Engine, model: Dfm, dataset: Anomal
   const relative = paths.find((path) => !isAbsolute(path));
   if (relative !== undefined) throw new InvalidArgumentError(`${where}: training image paths must be absolute (workers on other hosts read them) — got ${JSON.stringify(relative)}.`);
   const shards = Math.min(shardCount, paths.length);
+  const onBadImage = options.onBadImage ?? 'error';
+  if (onBadImage !== 'error' && onBadImage !== 'skip') throw new InvalidArgumentError(`${where}: onBadImage must be 'error' or 'skip' — got ${JSON.stringify(options.onBadImage)}.`);
   const config = model.model.config;
   const weights = workerWeights(options.weights ?? (config.preTrained ? 'imagenet' : undefined), where);
   const fitId = `fit-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -96,6 +100,7 @@ export async function fitDistributed(engine: Engine, model: Dfm, dataset: Anomal
               },
               preProcessing,
               batchSize: engine.batchSize,
+              onBadImage,
               blobKey: `${PREFIX}:${queueName}:statistics:${fitId}:${shard}`,
               maxBlobBytes,
               ttlSeconds,
@@ -121,7 +126,7 @@ export async function fitDistributed(engine: Engine, model: Dfm, dataset: Anomal
           }
           for (const result of results) await deleteBlob(redis, result.blobKey).catch(() => {});
           const first = results[0]!;
-          return { statistics: merged!, featureShape: first.featureShape, imageSize: first.imageSize, samples: merged!.nSamples };
+          return { statistics: merged!, featureShape: first.featureShape, imageSize: first.imageSize, samples: merged!.nSamples, skipped: results.flatMap((r) => r.skipped) };
         } finally {
           await Promise.allSettled([events.close(), queue.close()]);
           redis.disconnect();

@@ -45,6 +45,7 @@ export interface FitShardJobData {
   /** The pre-processing the coordinator's model records (size, kernel, normalisation). */
   preProcessing: PreProcessing;
   batchSize: number;
+  onBadImage: 'error' | 'skip';
   /** Redis key (prefix) under which the worker stores the statistics' bytes. */
   blobKey: string;
   maxBlobBytes: number;
@@ -73,11 +74,14 @@ export function sha256Hex(bytes: Uint8Array | string): string {
  * A scoring job's id, from the image: its path or URL and the sha256 of its content (bytes: the content
  * alone). The same image submitted again gets the same id, which BullMQ does not add twice while the
  * first job is kept (completed jobs are kept `keepCompletedSeconds`), so it is not scored twice; a file
- * changed in place gets a new id.
+ * changed in place gets a new id. A heatmap folder is part of the id: asking for heatmaps (or for another folder) scores the image again.
  */
-export function scoreJobId(input: { kind: 'path'; path: string; contentSha256: string } | { kind: 'url'; url: string } | { kind: 'bytes'; contentSha256: string }): string {
+export function scoreJobId(
+  input: { kind: 'path'; path: string; contentSha256: string } | { kind: 'url'; url: string } | { kind: 'bytes'; contentSha256: string },
+  heatmapDir?: string,
+): string {
   const key = input.kind === 'path' ? `path\0${input.path}\0${input.contentSha256}` : input.kind === 'url' ? `url\0${input.url}` : `bytes\0${input.contentSha256}`;
-  return `img-${sha256Hex(key).slice(0, 40)}`;
+  return `img-${sha256Hex(heatmapDir === undefined ? key : `${key}\0heatmaps\0${heatmapDir}`).slice(0, 40)}`;
 }
 
 /** `<host>/<pid>` of this process. */

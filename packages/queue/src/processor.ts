@@ -141,7 +141,7 @@ async function fitShard(job: SandboxedJob<FitShardJobData>): Promise<FitShardRes
     visualizer: false,
   });
   try {
-    const engine = new Engine({ batchSize: data.batchSize, checkpoint: false, onBadImage: 'skip' });
+    const engine = new Engine({ batchSize: data.batchSize, checkpoint: false, onBadImage: data.onBadImage });
     const samples: Sample[] = data.paths.map((path) => ({ path, label: 0, defectType: 'good', maskPath: null }));
     const collected = await engine.collectStatistics(model, samples);
     const bytes = collected.statistics.toBytes();

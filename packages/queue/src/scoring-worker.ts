@@ -42,7 +42,7 @@ export interface ScoringWorkerOptions {
 /** What a {@link ScoringWorker} reports through `onEvent`. */
 export type WorkerEvent =
   | { type: 'completed'; queue: string; id: string; seconds: number }
-  | { type: 'failed'; queue: string; id: string; attemptsMade: number; attempts: number; error: string; final: boolean }
+  | { type: 'failed'; queue: string; id: string; image: string | null; attemptsMade: number; attempts: number; error: string; final: boolean }
   | { type: 'error'; error: Error };
 
 /** A running worker: {@link ScoringWorker.close} lets the jobs in progress finish, then stops. */
@@ -127,9 +127,10 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
       if (job === undefined) return;
       const attempts = job.opts.attempts ?? 1;
       const final = job.attemptsMade >= attempts || job.finishedOn !== undefined;
-      onEvent({ type: 'failed', queue, id: job.id as string, attemptsMade: job.attemptsMade, attempts, error: error.message, final });
+      const image = (job.data as { name?: string }).name ?? null;
+      onEvent({ type: 'failed', queue, id: job.id as string, image, attemptsMade: job.attemptsMade, attempts, error: error.message, final });
       if (final) {
-        const entry = { id: job.id, queue, name: job.name, image: (job.data as { name?: string }).name ?? null, error: error.message, attempts: job.attemptsMade, failedAt: new Date().toISOString(), worker: name };
+        const entry = { id: job.id, queue, name: job.name, image, error: error.message, attempts: job.attemptsMade, failedAt: new Date().toISOString(), worker: name };
         deadLetters.rpush(deadLetterKey(queue), JSON.stringify(entry)).catch((cause: Error) => onEvent({ type: 'error', error: cause }));
       }
     });

@@ -94,7 +94,7 @@ describe('scoring', () => {
         expect(outcome.result.predLabel).toBe(outcome.result.predScore > 1 ? 1 : 0);
         expect(readFileSync(outcome.result.heatmap!).subarray(1, 4).toString()).toBe('PNG');
       }
-      const again = await submitImages({ connection: redis.url, queueName, images: pictures });
+      const again = await submitImages({ connection: redis.url, queueName, images: pictures, submit: { heatmapDir } });
       expect(again.map((o) => o.id).sort()).toEqual(outcomes.map((o) => o.id).sort());
       const [counts] = await queueStats({ connection: redis.url, queueName });
       expect(counts).toMatchObject({ queue: queueName, completed: pictures.length, failed: 0, waiting: 0, active: 0, deadLetters: 0, workers: 2 });
@@ -122,6 +122,13 @@ describe('scoring', () => {
       expect(letters).toHaveLength(1);
       expect(letters[0]).toMatchObject({ id: failed?.id, image: corrupt, attempts: 2 });
       expect(letters[0]?.error).toMatch(/E_IMAGE_DECODE/);
+      // Submitted again: the kept failure comes back without a new try; with retryFailed, it is tried again.
+      const [again] = await submitImages({ connection: redis.url, queueName, images: [corrupt] });
+      expect(again).toMatchObject({ id: failed?.id, status: 'failed' });
+      expect(await deadLetters({ connection: redis.url, queueName })).toHaveLength(1);
+      const [retried] = await submitImages({ connection: redis.url, queueName, images: [corrupt], submit: { retryFailed: true } });
+      expect(retried).toMatchObject({ id: failed?.id, status: 'failed' });
+      expect(await deadLetters({ connection: redis.url, queueName })).toHaveLength(2);
     } finally {
       await worker.close();
     }

@@ -142,6 +142,7 @@ export async function runSubmit(ctx: CommandContext): Promise<number> {
     const submitted = await client.submit(paths, {
       ...(o.attempts === undefined ? {} : { attempts: o.attempts }),
       ...(heatmapDir === undefined ? {} : { heatmapDir }),
+      ...(o.retryFailed ? { retryFailed: true } : {}),
     });
     const submitSeconds = (performance.now() - submitStarted) / 1000;
     if (!o.wait) {

@@ -70,6 +70,7 @@ async function fitThroughQueue(
     connection: target.redis,
     queueName: target.queueName,
     shards,
+    onBadImage: o.onBadImage,
     ...(weights === undefined ? {} : { weights }),
     ...(o.runtime === 'auto' ? {} : { runtime: o.runtime }),
     onShard: (shard, done, total) => {
@@ -84,7 +85,7 @@ function withShardSkips(io: Io, warnings: string[], skipped: readonly Skipped[],
   const known = new Set(skipped.map((s) => s.path));
   const extra = shards.flatMap((shard) => shard.skipped).filter((s) => !known.has(s.path));
   if (extra.length === 0) return [...skipped];
-  const message = `train: the workers skipped ${extra.length} bad file${extra.length === 1 ? '' : 's'} (fit shards skip bad images whatever --on-bad-image says): ${extra.map((s) => s.path).join(', ')}`;
+  const message = `train: the workers skipped ${extra.length} bad file${extra.length === 1 ? '' : 's'} (--on-bad-image skip): ${extra.map((s) => s.path).join(', ')}`;
   warnings.push(message);
   warn(io, message);
   return [...skipped, ...extra];
