@@ -117,6 +117,15 @@ try {
     return { total, jobsPerSecond: total / seconds };
   })();
 
+  lines.push(`### Queue bench (${new Date().toISOString().slice(0, 16)}Z, ${cpus().length} cores, Redis on loopback)`, '');
+  lines.push(`Throughput on ${linked.length} bottle test images (each worker process: 1 onnxruntime thread, concurrency 1):`, '');
+  lines.push('| workers | images/s | × 1 worker | mean job s (inside the processor) | queue cost per job ms | images per worker |', '|---:|---:|---:|---:|---:|---|');
+  for (const row of throughput) {
+    lines.push(`| ${row.workers} | ${f(row.imagesPerSecond, 1)} | ${f(row.imagesPerSecond / throughput[0]!.imagesPerSecond)}× | ${f(row.meanJobSeconds, 4)} | ${f(row.overheadMs, 1)} | ${row.perWorker.join(' / ')} |`);
+  }
+  lines.push('', `The queue alone (${bare.total} jobs that do nothing, one worker, concurrency 16, same Redis): ${f(bare.jobsPerSecond, 0)} jobs/s, ${f(1000 / bare.jobsPerSecond, 2)} ms of Redis work per job.`);
+  process.stdout.write(`${lines.splice(0).join('\n')}\n`);
+
   // 2. Sharded fit, then with a worker killed mid-shard.
   const sharded: { label: string; seconds: number; k: number; maxRel: number; thresholdsMaxRel: number; killed: string }[] = [];
   for (const kill of [false, true]) {
@@ -167,6 +176,11 @@ try {
     }
   }
 
+  lines.push('', `Sharded fit of the bottle (209 images, 4 shards) against the single-process fit (${f(singleSeconds, 1)} s, k = ${single.model.numComponents}):`, '');
+  lines.push('| run | s | k | max rel. diff of the 83 FRE scores | max rel. diff of the thresholds | killed |', '|---|---:|---:|---:|---:|---|');
+  for (const row of sharded) lines.push(`| ${row.label} | ${f(row.seconds, 1)} | ${row.k} | ${row.maxRel.toExponential(1)} | ${row.thresholdsMaxRel.toExponential(1)} | ${row.killed} |`);
+  process.stdout.write(`${lines.splice(0).join('\n')}\n`);
+
   // 3. The CLI: dfm submit to 2 dfm worker processes against dfm predict --json.
   const cli = resolve(here, '../../cli/dist/bin.js');
   say('dfm predict --json, then dfm submit to 2 dfm worker processes');
@@ -175,13 +189,17 @@ try {
     maxBuffer: 64 << 20,
   });
   if (predict.status !== 0) throw new Error(`dfm predict failed: ${predict.stderr}`);
-  const predicted = new Map((JSON.parse(predict.stdout).results as { path: string; predScore: number; predLabel: number }[]).map((r) => [resolve(r.path), r]));
+  const predicted = new Map((JSON.parse(predict.stdout).predictions as { path: string; predScore: number; predLabel: number }[]).map((r) => [resolve(r.path), r]));
   const cliWorkers = await Promise.all(
     [0, 1].map(
       () =>
         new Promise<ChildProcess>((ready, fail) => {
-          const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', 'bench-cli', '--model', modelPath, '--threads', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-          child.stdout!.once('data', () => ready(child));
+          // --json: its log lines (the first says it is connecting) go to stdout; the jobs wait in the queue meanwhile.
+          const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', 'bench-cli', '--model', modelPath, '--threads', '1', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          child.stdout!.once('data', () => {
+            child.stdout!.resume();
+            ready(child);
+          });
           child.once('exit', (code) => fail(new Error(`dfm worker exited with ${code}`)));
         }),
     ),
@@ -193,7 +211,7 @@ try {
       maxBuffer: 64 << 20,
     });
     if (submit.status !== 0) throw new Error(`dfm submit failed (${submit.status}): ${submit.stderr}`);
-    const submitted = JSON.parse(submit.stdout).results as { path: string; predScore: number; predLabel: number; worker: string }[];
+    const submitted = JSON.parse(submit.stdout).predictions as { path: string; predScore: number; predLabel: number; worker: string }[];
     const paths = submitted.map((r) => resolve(r.path));
     const maxRel = Math.max(...submitted.map((r) => relative(r.predScore, predicted.get(resolve(r.path))!.predScore)));
     const labelsEqual = submitted.every((r) => r.predLabel === predicted.get(resolve(r.path))!.predLabel);
@@ -203,20 +221,13 @@ try {
     await Promise.all(cliWorkers.map((w) => stopWorker(w)));
   }
 
-  lines.push(`### Queue bench (${new Date().toISOString().slice(0, 16)}Z, ${cpus().length} cores, Redis on loopback)`, '');
-  lines.push(`Throughput on ${linked.length} bottle test images (each worker process: 1 onnxruntime thread, concurrency 1):`, '');
-  lines.push('| workers | images/s | × 1 worker | mean job s (inside the processor) | queue cost per job ms | images per worker |', '|---:|---:|---:|---:|---:|---|');
-  for (const row of throughput) {
-    lines.push(`| ${row.workers} | ${f(row.imagesPerSecond, 1)} | ${f(row.imagesPerSecond / throughput[0]!.imagesPerSecond)}× | ${f(row.meanJobSeconds, 4)} | ${f(row.overheadMs, 1)} | ${row.perWorker.join(' / ')} |`);
-  }
-  lines.push('', `The queue alone (${bare.total} jobs that do nothing, one worker, concurrency 16, same Redis): ${f(bare.jobsPerSecond, 0)} jobs/s, ${f(1000 / bare.jobsPerSecond, 2)} ms of Redis work per job.`);
-  lines.push('', `Sharded fit of the bottle (209 images, 4 shards) against the single-process fit (${f(singleSeconds, 1)} s, k = ${single.model.numComponents}):`, '');
-  lines.push('| run | s | k | max rel. diff of the 83 FRE scores | max rel. diff of the thresholds | killed |', '|---|---:|---:|---:|---:|---|');
-  for (const row of sharded) lines.push(`| ${row.label} | ${f(row.seconds, 1)} | ${row.k} | ${row.maxRel.toExponential(1)} | ${row.thresholdsMaxRel.toExponential(1)} | ${row.killed} |`);
   lines.push('', '`dfm submit` of the 83 bottle test images to 2 `dfm worker` processes against `dfm predict --json`:', '');
   lines.push('| results | every image present | max rel. score diff | labels equal | workers used |', '|---|---|---:|---|---:|', cliRow);
+  process.stdout.write(`${lines.splice(0).join('\n')}\n`);
   single.dispose();
-  process.stdout.write(`${lines.join('\n')}\n`);
+} catch (error) {
+  process.stdout.write(`${lines.join('\n')}\n(partial: ${(error as Error).message})\n`);
+  process.exitCode = 1;
 } finally {
   await redis.stop();
   rmSync(work, { recursive: true, force: true });

@@ -31,35 +31,34 @@ export function listImages(dir: string): string[] {
 }
 
 /**
- * Checks `--output` before any work: outside the input (neither in nor around it, symlinks
- * resolved), a folder, and, unless `--overwrite`, free of an earlier run's predictions. Returns the
- * absolute output folder.
+ * Checks `--output` before any work (dfm predict, dfm submit): outside every input (neither in nor
+ * around one, symlinks resolved), a folder, and — when predictions will be written there — unless
+ * `--overwrite`, free of an earlier run's predictions. Returns the absolute output folder.
  */
-function checkOutput(ctx: CommandContext, paths: readonly string[]): string {
+export function checkPredictionsOutput(ctx: CommandContext, command: 'predict' | 'submit', inputs: readonly string[], paths: readonly string[], writesPredictions = true): string {
   const o = ctx.options;
   const given = o.output as string;
   const output = resolve(given);
-  refuseOutputOverInputs('predict', { flag: '--output', path: given }, [{ flag: '--input', path: o.input as string }], {
-    containing: [{ flag: '--input', path: o.input as string }],
-    fix: 'Pick an output folder outside the input, e.g. --output predictions/.',
-  });
+  const named = inputs.map((path) => ({ flag: '--input', path }));
+  const outside = `outside the input${inputs.length > 1 ? 's' : ''}, e.g. --output predictions/.`;
+  refuseOutputOverInputs(command, { flag: '--output', path: given }, named, { containing: named, fix: `Pick an output folder ${outside}` });
   // An input folder may reach files elsewhere through symlinks: none of them may be in the output either.
   const out = realPath(output);
   const where = out === given ? given : `${given} (${out})`;
   const inside = paths.find((path) => isSameOrInside(realPath(path), out));
   if (inside !== undefined) {
     throw new UsageError(
-      `dfm predict: --output must not hold the inputs — --output ${where} contains the input image ${inside} (${realPath(inside)}). Pick an output folder outside the input, e.g. --output predictions/.`,
+      `dfm ${command}: --output must not hold the inputs — --output ${where} contains the input image ${inside} (${realPath(inside)}). Pick an output folder ${outside}`,
       { code: 'E_OUTPUT_INSIDE_INPUT' },
     );
   }
   if (existsSync(output) && !statSync(output).isDirectory()) {
-    throw new UsageError(`dfm predict: --output must be a folder — ${where} is a file. Pass a folder path; it is created when missing.`, { code: 'E_OUTPUT_EXISTS' });
+    throw new UsageError(`dfm ${command}: --output must be a folder — ${where} is a file. Pass a folder path; it is created when missing.`, { code: 'E_OUTPUT_EXISTS' });
   }
-  const earlier = existsSync(output) ? PREDICTION_FILES.filter((name) => existsSync(join(output, name))) : [];
+  const earlier = writesPredictions && existsSync(output) ? PREDICTION_FILES.filter((name) => existsSync(join(output, name))) : [];
   if (earlier.length > 0 && !o.overwrite) {
     throw new UsageError(
-      `dfm predict: --output must not hold an earlier run's predictions — ${where} has ${earlier.join(' and ')}. Pick a new folder, or pass --overwrite to write over them (other files there are kept).`,
+      `dfm ${command}: --output must not hold an earlier run's predictions — ${where} has ${earlier.join(' and ')}. Pick a new folder, or pass --overwrite to write over them (other files there are kept).`,
       { code: 'E_OUTPUT_EXISTS' },
     );
   }
@@ -85,7 +84,7 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
   if (paths.length === 0) {
     throw new UsageError(`dfm predict: --input ${o.input} holds no images (png, jpg, jpeg, bmp, tif, tiff, webp, gif). Check the folder.`);
   }
-  const output = o.output !== undefined ? checkOutput(ctx, paths) : undefined;
+  const output = o.output !== undefined ? checkPredictionsOutput(ctx, 'predict', [o.input], paths) : undefined;
   const backend = await selectBackend(ctx);
   const detector = await loadDetector(o.model, checkModelFlags(ctx, o.model));
   try {

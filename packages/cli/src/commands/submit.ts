@@ -5,9 +5,9 @@ import { ProgressBar } from '@dfm/lightning-like';
 import type { ScoreOutcome } from '@dfm/queue';
 import { UsageError } from '../errors';
 import { cliCallback, log, seconds, warn, writeJson } from '../io';
-import { isSameOrInside, realPath, refuseOutputOverInputs } from '../output-paths';
+import { isSameOrInside } from '../output-paths';
 import type { CommandContext } from '../setup';
-import { listImages, PREDICTION_FILES } from './predict';
+import { checkPredictionsOutput, listImages } from './predict';
 import { checkRedisReachable, loadQueue, queueTarget, redactRedisUrl } from './queue';
 
 /**
@@ -59,38 +59,6 @@ function collectImages(inputs: readonly string[]): string[] {
   return [...paths];
 }
 
-/**
- * Checks `--output` before anything is submitted, as dfm predict does: outside every input (neither in
- * nor around one, symlinks resolved), a folder, and (when results will be written) free of an earlier
- * run's predictions unless `--overwrite`. Returns the absolute folder.
- */
-function checkOutput(ctx: CommandContext, inputs: readonly string[], paths: readonly string[], results: boolean): string {
-  const o = ctx.options;
-  const given = o.output as string;
-  const output = resolve(given);
-  const named = inputs.map((path) => ({ flag: '--input', path }));
-  refuseOutputOverInputs('submit', { flag: '--output', path: given }, named, { containing: named, fix: 'Pick an output folder outside the inputs, e.g. --output predictions/.' });
-  const out = realPath(output);
-  const where = out === given ? given : `${given} (${out})`;
-  const inside = paths.find((path) => isSameOrInside(realPath(path), out));
-  if (inside !== undefined) {
-    throw new UsageError(
-      `dfm submit: --output must not hold the inputs — --output ${where} contains the input image ${inside} (${realPath(inside)}). Pick an output folder outside the inputs, e.g. --output predictions/.`,
-      { code: 'E_OUTPUT_INSIDE_INPUT' },
-    );
-  }
-  if (existsSync(output) && !statSync(output).isDirectory()) {
-    throw new UsageError(`dfm submit: --output must be a folder — ${where} is a file. Pass a folder path; it is created when missing.`, { code: 'E_OUTPUT_EXISTS' });
-  }
-  const earlier = results && existsSync(output) ? PREDICTION_FILES.filter((name) => existsSync(join(output, name))) : [];
-  if (earlier.length > 0 && !o.overwrite) {
-    throw new UsageError(
-      `dfm submit: --output must not hold an earlier run's predictions — ${where} has ${earlier.join(' and ')}. Pick a new folder, or pass --overwrite to write over them (other files there are kept).`,
-      { code: 'E_OUTPUT_EXISTS' },
-    );
-  }
-  return output;
-}
 
 function toRow(outcome: ScoreOutcome): SubmitPrediction {
   if (outcome.status === 'failed') {
@@ -129,7 +97,7 @@ export async function runSubmit(ctx: CommandContext): Promise<number> {
   }
   const inputs = o.inputs.map((input) => resolve(input));
   const paths = collectImages(o.inputs);
-  const output = o.output !== undefined ? checkOutput(ctx, o.inputs, paths, o.wait) : undefined;
+  const output = o.output !== undefined ? checkPredictionsOutput(ctx, 'submit', o.inputs, paths, o.wait) : undefined;
   await checkRedisReachable(ctx.command, redis);
   const { ScoringClient } = await loadQueue();
   const shown = redactRedisUrl(redis);
