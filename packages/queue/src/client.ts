@@ -152,8 +152,9 @@ async function describe(image: ImageSource, index: number, maxInline: number, he
 }
 
 /**
- * Submits the images and waits for every outcome (the one-call form of {@link ScoringClient}).
- * `onResult` sees each outcome as it arrives (progress).
+ * Submits the images and waits for every outcome (the one-call form of {@link ScoringClient}), in the
+ * order the jobs end — match them to the images by `name` or `id`. `onResult` sees each outcome as it
+ * arrives (progress).
  */
 export async function submitImages(options: {
   connection: RedisConnection;

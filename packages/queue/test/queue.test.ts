@@ -6,6 +6,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, setBackend } from '@dfm/backbone';
@@ -101,6 +103,23 @@ describe('scoring', () => {
       // Bytes in the job: same image content, same score.
       const [bytes] = await submitImages({ connection: redis.url, queueName, images: [{ bytes: readFileSync(pictures[4]!), name: 'upload.png' }] });
       expect(bytes?.status === 'completed' && relative(bytes.result.predScore, expected[4]!)).toBeLessThan(1e-5);
+      // A URL the workers fetch (a camera's HTTP endpoint), on loopback.
+      const server = createServer((request, response) => {
+        if (request.url === '/frame.png') response.writeHead(200, { 'content-type': 'image/png' }).end(readFileSync(pictures[5]!));
+        else response.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const fromUrls = await submitImages({ connection: redis.url, queueName, images: [`${base}/frame.png`, `${base}/gone.png`], submit: { attempts: 1 } });
+        const fetched = fromUrls.find((o) => o.name.endsWith('/frame.png'));
+        const missing = fromUrls.find((o) => o.name.endsWith('/gone.png'));
+        expect(fetched?.status === 'completed' && relative(fetched.result.predScore, expected[5]!)).toBeLessThan(1e-5);
+        expect(missing).toMatchObject({ status: 'failed' });
+        expect(missing?.status === 'failed' && missing.error).toMatch(/E_DOWNLOAD_FAILED.*HTTP 404/);
+      } finally {
+        server.close();
+      }
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
