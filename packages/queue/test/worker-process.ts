@@ -6,10 +6,13 @@
 import { createScoringWorker, type ScoringWorkerOptions } from '../src/index';
 
 const options = JSON.parse(process.env.DFM_TEST_WORKER ?? '{}') as ScoringWorkerOptions;
+let lastError = '';
 const worker = await createScoringWorker({
   ...options,
   onEvent: (event) => {
-    if (event.type === 'error') process.stderr.write(`worker ${process.pid}: ${event.error.message}\n`);
+    // While Redis is down every reconnect attempt fails alike: say it once.
+    if (event.type === 'error' && event.error.message !== lastError) process.stderr.write(`worker ${process.pid}: ${event.error.message}\n`);
+    if (event.type === 'error') lastError = event.error.message;
   },
 });
 await worker.waitUntilReady();
