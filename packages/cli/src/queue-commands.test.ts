@@ -8,13 +8,12 @@ import { EventEmitter } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, setBackend } from '@dfm/backbone';
-import { randomResnetWeights } from '@dfm/backbone/internal';
 import { type Detector, loadDetector } from '@dfm/core';
 import { createScoringWorker, type ScoringWorker } from '@dfm/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitSmallModel, picture, writePicture } from '../../core/test/small-models';
-import { redisServerAvailable, startRedis, type TestRedis } from '../../queue/test/redis-server';
+import { picture, writePicture } from '../../core/test/small-models';
+import { queueFixture } from '../../queue/test/fixtures';
+import type { TestRedis } from '../../queue/test/redis-server';
 import { makeFixture, run, sink } from '../test/fixtures';
 import { runWorker } from './commands/worker';
 import { commandHelp, usage } from './help';
@@ -137,22 +136,7 @@ describe('on a real Redis', () => {
   const workers: ScoringWorker[] = [];
 
   beforeAll(async () => {
-    if (!redisServerAvailable()) throw new Error('these tests need redis-server on the PATH: apt-get install redis-server (.ci/run installs it)');
-    redis = await startRedis();
-    await setBackend('wasm');
-    const weights = join(dir, 'weights.safetensors');
-    writeFileSync(weights, encodeSafetensors(Object.fromEntries(randomResnetWeights('resnet18', { seed: 11, stages: 2 }))));
-    const model = await fitSmallModel({
-      dir,
-      weights,
-      preProcessing: { imageSize: [32, 32], resizeKernel: 'bilinear-antialiased', normalization: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
-      height: H,
-      width: W,
-    });
-    modelPath = join(dir, 'model.dfm');
-    model.postProcessing = { imageThreshold: 1, imageMin: 0, imageMax: 2, pixelThreshold: 1, pixelMin: 0, pixelMax: 2 };
-    await model.save(modelPath);
-    model.dispose();
+    ({ redis, modelPath } = await queueFixture(dir, H, W));
     // Six pictures, two of them in a sub-folder (dfm predict's recursion).
     mkdirSync(join(input, 'sub'), { recursive: true });
     for (let k = 0; k < 6; k++) images.push(writePicture(k < 4 ? input : join(input, 'sub'), `frame-${k}.png`, picture(700 + k, H, W, k % 3 === 0), H, W));

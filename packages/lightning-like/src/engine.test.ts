@@ -7,7 +7,7 @@ import { Folder } from '@dfm/data';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeSyntheticDataset, type SyntheticDataset } from '../test/synthetic-dataset';
+import { makeSyntheticDataset, type SyntheticDataset, syntheticFolder } from '../test/synthetic-dataset';
 import { Dfm } from './dfm';
 import { Engine } from './engine';
 import { PreProcessor } from './pre-processor';
@@ -17,18 +17,7 @@ const work = mkdtempSync(join(tmpdir(), 'dfm-engine-'));
 let data: SyntheticDataset;
 const small = () =>
   new Dfm({ backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 3, preProcessor: new PreProcessor({ imageSize: [64, 64] }) });
-const dataset = (extra: object = {}) =>
-  new Folder({
-    normalDir: data.normalDir,
-    normalTestDir: data.normalTestDir,
-    abnormalDir: data.abnormalDir,
-    maskDir: data.maskDir,
-    name: 'blobs',
-    valSplitMode: 'from_test',
-    valSplitRatio: 0.5,
-    seed: 5,
-    ...extra,
-  });
+const dataset = (extra: object = {}) => syntheticFolder(data, extra);
 
 beforeAll(async () => {
   await setBackend('wasm');

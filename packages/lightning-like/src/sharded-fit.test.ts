@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setBackend } from '@dfm/backbone';
-import { Folder, type Sample } from '@dfm/data';
+import type { Sample } from '@dfm/data';
 import { PCAStatistics } from '@dfm/linalg';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeSyntheticDataset, type SyntheticDataset } from '../test/synthetic-dataset';
+import { makeSyntheticDataset, type SyntheticDataset, syntheticFolder } from '../test/synthetic-dataset';
 import { AnomalyModule, type StepOutput } from './anomaly-module';
 import type { Callback } from './callbacks/callback';
 import { Dfm } from './dfm';
@@ -20,17 +20,7 @@ const work = mkdtempSync(join(tmpdir(), 'dfm-sharded-'));
 let data: SyntheticDataset;
 const small = () =>
   new Dfm({ backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 3, preProcessor: new PreProcessor({ imageSize: [32, 32] }) });
-const dataset = () =>
-  new Folder({
-    normalDir: data.normalDir,
-    normalTestDir: data.normalTestDir,
-    abnormalDir: data.abnormalDir,
-    maskDir: data.maskDir,
-    name: 'blobs',
-    valSplitMode: 'from_test',
-    valSplitRatio: 0.5,
-    seed: 5,
-  });
+const dataset = () => syntheticFolder(data);
 
 /** `samples` cut into `n` consecutive shards, as even as can be. */
 function shards(samples: readonly Sample[], n: number): Sample[][] {

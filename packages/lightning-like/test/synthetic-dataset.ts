@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng } from '../../data/src/random';
+import { Folder } from '@dfm/data';
 import sharp from 'sharp';
 
 export interface SyntheticDataset {
@@ -63,4 +64,19 @@ export async function makeSyntheticDataset(
       .toFile(join(dirs.maskDir, name(i).replace('.png', '_mask.png')));
   }
   return dirs;
+}
+
+/** The tests' Folder over a synthetic dataset: validation from half the test split (seeded), named 'blobs'. */
+export function syntheticFolder(data: SyntheticDataset, extra: Partial<ConstructorParameters<typeof Folder>[0]> = {}): Folder {
+  return new Folder({
+    normalDir: data.normalDir,
+    normalTestDir: data.normalTestDir,
+    abnormalDir: data.abnormalDir,
+    maskDir: data.maskDir,
+    name: 'blobs',
+    valSplitMode: 'from_test',
+    valSplitRatio: 0.5,
+    seed: 5,
+    ...extra,
+  });
 }

@@ -10,14 +10,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, setBackend } from '@dfm/backbone';
-import { randomResnetWeights } from '@dfm/backbone/internal';
 import { type Detector, loadDetector } from '@dfm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitSmallModel, picture, writePicture } from '../../core/test/small-models';
+import { picture, writePicture } from '../../core/test/small-models';
 import { createScoringWorker, deadLetters, type ScoreOutcome, ScoringClient, queueStats, submitImages } from '../src/index';
 import { relative, spawnWorker, stopWorker } from './helpers';
-import { redisServerAvailable, startRedis, type TestRedis } from './redis-server';
+import { queueFixture } from './fixtures';
+import type { TestRedis } from './redis-server';
 
 const dir = mkdtempSync(join(tmpdir(), 'dfm-queue-'));
 const H = 40;
@@ -33,22 +32,7 @@ const nextQueue = () => `test-${process.pid}-${++queueCounter}`;
 const WORKER = { runtime: 'onnxruntime', threads: 1, lockDurationMs: 2000, stalledIntervalMs: 1000 } as const;
 
 beforeAll(async () => {
-  if (!redisServerAvailable()) throw new Error('these tests need redis-server on the PATH: apt-get install redis-server (.ci/run installs it)');
-  redis = await startRedis();
-  await setBackend('wasm');
-  const weights = join(dir, 'weights.safetensors');
-  writeFileSync(weights, encodeSafetensors(Object.fromEntries(randomResnetWeights('resnet18', { seed: 11, stages: 2 }))));
-  const model = await fitSmallModel({
-    dir,
-    weights,
-    preProcessing: { imageSize: [32, 32], resizeKernel: 'bilinear-antialiased', normalization: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
-    height: H,
-    width: W,
-  });
-  modelPath = join(dir, 'model.dfm');
-  model.postProcessing = { imageThreshold: 1, imageMin: 0, imageMax: 2, pixelThreshold: 1, pixelMin: 0, pixelMax: 2 };
-  await model.save(modelPath);
-  model.dispose();
+  ({ redis, modelPath } = await queueFixture(dir, H, W));
   for (let k = 0; k < 12; k++) pictures.push(writePicture(dir, `test-${k}.png`, picture(500 + k, H, W, k % 3 === 0), H, W));
   reference = await loadDetector(modelPath, { runtime: 'onnxruntime', threads: 1 });
   for (const path of pictures) expected.push((await reference.predict(path)).predScore);
@@ -167,23 +151,31 @@ describe('scoring', () => {
   });
 });
 
+/** Submits the files through a ScoringClient and collects every outcome, calling `after(n)` once n have arrived (the fault goes there). */
+async function collect(queueName: string, files: [string, number][], after: (done: number) => Promise<void>): Promise<ScoreOutcome[]> {
+  const client = new ScoringClient({ connection: redis.url, queueName });
+  const outcomes: ScoreOutcome[] = [];
+  try {
+    const submitted = await client.submit(files.map(([p]) => p));
+    for await (const outcome of client.results(submitted)) {
+      outcomes.push(outcome);
+      await after(outcomes.length);
+    }
+  } finally {
+    await client.close();
+  }
+  return outcomes;
+}
+
 describe('faults', () => {
   it('SIGKILL of one of two worker processes with 300 images in flight: every result present exactly once', async () => {
     const queueName = nextQueue();
     const files = copies(300, 'kill');
     const workers: ChildProcess[] = await Promise.all([0, 1].map(() => spawnWorker({ connection: redis.url, queueName, model: modelPath, ...WORKER })));
     try {
-      const client = new ScoringClient({ connection: redis.url, queueName });
-      const outcomes: ScoreOutcome[] = [];
-      try {
-        const submitted = await client.submit(files.map(([p]) => p));
-        for await (const outcome of client.results(submitted)) {
-          outcomes.push(outcome);
-          if (outcomes.length === 30) workers[0]!.kill('SIGKILL');
-        }
-      } finally {
-        await client.close();
-      }
+      const outcomes = await collect(queueName, files, async (done) => {
+        if (done === 30) workers[0]!.kill('SIGKILL');
+      });
       checkOutcomes(outcomes, files);
       const killed = `/${workers[0]!.pid}`;
       const survivor = `/${workers[1]!.pid}`;
@@ -201,17 +193,9 @@ describe('faults', () => {
     const files = copies(120, 'restart');
     const workers = await Promise.all([0, 1].map(() => spawnWorker({ connection: redis.url, queueName, model: modelPath, ...WORKER })));
     try {
-      const client = new ScoringClient({ connection: redis.url, queueName });
-      const outcomes: ScoreOutcome[] = [];
-      try {
-        const submitted = await client.submit(files.map(([p]) => p));
-        for await (const outcome of client.results(submitted)) {
-          outcomes.push(outcome);
-          if (outcomes.length === 20) await redis.restart(1000);
-        }
-      } finally {
-        await client.close();
-      }
+      const outcomes = await collect(queueName, files, async (done) => {
+        if (done === 20) await redis.restart(1000);
+      });
       checkOutcomes(outcomes, files);
       // The workers are still alive and close gracefully.
       expect(await Promise.all(workers.map((w) => stopWorker(w)))).toEqual([0, 0]);
