@@ -31,6 +31,21 @@ export function listImages(dir: string): string[] {
 }
 
 /**
+ * The text table of dfm predict and dfm submit: path (relative to the working folder), raw score,
+ * normalised score, label (`FAILED` for a row whose status is 'failed').
+ */
+export function predictionTable(rows: readonly { path: string; predScore: number | null; normalizedScore: number | null; predLabel: 0 | 1 | null; status?: string }[]): string[] {
+  const width = Math.min(60, Math.max(4, ...rows.map((r) => relative(process.cwd(), r.path).length)));
+  const lines = [`${'path'.padEnd(width)}  ${'score'.padStart(12)}  normalized  label`];
+  for (const r of rows) {
+    const label = r.status === 'failed' ? 'FAILED' : r.predLabel === null ? '-' : r.predLabel === 1 ? 'anomalous' : 'normal';
+    const score = r.predScore === null ? '-' : r.predScore.toPrecision(6);
+    lines.push(`${relative(process.cwd(), r.path).padEnd(width)}  ${score.padStart(12)}  ${(r.normalizedScore === null ? '-' : r.normalizedScore.toFixed(4)).padStart(10)}  ${label}`);
+  }
+  return lines;
+}
+
+/**
  * Checks `--output` before any work (dfm predict, dfm submit): outside every input (neither in nor
  * around one, symlinks resolved), a folder, and — when predictions will be written there — unless
  * `--overwrite`, free of an earlier run's predictions. Returns the absolute output folder.
@@ -127,14 +142,7 @@ export async function runPredict(ctx: CommandContext): Promise<number> {
         warnings: ctx.warnings,
       });
     } else {
-      const width = Math.min(60, Math.max(4, ...rows.map((r) => relative(process.cwd(), r.path).length)));
-      const lines = [`${'path'.padEnd(width)}  ${'score'.padStart(12)}  normalized  label`];
-      for (const r of rows) {
-        const label = r.predLabel === null ? '-' : r.predLabel === 1 ? 'anomalous' : 'normal';
-        lines.push(
-          `${relative(process.cwd(), r.path).padEnd(width)}  ${r.predScore.toPrecision(6).padStart(12)}  ${(r.normalizedScore === null ? '-' : r.normalizedScore.toFixed(4)).padStart(10)}  ${label}`,
-        );
-      }
+      const lines = predictionTable(rows);
       if (info.postProcessing === null) {
         lines.push('(the model has no thresholds, so no labels: train it with anomalous validation images (--abnormal-dir) or --val-split-mode synthetic)');
       }

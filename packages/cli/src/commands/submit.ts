@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { cliCallback, log, seconds, warn, writeJson } from '../io';
 import { isSameOrInside } from '../output-paths';
 import type { CommandContext } from '../setup';
-import { checkPredictionsOutput, listImages } from './predict';
+import { checkPredictionsOutput, listImages, predictionTable } from './predict';
 import { checkRedisReachable, loadQueue, queueTarget, redactRedisUrl } from './queue';
 
 /**
@@ -189,13 +189,7 @@ export async function runSubmit(ctx: CommandContext): Promise<number> {
         warnings: ctx.warnings,
       });
     } else {
-      const width = Math.min(60, Math.max(4, ...rows.map((r) => relative(process.cwd(), r.path).length)));
-      const lines = [`${'path'.padEnd(width)}  ${'score'.padStart(12)}  normalized  label`];
-      for (const r of rows) {
-        const label = r.status === 'failed' ? 'FAILED' : r.predLabel === null ? '-' : r.predLabel === 1 ? 'anomalous' : 'normal';
-        const score = r.predScore === null ? '-' : r.predScore.toPrecision(6);
-        lines.push(`${relative(process.cwd(), r.path).padEnd(width)}  ${score.padStart(12)}  ${(r.normalizedScore === null ? '-' : r.normalizedScore.toFixed(4)).padStart(10)}  ${label}`);
-      }
+      const lines = predictionTable(rows);
       for (const r of failed) lines.push(`failed: ${relative(process.cwd(), r.path)}: ${r.error}`);
       if (completed > 0 && rows.every((r) => r.status === 'failed' || r.predLabel === null)) {
         lines.push("(the workers' model has no thresholds, so no labels: train it with anomalous validation images (--abnormal-dir) or --val-split-mode synthetic)");
