@@ -102,6 +102,36 @@ describe('Engine on a synthetic dataset (random-init resnet18, 64 px)', () => {
     restored.dispose();
   }, 240_000);
 
+  it('with validation = test (same_as_test), the test pass reuses the validation outputs: each test image scored once, results unchanged', async () => {
+    const model = small();
+    const ds = dataset({ valSplitMode: 'same_as_test' });
+    let scored = 0;
+    const step = model.validationStep.bind(model);
+    model.validationStep = async (batch) => {
+      scored += batch.images.shape[0];
+      return step(batch);
+    };
+    const engine = new Engine({ defaultRootDir: join(work, 'scored-once'), checkpoint: false, batchSize: 8 });
+    await engine.fit(model, ds);
+    expect(scored).toBe(ds.test.length);
+    const once = await engine.test(model, ds);
+    expect(scored).toBe(ds.test.length);
+    // Another Engine has no kept outputs: it scores the test images again, to the same results, metrics and pictures.
+    const twice = await new Engine({ defaultRootDir: join(work, 'scored-twice'), checkpoint: false, batchSize: 8 }).test(model, ds);
+    expect(scored).toBe(2 * ds.test.length);
+    expect(once.predictions).toEqual(twice.predictions);
+    expect(once.metrics).toEqual(twice.metrics);
+    const pictures = (dir: string) => readdirSync(join(dir, 'images'), { recursive: true }).map(String).sort();
+    expect(pictures(once.resultsDir)).toEqual(pictures(twice.resultsDir));
+    for (const file of pictures(once.resultsDir).filter((f) => f.endsWith('.png'))) {
+      expect(readFileSync(join(once.resultsDir, 'images', file)).equals(readFileSync(join(twice.resultsDir, 'images', file))), file).toBe(true);
+    }
+    // The kept outputs are used once: a second test on the same Engine scores again.
+    await engine.test(model, ds);
+    expect(scored).toBe(3 * ds.test.length);
+    model.dispose();
+  });
+
   it('without masks, infers pixel labels from image labels so the pixel threshold is on the map scale', async () => {
     const warnings: string[] = [];
     const model = small();

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from 'nod
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '@dfm/backbone/internal';
 import { type AnomalyDataset, type Batch, type BatchStream, batches, type Sample } from '@dfm/data';
-import type { AnomalyModule, StepOutput } from './anomaly-module';
+import { AnomalyModule, type StepOutput } from './anomaly-module';
 import { isMemoryBankModule, type MemoryBankModule, type MemoryBankStatistics } from './memory-bank-mixin';
 import type { Callback, StageProgress } from './callbacks/callback';
 import { ModelCheckpoint } from './callbacks/model-checkpoint';
@@ -124,6 +124,9 @@ export interface TestResult {
   skipped: { path: string; reason: string }[];
 }
 
+/** Largest memory the kept validation outputs may take (maps are 4 bytes a pixel): beyond, the test pass scores again. */
+const SCORE_CACHE_BYTES = 512 * 1024 * 1024;
+
 interface Gathered {
   predictions: Prediction[];
   scores: Float32Array;
@@ -158,6 +161,12 @@ export class Engine {
   readonly versioned: boolean;
   /** The run folder of each `<model>/<dataset>/<category>` this Engine has written to. */
   private readonly runFolders = new Map<string, string>();
+  /**
+   * The raw step outputs (score and map per image) of the last validation pass, kept for a test pass
+   * over the same images by the same fitted model (`valSplitMode: 'same_as_test'` scores each image
+   * once, not twice); dropped once used, or when they would pass {@link SCORE_CACHE_BYTES}.
+   */
+  private scoreCache: { model: AnomalyModule; fitCount: number; paths: string; outputs: Map<string, { score: number; map: Float32Array | null }> } | null = null;
 
   constructor(options: EngineOptions = {}) {
     const { defaultRootDir = 'results', versioned = true, callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
@@ -524,9 +533,46 @@ export class Engine {
     let predMasks: Uint8Array | null = null;
     let count = 0;
     const started = performance.now();
+    // Same images, same fitted model, a test step that is the validation step: the validation pass's outputs are this pass's.
+    const fitCount = isMemoryBankModule(model) ? model.fitCount : -1;
+    const paths = samples.map((sample) => sample.path).join('\0');
+    const cache = this.scoreCache;
+    const replay =
+      stage === 'test' && cache !== null && fitCount > 0 && cache.model === model && cache.fitCount === fitCount && cache.paths === paths && model.testStep === AnomalyModule.prototype.testStep
+        ? cache.outputs
+        : null;
+    this.scoreCache = null;
+    let record: Map<string, { score: number; map: Float32Array | null }> | null = stage === 'validate' && fitCount > 0 ? new Map() : null;
+    let recordedBytes = 0;
     await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
-      const output: StepOutput = stage === 'test' ? await model.testStep(modelBatch) : stage === 'predict' ? await model.predictStep(modelBatch) : await model.validationStep(modelBatch);
       const { batch } = modelBatch;
+      const kept = replay === null ? null : batch.samples.map((sample) => replay.get(sample.path));
+      let output: StepOutput;
+      if (kept?.every((entry) => entry !== undefined)) {
+        const mapped = kept.every((entry) => entry!.map !== null);
+        output = { predScore: Float32Array.from(kept, (entry) => entry!.score) };
+        if (mapped) {
+          const size = kept[0]!.map!.length;
+          const anomalyMap = new Float32Array(size * kept.length);
+          kept.forEach((entry, i) => {
+            anomalyMap.set(entry!.map!, i * size);
+          });
+          output.anomalyMap = anomalyMap;
+        }
+      } else {
+        output = stage === 'test' ? await model.testStep(modelBatch) : stage === 'predict' ? await model.predictStep(modelBatch) : await model.validationStep(modelBatch);
+      }
+      if (record !== null) {
+        const size = output.anomalyMap === undefined ? 0 : output.anomalyMap.length / batch.batchSize;
+        recordedBytes += batch.batchSize * (size + 1) * 4;
+        if (recordedBytes > SCORE_CACHE_BYTES) record = null;
+        else {
+          batch.samples.forEach((sample, i) => {
+            const map = output.anomalyMap === undefined ? null : output.anomalyMap.slice(i * size, (i + 1) * size);
+            record!.set(sample.path, { score: output.predScore[i] as number, map });
+          });
+        }
+      }
       if (pixels === 0) {
         [height, width] = [batch.height, batch.width];
         pixels = height * width;
@@ -570,6 +616,7 @@ export class Engine {
       }
       count += batch.batchSize;
     }, () => {});
+    if (record !== null) this.scoreCache = { model, fitCount, paths, outputs: record };
     // Skipped files leave the tail of the preallocated arrays unused.
     const used = count;
     if (maps !== null) maps = (maps as Float32Array).subarray(0, used * pixels);
