@@ -38,7 +38,15 @@ describe('dfm test', () => {
     expect(Object.keys(doc.metrics).sort()).toEqual(['image_AUROC', 'image_F1Score', 'pixel_AUPRO', 'pixel_AUROC', 'pixel_F1Score']);
     expect(doc.metrics.image_AUROC).toBeGreaterThan(0.5);
     expect(doc.config.model).toMatchObject({ backbone: 'resnet18', layer: 'layer2', scoreType: 'fre', imageSize: [64, 64] });
-    expect(Object.keys(doc.timing).sort()).toEqual(['fit_s', 'images_per_s', 'pca_accumulate_s', 'pca_products', 'pca_solve_s', 'test_s', 'total_s']);
+    expect(Object.keys(doc.timing).sort()).toEqual(['fit_s', 'images_per_s', 'pca_accumulate_s', 'pca_products', 'pca_solve_s', 'stages', 'test_s', 'total_s']);
+    const stages = doc.timing.stages;
+    expect(Object.keys(stages)).toEqual(['startup_s', 'train_s', 'validate_s', 'fit_other_s', 'test_s', 'test_files_s']);
+    expect(stages.train_s).toBeGreaterThan(0);
+    expect(stages.test_s).toBeGreaterThan(0);
+    // The stages add up to the run (to the rounding of each and the moments between them).
+    const sum = Object.values(stages as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(sum).toBeLessThanOrEqual(doc.timing.total_s + 0.01);
+    expect(sum).toBeGreaterThan(doc.timing.total_s * 0.8);
     // The PCA's share of the fit, and where its products ran (onnxruntime-node is installed here).
     expect(doc.timing.pca_solve_s).toBeGreaterThan(0);
     expect(doc.timing.pca_accumulate_s).toBeGreaterThanOrEqual(0);

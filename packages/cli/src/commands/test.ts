@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { RuntimeChoice, WeightsSpec } from '@dfm/backbone';
 import type { DFMModelConfig } from '@dfm/core';
 import type { AnomalyDataset } from '@dfm/data';
-import { Dfm, Engine, type TestResult } from '@dfm/lightning-like';
+import { type Callback, Dfm, Engine, type TestResult } from '@dfm/lightning-like';
 import { UsageError } from '../errors';
 import { cliCallback, log, metricsTable, seconds, warn, writeJson } from '../io';
 import { pcaTimingFields } from '../pca-timing';
@@ -76,12 +76,21 @@ export async function runTest(ctx: CommandContext): Promise<number> {
   const backend = await selectBackend(ctx);
   const model = o.model !== undefined ? await loadModelFile(ctx, o.model) : new Dfm(dfmOptions(o));
   try {
+    // Where the time goes (`timing.stages`): each Engine stage's own seconds (decode + backbone + score, and the
+    // test stage's pictures), what the fit and the test do around them, and the start before any of it.
+    const stageSeconds: Record<string, number> = {};
+    const stageTimer: Callback = {
+      onStageEnd: (stage, info) => {
+        stageSeconds[stage] = (stageSeconds[stage] ?? 0) + info.seconds;
+      },
+    };
     const engine = new Engine({
       defaultRootDir: o.resultsDir,
       batchSize: o.batchSize,
       onBadImage: o.onBadImage,
-      callbacks: [cliCallback(io, ctx.warnings)],
+      callbacks: [cliCallback(io, ctx.warnings), stageTimer],
     });
+    const startupSeconds = (performance.now() - ctx.started) / 1000;
     const config = model.model.config;
     log(
       io,
@@ -94,13 +103,24 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       fitSeconds = fit.seconds;
       modelPath = fit.checkpointPath;
     }
+    const testStarted = performance.now();
     const tested: TestResult = await engine.test(model, dataset);
+    const testWall = (performance.now() - testStarted) / 1000;
+    const stage = (name: string) => stageSeconds[name] ?? 0;
     const timing = {
       fit_s: seconds(fitSeconds),
       test_s: seconds(tested.seconds),
       total_s: seconds((performance.now() - ctx.started) / 1000),
       images_per_s: seconds(tested.predictions.length / Math.max(tested.seconds, 1e-9)),
       ...pcaTimingFields(model),
+      stages: {
+        startup_s: seconds(startupSeconds),
+        train_s: seconds(stage('train')),
+        validate_s: seconds(stage('validate')),
+        fit_other_s: seconds(Math.max(0, fitSeconds - stage('train') - stage('validate'))),
+        test_s: seconds(stage('test')),
+        test_files_s: seconds(Math.max(0, testWall - stage('test'))),
+      },
     };
     if (io.json) {
       const base = describeConfig(ctx, dataset, { backendUsed: backend.backend, runtimeUsed: runtimeOf(model) });
