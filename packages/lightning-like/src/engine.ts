@@ -124,9 +124,6 @@ export interface TestResult {
   skipped: { path: string; reason: string }[];
 }
 
-/** Largest memory the kept validation outputs may take (maps are 4 bytes a pixel): beyond, the test pass scores again. */
-const SCORE_CACHE_BYTES = 512 * 1024 * 1024;
-
 interface Gathered {
   predictions: Prediction[];
   scores: Float32Array;
@@ -162,11 +159,11 @@ export class Engine {
   /** The run folder of each `<model>/<dataset>/<category>` this Engine has written to. */
   private readonly runFolders = new Map<string, string>();
   /**
-   * The raw step outputs (score and map per image) of the last validation pass, kept for a test pass
-   * over the same images by the same fitted model (`valSplitMode: 'same_as_test'` scores each image
-   * once, not twice); dropped once used, or when they would pass {@link SCORE_CACHE_BYTES}.
+   * The last validation pass's raw scores and maps (its own arrays, no copies) and the row of each image,
+   * kept for a test pass over the same images by the same fitted model (`valSplitMode: 'same_as_test'`
+   * scores each image once, not twice); dropped once a gather starts.
    */
-  private scoreCache: { model: AnomalyModule; fitCount: number; paths: string; outputs: Map<string, { score: number; map: Float32Array | null }> } | null = null;
+  private scoreCache: { model: AnomalyModule; fitCount: number; paths: string; rows: Map<string, number>; scores: Float32Array; maps: Float32Array | null; pixels: number } | null = null;
 
   constructor(options: EngineOptions = {}) {
     const { defaultRootDir = 'results', versioned = true, callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
@@ -539,39 +536,25 @@ export class Engine {
     const cache = this.scoreCache;
     const replay =
       stage === 'test' && cache !== null && fitCount > 0 && cache.model === model && cache.fitCount === fitCount && cache.paths === paths && model.testStep === AnomalyModule.prototype.testStep
-        ? cache.outputs
+        ? cache
         : null;
     this.scoreCache = null;
-    let record: Map<string, { score: number; map: Float32Array | null }> | null = stage === 'validate' && fitCount > 0 ? new Map() : null;
-    let recordedBytes = 0;
     await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
       const { batch } = modelBatch;
-      const kept = replay === null ? null : batch.samples.map((sample) => replay.get(sample.path));
+      const rows = replay === null ? null : batch.samples.map((sample) => replay.rows.get(sample.path));
       let output: StepOutput;
-      if (kept?.every((entry) => entry !== undefined)) {
-        const mapped = kept.every((entry) => entry!.map !== null);
-        output = { predScore: Float32Array.from(kept, (entry) => entry!.score) };
-        if (mapped) {
-          const size = kept[0]!.map!.length;
-          const anomalyMap = new Float32Array(size * kept.length);
-          kept.forEach((entry, i) => {
-            anomalyMap.set(entry!.map!, i * size);
+      if (replay !== null && rows?.every((row) => row !== undefined)) {
+        output = { predScore: Float32Array.from(rows, (row) => replay.scores[row!] as number) };
+        if (replay.maps !== null) {
+          const size = replay.pixels;
+          const anomalyMap = new Float32Array(size * rows.length);
+          rows.forEach((row, i) => {
+            anomalyMap.set(replay.maps!.subarray(row! * size, (row! + 1) * size), i * size);
           });
           output.anomalyMap = anomalyMap;
         }
       } else {
         output = stage === 'test' ? await model.testStep(modelBatch) : stage === 'predict' ? await model.predictStep(modelBatch) : await model.validationStep(modelBatch);
-      }
-      if (record !== null) {
-        const size = output.anomalyMap === undefined ? 0 : output.anomalyMap.length / batch.batchSize;
-        recordedBytes += batch.batchSize * (size + 1) * 4;
-        if (recordedBytes > SCORE_CACHE_BYTES) record = null;
-        else {
-          batch.samples.forEach((sample, i) => {
-            const map = output.anomalyMap === undefined ? null : output.anomalyMap.slice(i * size, (i + 1) * size);
-            record!.set(sample.path, { score: output.predScore[i] as number, map });
-          });
-        }
       }
       if (pixels === 0) {
         [height, width] = [batch.height, batch.width];
@@ -616,12 +599,16 @@ export class Engine {
       }
       count += batch.batchSize;
     }, () => {});
-    if (record !== null) this.scoreCache = { model, fitCount, paths, outputs: record };
     // Skipped files leave the tail of the preallocated arrays unused.
     const used = count;
     if (maps !== null) maps = (maps as Float32Array).subarray(0, used * pixels);
     if (masks !== null) masks = (masks as Uint8Array).subarray(0, used * pixels);
     if (predMasks !== null) predMasks = (predMasks as Uint8Array).subarray(0, used * pixels);
+    if (stage === 'validate' && fitCount > 0) {
+      // Validation keeps every map (for the pixel thresholds): the test pass over the same images can take them from here.
+      const rows = new Map(predictions.map((p, i) => [p.path, i]));
+      this.scoreCache = { model, fitCount, paths, rows, scores: scores.subarray(0, used), maps, pixels };
+    }
     return {
       predictions,
       scores: scores.subarray(0, used),
