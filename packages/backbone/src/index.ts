@@ -10,7 +10,8 @@ export {
   layerInfo,
   MIN_INPUT_SIZE,
 } from './architectures';
-export { type Backbone, type CreateBackboneOptions, createBackbone } from './create-backbone';
+export { type Backbone, type CalibrateInt8Options, type CreateBackboneOptions, createBackbone, PRECISIONS, type Precision } from './create-backbone';
+export { CALIBRATION_METHODS, type CalibrationMethod, type Int8Calibration, quantizeGraph, quantizedTensors } from './onnx/quantize';
 export {
   type LoadedOnnxruntime,
   type LoadOnnxruntimeOptions,

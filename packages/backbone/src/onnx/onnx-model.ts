@@ -33,8 +33,11 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: readonly number[];
-  /** float32 data, float64 data (thresholds compared in double), or int64 data (as numbers) for shape tensors. */
-  data: Float32Array | Float64Array | { int64: readonly number[] };
+  /**
+   * float32 data, float64 data (thresholds compared in double), int8 / uint8 / int32 data (quantized
+   * weights, zero points and biases), or int64 data (as numbers) for shape tensors.
+   */
+  data: Float32Array | Float64Array | Int8Array | Uint8Array | Int32Array | { int64: readonly number[] };
 }
 
 /** Element types of graph inputs and outputs. */
@@ -95,6 +98,14 @@ function rawData(data: OnnxInitializer['data']): { dataType: number; raw: Uint8A
     const view = new DataView(raw.buffer);
     for (let i = 0; i < data.length; i++) view.setFloat64(i * 8, data[i] as number, true);
     return { dataType: DataType.DOUBLE, raw };
+  }
+  if (data instanceof Int8Array) return { dataType: DataType.INT8, raw: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+  if (data instanceof Uint8Array) return { dataType: DataType.UINT8, raw: Uint8Array.from(data) };
+  if (data instanceof Int32Array) {
+    const raw = new Uint8Array(data.byteLength);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < data.length; i++) view.setInt32(i * 4, data[i] as number, true);
+    return { dataType: DataType.INT32, raw };
   }
   const raw = new Uint8Array(data.int64.length * 8);
   const view = new DataView(raw.buffer);

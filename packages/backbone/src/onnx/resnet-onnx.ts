@@ -2,6 +2,9 @@ import type { ConvSpec, LayerName, NetworkPlan } from '../architectures';
 import { foldConv, type TensorLookup } from '../resnet';
 import { encodeOnnxModel, type OnnxGraph, type OnnxInitializer, type OnnxNode } from './onnx-model';
 
+/** Name of the stem convolution's input tensor (the normalised image, as the stem reads it) in both layouts. */
+const STEM_INPUT = 'stem.input';
+
 /** Name of the graph input: `[batch, height, width, 3]` float32 NHWC, ImageNet-normalised. */
 export const ONNX_INPUT_NAME = 'images';
 
@@ -61,8 +64,14 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
   const { layout = 'nhwc', inputName = ONNX_INPUT_NAME } = options;
   const nodes: OnnxNode[] = [];
   const initializers: OnnxInitializer[] = [];
-  let counter = 0;
-  const fresh = (prefix: string) => `${prefix}_${counter++}`;
+  // Tensor names depend on the network only (not on the layout or the layers output), so that an int8
+  // calibration measured on one form of the graph names the same tensors in another (see quantize.ts).
+  const used = new Set<string>();
+  const fresh = (name: string) => {
+    if (used.has(name)) throw new Error(`resnetOnnxGraph(): tensor name ${name} used twice`);
+    used.add(name);
+    return name;
+  };
 
   /** `interleaved`: the input is an NHWC image read as one channel of W·C columns (the stem). */
   const conv = (x: string, spec: ConvSpec, relu: boolean, interleaved = false): string => {
@@ -98,11 +107,13 @@ export function resnetOnnxGraph(plan: NetworkPlan, lookup: TensorLookup, options
 
   let x: string;
   if (layout === 'nchw') {
-    x = conv(inputName, plan.stem, true);
+    // The stem's input under the same name as in the NHWC form (an Identity onnxruntime removes).
+    nodes.push({ opType: 'Identity', inputs: [inputName], outputs: [fresh(STEM_INPUT)] });
+    x = conv(STEM_INPUT, plan.stem, true);
   } else {
     // [B, H, W, C] → [B, 1, H, W·C]: the same bytes, read as one channel.
     const unsqueezed = fresh('images.unsqueezed');
-    const rows = fresh('images.rows');
+    const rows = fresh(STEM_INPUT);
     initializers.push({ name: 'images.unsqueeze_axes', dims: [1], data: { int64: [1] } });
     initializers.push({ name: 'images.rows_shape', dims: [4], data: { int64: [0, 0, 0, -1] } });
     nodes.push({ opType: 'Unsqueeze', inputs: [inputName, 'images.unsqueeze_axes'], outputs: [unsqueezed] });
