@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKBONE_NAMES, setBackend, type EncodableTensor, type OnnxruntimePackage, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
+import { BACKBONE_NAMES, CALIBRATION_METHODS, type CalibrationMethod, setBackend, type EncodableTensor, type Int8Calibration, type OnnxruntimePackage, type Precision, type RuntimeChoice, encodeSafetensors, loadSafetensors, resolveWeights, type SafetensorsTensor, type WeightsSpec } from '@dfm/backbone';
 import { isNode, nodeBuiltin, writeFileAtomic } from '@dfm/backbone/internal';
 import { PCA, SingleClassGaussian } from '@dfm/linalg';
 import { type DFMModelConfig, DFMModel } from './dfm-model';
@@ -54,6 +54,8 @@ export interface ModelFileMetadata {
   preProcessing: PreProcessing;
   postProcessing: PostProcessing | null;
   user: Record<string, unknown>;
+  /** The int8 activation ranges (int8 models only). */
+  int8Calibration: Int8Calibration | null;
 }
 
 type Tensors = Record<string, EncodableTensor>;
@@ -141,6 +143,11 @@ export async function encodeModel(model: DFMModel, user: Record<string, unknown>
     gaussian: JSON.stringify(gaussian),
     user: JSON.stringify(user),
   };
+  if (model.config.precision === 'int8') {
+    const calibration = model.int8Calibration;
+    if (calibration === undefined) throw new InvalidArgumentError("model.save(): an int8 model must be calibrated (its activation ranges are part of the model) — this one is not. Call model.calibrateInt8(batches) before fitting.");
+    metadata.int8_calibration = JSON.stringify(calibration);
+  }
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -275,7 +282,18 @@ function parseMetadata(metadata: Record<string, string> | undefined, file: strin
   if (preProcessing.imageSize !== null && imageSize !== null && (preProcessing.imageSize[0] !== imageSize[0] || preProcessing.imageSize[1] !== imageSize[1])) {
     throw damaged(`resizes to ${preProcessing.imageSize.join('×')} but was fitted on ${imageSize.join('×')} images`);
   }
+  // Files written before precision existed are fp32.
+  config.precision ??= 'fp32';
+  let int8Calibration: Int8Calibration | null = null;
+  if (config.precision === 'int8') {
+    const calibration = json('int8_calibration');
+    if (!isInt8Calibration(calibration)) throw damaged("is an int8 model without valid activation ranges (metadata 'int8_calibration': { method, images, ranges: { tensor: [min, max] } })");
+    int8Calibration = calibration;
+  } else if (config.precision !== 'fp32') {
+    throw damaged(`has precision ${preview(config.precision)}, not 'fp32' or 'int8'`);
+  }
   return {
+    int8Calibration,
     formatVersion: metadata.format_version,
     packageVersion: metadata.package_version ?? 'unknown',
     config: config as unknown as DFMModelConfig,
@@ -347,8 +365,19 @@ export function decodeModelFile(bytes: Uint8Array, file: string): DecodedModelFi
   return { metadata, pca, gaussian };
 }
 
+function isInt8Calibration(value: unknown): value is Int8Calibration {
+  if (!isPlainObject(value) || !CALIBRATION_METHODS.includes(value.method as CalibrationMethod) || !Number.isSafeInteger(value.images) || !isPlainObject(value.ranges)) return false;
+  return Object.values(value.ranges).every((r) => Array.isArray(r) && r.length === 2 && r.every(Number.isFinite) && (r[0] as number) <= (r[1] as number));
+}
+
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
+  /**
+   * The precision the caller means to score with; when given it must be the model's (a model fitted
+   * on int8 features is only scored with int8 features, and fp32 likewise): `E_PRECISION_MISMATCH`
+   * otherwise. Default: the model's own.
+   */
+  precision?: Precision;
   /**
    * Where to get the backbone weights, when not from the spec recorded at save time (for example
    * the model was fitted on another machine). Their sha256 must equal the recorded one.
@@ -408,6 +437,14 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   else await tf.ready();
   const { metadata, pca, gaussian } = decodeModelFile(bytes, path);
   const { config, backbone: record } = metadata;
+  if (options.precision !== undefined && options.precision !== config.precision) {
+    pca.dispose();
+    gaussian?.dispose();
+    throw new DfmError(
+      `DFMModel.load(): ${path} was fitted on ${config.precision} features — precision ${JSON.stringify(options.precision)} was asked for. Features of one precision are not scored against a fit on the other: drop the precision option, or fit the model again with precision '${options.precision}'.`,
+      { code: 'E_PRECISION_MISMATCH' },
+    );
+  }
   const weights = options.weights !== undefined ? options.weights : record.weightsSource;
   const { runtime, onnxruntimeModule, onnxruntimePackage, workers, threads } = options;
   const model = new DFMModel({
@@ -419,6 +456,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     workers,
     threads,
     preProcessing: metadata.preProcessing,
+    ...(metadata.int8Calibration === null ? {} : { int8Calibration: metadata.int8Calibration }),
   });
   model.restoreState({ pca, gaussian, featureShape: metadata.featureShape, imageSize: metadata.imageSize, nSamples: metadata.nSamples });
   model.preProcessing = metadata.preProcessing;
