@@ -38,6 +38,7 @@ export const USER_ERROR_CODES: ReadonlySet<DfmErrorCode> = new Set<DfmErrorCode>
   'E_IMAGE_TOO_LARGE',
   'E_INCOMPATIBLE_MODEL',
   'E_WEIGHTS_MISMATCH',
+  'E_PRECISION_MISMATCH',
   'E_WEIGHTS_NOT_FOUND',
   'E_BAD_IMAGES',
   'E_MISSING_MASK',

@@ -164,6 +164,10 @@ export function dfmOptions(o: CliOptions): DfmOptions {
     preProcessor: new PreProcessor({ imageSize: o.imageSize }),
   };
   if (o.runtime !== 'auto') options.runtime = o.runtime;
+  if (o.precision === 'int8') {
+    options.precision = 'int8';
+    options.calibrationMethod = o.calibration;
+  }
   return options;
 }
 
@@ -189,6 +193,8 @@ export function describeConfig(ctx: CommandContext, dataset: AnomalyDataset, ext
       pcaLevel: o.pcaLevel,
       scoreType: o.scoreType,
       imageSize: o.imageSize,
+      precision: o.precision ?? 'fp32',
+      ...(o.precision === 'int8' ? { calibration: o.calibration } : {}),
     },
     data: {
       format: o.format ?? (o.normalDir !== undefined ? 'folder' : 'mvtec'),

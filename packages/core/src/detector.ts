@@ -357,7 +357,7 @@ const isHttpUrl = (value: string) => /^https?:\/\//i.test(value);
 export async function loadDetector(source: DetectorSource, options: LoadDetectorOptions = {}): Promise<Detector> {
   const where = 'loadDetector()';
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options must be an object — got ${describeValue(options)}.`);
-  const { weights, runtime, onnxruntimeModule, onnxruntimePackage, workers, threads, pixelLimit } = options;
+  const { weights, runtime, onnxruntimeModule, onnxruntimePackage, workers, threads, pixelLimit, precision } = options;
   const fetchImpl = options.fetch ?? (globalThis.fetch as typeof fetch | undefined);
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new InvalidArgumentError(`${where}: fetch must be a function like globalThis.fetch — got ${describeValue(options.fetch)}.`);
@@ -376,6 +376,13 @@ export async function loadDetector(source: DetectorSource, options: LoadDetector
       throw new InvalidArgumentError(`${where}: ${resolved.label} is an ONNX export, whose weights are inside the graph — got options.weights. Omit weights.`);
     }
     checkResizeKernel(resolved.metadata.preProcessing, resolved.label);
+    const fitted = resolved.metadata.config.precision ?? 'fp32';
+    if (precision !== undefined && precision !== fitted) {
+      throw new DfmError(
+        `${where}: ${resolved.label} was fitted on ${fitted} features — precision ${JSON.stringify(precision)} was asked for. Features of one precision are not scored against a fit on the other: drop the precision option, or export a model fitted with precision '${precision}'.`,
+        { code: 'E_PRECISION_MISMATCH' },
+      );
+    }
     const { engine, info } = await loadOnnxEngine(resolved.onnx, resolved.metadata, { onnxruntimeModule, onnxruntimePackage, threads });
     return new Detector(engine, info, { pixelLimit });
   }
@@ -383,7 +390,7 @@ export async function loadDetector(source: DetectorSource, options: LoadDetector
     // Refuse before loading (downloading) the backbone what this runtime cannot pre-process.
     checkResizeKernel(readModelMetadata(resolved.model, resolved.label).preProcessing, resolved.label);
   }
-  const loadOptions: LoadModelOptions = { label: resolved.label, runtime, onnxruntimeModule, onnxruntimePackage, workers, threads };
+  const loadOptions: LoadModelOptions = { label: resolved.label, runtime, onnxruntimeModule, onnxruntimePackage, workers, threads, ...(precision === undefined ? {} : { precision }) };
   const chosenWeights = weights !== undefined ? weights : resolved.weights;
   if (chosenWeights !== undefined) loadOptions.weights = chosenWeights;
   const { model, metadata } = await loadModel(resolved.model, loadOptions);

@@ -406,6 +406,8 @@ export class DFMModel {
       seed: this.config.seed,
       runtime: 'onnxruntime',
       ...this.#runtimeOptions,
+      // Only its calibration pass runs (in this thread): no worker thread to start for it.
+      onnxThread: 'main',
     });
     let calibration: Int8Calibration;
     try {

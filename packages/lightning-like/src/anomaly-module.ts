@@ -1,4 +1,4 @@
-import type { Batch } from '@dfm/data';
+import type { Batch, Sample } from '@dfm/data';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FitPhaseProgress } from './callbacks/callback';
 import type { Evaluator } from './evaluator';
@@ -67,6 +67,13 @@ export abstract class AnomalyModule {
     return this.validationStep(batch);
   }
 
+  /**
+   * Called by the Engine once before a fit's first training batch, with the training samples and a
+   * loader that decodes and pre-processes samples as the training stage does (e.g. an int8 model
+   * measures its activation ranges on some of them). `mode`: `'fit'` (a whole fit), `'shard'`
+   * (`Engine.collectStatistics` on a shard) or `'merge'` (a fit from shards' statistics). Default: nothing.
+   */
+  async prepareFit(_train: readonly Sample[], _load: (samples: readonly Sample[]) => Promise<tf.Tensor4D[]>, _mode: 'fit' | 'shard' | 'merge'): Promise<void> {}
   /** Called by the Engine before the first training batch of each epoch. */
   async onTrainEpochStart(_epoch: number): Promise<void> {}
   /** Called by the Engine after the last training batch of each epoch. */

@@ -1,4 +1,6 @@
-import type { BackboneName, RuntimeChoice, LayerName, WeightsSpec } from '@dfm/backbone';
+import { type BackboneName, CALIBRATION_METHODS, type CalibrationMethod, type LayerName, type Precision, type RuntimeChoice, type WeightsSpec } from '@dfm/backbone';
+import type { Sample } from '@dfm/data';
+import type * as tf from '@tensorflow/tfjs-core';
 import { DFMModel, type DFMModelOptions, FeatureBank, type FeatureShape, type ModelSource, type ScoreType } from '@dfm/core';
 import { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
 import { Evaluator } from './evaluator';
@@ -37,6 +39,16 @@ export interface DfmOptions {
   /** Where the fit's PCA products run: `'auto'` (default: onnxruntime-node when it loads), `'tfjs'`, or a MatrixProducts (see DFMModel). */
   pcaProducts?: DFMModelOptions['pcaProducts'];
   /**
+   * Backbone precision, `'fp32'` (default) or `'int8'` (see DFMModel; saved with the model). An int8
+   * model measures its activation ranges on `calibrationImages` training images (a seeded sample) before
+   * the fit: {@link Engine.fit} does it.
+   */
+  precision?: Precision;
+  /** int8: training images the activation ranges are measured on (default 32; all when fewer). */
+  calibrationImages?: number;
+  /** int8: how the ranges are taken (default `'minmax'`; see `Backbone.calibrateInt8`). */
+  calibrationMethod?: CalibrationMethod;
+  /**
    * `false` switches a stage off; omitted = the default one. A switched-off pre-processor is
    * {@link PreProcessor.identity}: images keep their size and [0, 1] values (and the model file says so).
    */
@@ -44,6 +56,28 @@ export interface DfmOptions {
   postProcessor?: PostProcessor | false;
   evaluator?: Evaluator | false;
   visualizer?: Visualizer | false;
+}
+
+/** Training images an int8 model's activation ranges are measured on by default. */
+export const DEFAULT_CALIBRATION_IMAGES = 32;
+
+/** `count` of `items` (all when fewer), chosen by a seeded shuffle (Fisher–Yates on a 32-bit LCG), in their original order. */
+function seededSample<T>(items: readonly T[], count: number, seed: number): T[] {
+  if (items.length <= count) return [...items];
+  const order = items.map((_, i) => i);
+  let state = (seed >>> 0) ^ 0x9e3779b9;
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order
+    .slice(0, count)
+    .sort((a, b) => a - b)
+    .map((i) => items[i] as T);
 }
 
 /**
@@ -84,7 +118,17 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       seed,
       runtime,
       pcaProducts,
+      precision,
+      calibrationImages = DEFAULT_CALIBRATION_IMAGES,
+      calibrationMethod = 'minmax',
     } = options;
+    if (!Number.isSafeInteger(calibrationImages) || calibrationImages < 1) {
+      throw new InvalidArgumentError(`new Dfm(): calibrationImages must be an integer ≥ 1 — got ${JSON.stringify(calibrationImages)}. Omit it for ${DEFAULT_CALIBRATION_IMAGES}.`);
+    }
+    if (!CALIBRATION_METHODS.includes(calibrationMethod)) {
+      throw new InvalidArgumentError(`new Dfm(): calibrationMethod must be ${CALIBRATION_METHODS.map((m) => `'${m}'`).join(' or ')} — got ${JSON.stringify(calibrationMethod)}.`);
+    }
+    this.#calibration = { images: calibrationImages, method: calibrationMethod };
     this.model =
       restored ??
       new DFMModel({
@@ -98,6 +142,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
         seed,
         runtime,
         ...(pcaProducts === undefined ? {} : { pcaProducts }),
+        ...(precision === undefined ? {} : { precision }),
       });
     this.bank = new FeatureBank({ label: this.model.featureLabel, products: () => this.model.pcaProducts() });
     this.preProcessor = options.preProcessor === false ? PreProcessor.identity() : (options.preProcessor ?? new PreProcessor());
@@ -139,6 +184,30 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     set('seed', pick('seed', 'seed'));
     set('runtime', pick('runtime', 'runtime'));
     return new Dfm(options);
+  }
+
+  readonly #calibration: { images: number; method: CalibrationMethod };
+
+  /**
+   * An int8 model not yet calibrated measures its activation ranges on a seeded sample of the training
+   * images (`calibrationImages`, the model's seed) before the first training batch.
+   */
+  override async prepareFit(train: readonly Sample[], load: (samples: readonly Sample[]) => Promise<tf.Tensor4D[]>, mode: 'fit' | 'shard' | 'merge'): Promise<void> {
+    if (this.model.config.precision !== 'int8') return;
+    if (mode !== 'fit') {
+      // Each shard would measure its own ranges, and features of different int8 networks would be merged.
+      throw new InvalidArgumentError(
+        "Dfm: a sharded (distributed) fit of an int8 model is not supported — every shard would calibrate its own int8 network. Fit it in one process (Engine.fit), or fit with precision 'fp32'.",
+      );
+    }
+    if (this.model.int8Calibration !== undefined) return;
+    const chosen = seededSample(train, this.#calibration.images, this.model.config.seed);
+    const batches = await load(chosen);
+    try {
+      await this.model.calibrateInt8(batches, { method: this.#calibration.method });
+    } finally {
+      for (const batch of batches) batch.dispose();
+    }
   }
 
   /** DFM learns in one pass with no gradients. */

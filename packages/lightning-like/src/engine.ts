@@ -252,6 +252,7 @@ export class Engine {
     const started = performance.now();
     const skipped: { path: string; reason: string }[] = [];
     let samples = 0;
+    await model.prepareFit(dataset.train, (chosen) => this.loadImages('calibrate', chosen, model, skipped), sharded === null ? 'fit' : 'merge');
     for (let epoch = 1; epoch <= merged.maxEpochs; epoch += 1) {
       if (epoch > 1 && (model as { isFitted?: boolean }).isFitted === true) {
         this.warn(`epoch ${epoch}: the memory bank is already fitted; nothing to learn, epoch skipped.`);
@@ -367,6 +368,7 @@ export class Engine {
     let count = 0;
     try {
       await model.onTrainEpochStart(1);
+      await model.prepareFit(samples, (chosen) => this.loadImages('calibrate', chosen, model, skipped), 'shard');
       await this.runStage('train', samples, model, false, 1, skipped, async (images) => {
         await model.trainingStep(images);
       }, (n) => {
@@ -539,6 +541,19 @@ export class Engine {
         ? cache
         : null;
     this.scoreCache = null;
+    // Result pictures of up to two batches encode while the next batches are scored.
+    const drawing: Promise<void>[] = [];
+    let drawError: { error: unknown } | null = null;
+    const draw = (promise: Promise<unknown>) =>
+      drawing.push(
+        promise.then(
+          () => undefined,
+          (error: unknown) => {
+            drawError ??= { error };
+          },
+        ),
+      );
+    try {
     await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
       const { batch } = modelBatch;
       const rows = replay === null ? null : batch.samples.map((sample) => replay.rows.get(sample.path));
@@ -595,10 +610,16 @@ export class Engine {
         });
       }
       if (imagesDir !== null && model.visualizer !== null) {
-        await model.visualizer.visualizeBatch({ batch, output, processed, outputDir: imagesDir });
+        draw(model.visualizer.visualizeBatch({ batch, output, processed, outputDir: imagesDir }));
+        if (drawing.length > 2) await drawing.shift();
+        if (drawError !== null) throw (drawError as { error: unknown }).error;
       }
       count += batch.batchSize;
     }, () => {});
+    } finally {
+      await Promise.all(drawing);
+    }
+    if (drawError !== null) throw (drawError as { error: unknown }).error;
     // Skipped files leave the tail of the preallocated arrays unused.
     const used = count;
     if (maps !== null) maps = (maps as Float32Array).subarray(0, used * pixels);
@@ -622,6 +643,20 @@ export class Engine {
       seconds: (performance.now() - started) / 1000,
       skipped,
     };
+  }
+
+  /** `samples` decoded and pre-processed as the training stage does, as batches the caller owns (a stage of its own for progress). */
+  private async loadImages(stage: StageProgress['stage'], samples: readonly Sample[], model: AnomalyModule, skipped: { path: string; reason: string }[]) {
+    const loaded: import('@tensorflow/tfjs-core').Tensor4D[] = [];
+    try {
+      await this.runStage(stage, samples, model, false, 1, skipped, async ({ images }) => {
+        loaded.push(images.clone());
+      }, () => undefined);
+    } catch (error) {
+      for (const images of loaded) images.dispose();
+      throw error;
+    }
+    return loaded;
   }
 
   /** Streams `samples` in batches through `step`, with progress callbacks and bad-file handling. */

@@ -43,7 +43,10 @@ export class Visualizer {
     if (output.anomalyMap === undefined) return [];
     const { height, width } = batch;
     const pixels = height * width;
-    const written: string[] = [];
+    // Each picture's pixels are drawn here, in turn; their PNG encodings (sharp, on libuv's threads)
+    // run side by side and beside the drawing of the next one — all the batch's data is read before
+    // this returns its promise, so the caller may reuse the batch at once.
+    const pending: Promise<string>[] = [];
     for (let i = 0; i < batch.batchSize && this.written < this.maxImages; i += 1) {
       const sample = batch.samples[i];
       if (sample === undefined) break;
@@ -52,7 +55,8 @@ export class Visualizer {
         ? (processed.anomalyMap.subarray(i * pixels, (i + 1) * pixels) as Float32Array)
         : scaleMapToUnitRange(raw);
       const gtMask = batch.masks !== null && sample.label === 1 ? batch.masks.subarray(i * pixels, (i + 1) * pixels) : undefined;
-      const png = await renderHeatmapOverlay({
+      const file = join(outputDir, sample.defectType, heatmapName(sample.path));
+      const png = renderHeatmapOverlay({
         image: unitRange(batch.images.subarray(i * pixels * 3, (i + 1) * pixels * 3), batch.normalization),
         anomalyMap: normalised,
         predMask: processed?.predMask?.subarray(i * pixels, (i + 1) * pixels),
@@ -60,12 +64,19 @@ export class Visualizer {
         height,
         width,
       });
-      const file = join(outputDir, sample.defectType, heatmapName(sample.path));
-      writeFileAtomic(file, png);
-      written.push(file);
+      pending.push(
+        png.then((bytes) => {
+          writeFileAtomic(file, bytes);
+          return file;
+        }),
+      );
       this.written += 1;
     }
-    return written;
+    // Every encoding settles before this does (no write left running after a failure).
+    const settled = await Promise.allSettled(pending);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<string>).value);
   }
 
   /** Starts counting `maxImages` again (the Engine calls it per run). */

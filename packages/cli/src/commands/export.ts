@@ -110,6 +110,15 @@ export async function runExport(ctx: CommandContext): Promise<number> {
   if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) {
     throw new UsageError(`dfm export: --out ${o.out} already exists and is not an empty folder. Pick a new folder (nothing is overwritten).`);
   }
+  if (ctx.explicit.has('precision') && o.precision !== undefined) {
+    const fitted = readModelMetadata(readFileSync(modelPath), modelPath).config.precision;
+    if (fitted !== o.precision) {
+      throw new DfmError(
+        `dfm export: --precision ${o.precision} asked for, but ${o.model} was fitted on ${fitted} features — an export keeps its model's precision (an int8 network needs activation ranges measured on the training images). Fit the model with --precision ${o.precision} first, or drop --precision.`,
+        { code: 'E_PRECISION_MISMATCH' },
+      );
+    }
+  }
   if (o.exportType === 'onnx') return runOnnxExport(ctx, modelPath, out);
   const browser = browserFilesDir();
   const browserFiles = JSON.parse(readFileSync(join(browser, 'browser-files.json'), 'utf8')) as BrowserFiles;
@@ -217,9 +226,11 @@ async function runOnnxExport(ctx: CommandContext, modelPath: string, out: string
   if (ctx.explicit.has('weights')) checkWeights('export', o.weights);
   // The graph is built from the model's tensors on tfjs; the backbone's weights are folded in as it runs them.
   await selectBackend(ctx);
+  // An int8 backbone exists on onnxruntime only (its graph is what is exported either way).
+  const int8 = readModelMetadata(readFileSync(modelPath), modelPath).config.precision === 'int8';
   const { model, metadata } = await loadModel(modelPath, {
-    runtime: 'tfjs',
-    workers: 0,
+    ...(int8 ? { runtime: 'onnxruntime' as const } : { runtime: 'tfjs' as const, workers: 0 }),
+    ...(ctx.explicit.has('precision') && o.precision !== undefined ? { precision: o.precision } : {}),
     ...(ctx.explicit.has('weights') && o.weights !== null ? { weights: o.weights } : {}),
   });
   let written: { model: string; metadata: string };

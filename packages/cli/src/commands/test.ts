@@ -10,14 +10,14 @@ import { pcaTimingFields } from '../pca-timing';
 import type { CliOptions } from '../options';
 import { buildDataset, type CommandContext, checkResultsDir, checkWeights, describeConfig, dfmOptions, runtimeOf, selectBackend } from '../setup';
 
-const MODEL_KEYS: readonly (keyof CliOptions)[] = ['backbone', 'layer', 'poolingKernelSize', 'pcaLevel', 'scoreType', 'imageSize'];
+const MODEL_KEYS: readonly (keyof CliOptions)[] = ['backbone', 'layer', 'poolingKernelSize', 'pcaLevel', 'scoreType', 'imageSize', 'calibration'];
 
 /**
  * Checks `--model` and the flags beside it before loading: a missing file is a one-line user error,
  * a missing `--weights` file too, and model flags (`--backbone`, …) are reported as ignored. Returns
  * the `weights`/`runtime` options for the loader.
  */
-export function checkModelFlags(ctx: CommandContext, path: string): { weights?: WeightsSpec; runtime?: RuntimeChoice } {
+export function checkModelFlags(ctx: CommandContext, path: string): { weights?: WeightsSpec; runtime?: RuntimeChoice; precision?: 'fp32' | 'int8' } {
   if (!existsSync(path)) {
     throw new UsageError(`dfm ${ctx.command}: --model ${path} does not exist (looked at ${resolve(path)}). Run 'dfm train' first; it prints where model.dfm is.`);
   }
@@ -32,6 +32,8 @@ export function checkModelFlags(ctx: CommandContext, path: string): { weights?: 
   return {
     ...(explicit.has('weights') ? { weights: o.weights } : {}),
     ...(o.runtime !== 'auto' ? { runtime: o.runtime } : {}),
+    // A check, not a choice: loading refuses a model fitted at another precision (E_PRECISION_MISMATCH).
+    ...(explicit.has('precision') && o.precision !== undefined ? { precision: o.precision } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import type { TrainerArguments } from '../trainer-arguments';
 
 /** Progress through a stage's batches. */
 export interface StageProgress {
-  stage: 'train' | 'validate' | 'test' | 'predict';
+  stage: 'calibrate' | 'train' | 'validate' | 'test' | 'predict';
   /** 1-based epoch (train only; 1 otherwise). */
   epoch: number;
   /** Batches done. */

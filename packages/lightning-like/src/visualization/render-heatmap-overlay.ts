@@ -33,7 +33,22 @@ const GT_COLOR: Rgb = [0, 255, 0];
  * @example
  * await writeFile('000.png', await renderHeatmapOverlay({ image, anomalyMap, gtMask, height: 256, width: 256 }));
  */
-export async function renderHeatmapOverlay(options: HeatmapOverlayOptions): Promise<Buffer> {
+export function renderHeatmapOverlay(options: HeatmapOverlayOptions): Promise<Buffer> {
+  // The pixels are drawn now, synchronously; only the PNG encoding is left to the promise.
+  try {
+    return sharp(drawPanels(options), { raw: { width: panelsWidth(options), height: options.height, channels: 3 } }).png().toBuffer();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function panelsWidth({ gtMask, width }: HeatmapOverlayOptions): number {
+  const panels = gtMask ? 4 : 3;
+  return panels * width + (panels - 1) * GAP;
+}
+
+/** The panels' RGB pixels, drawn synchronously (the caller's arrays are read before this returns). */
+function drawPanels(options: HeatmapOverlayOptions): Buffer {
   const { image, anomalyMap, gtMask, height, width } = options;
   const size = height * width;
   const check = (name: string, length: number, expected: number, shape: string) => {
@@ -72,5 +87,5 @@ export async function renderHeatmapOverlay(options: HeatmapOverlayOptions): Prom
     put(2, p, predContour[p] ? PRED_COLOR : rgb);
     if (gtContour) put(3, p, gtContour[p] ? GT_COLOR : rgb);
   }
-  return sharp(Buffer.from(out.buffer), { raw: { width: outWidth, height, channels: 3 } }).png().toBuffer();
+  return Buffer.from(out.buffer);
 }
