@@ -40,7 +40,7 @@ describe('dfm test', () => {
     expect(doc.config.model).toMatchObject({ backbone: 'resnet18', layer: 'layer2', scoreType: 'fre', imageSize: [64, 64] });
     expect(Object.keys(doc.timing).sort()).toEqual(['fit_s', 'images_per_s', 'pca_accumulate_s', 'pca_products', 'pca_solve_s', 'stages', 'test_s', 'total_s']);
     const stages = doc.timing.stages;
-    expect(Object.keys(stages)).toEqual(['startup_s', 'train_s', 'validate_s', 'fit_other_s', 'test_s', 'test_files_s']);
+    expect(Object.keys(stages)).toEqual(['startup_s', 'calibrate_s', 'train_s', 'validate_s', 'fit_other_s', 'test_s', 'test_files_s']);
     expect(stages.train_s).toBeGreaterThan(0);
     expect(stages.test_s).toBeGreaterThan(0);
     // The stages add up to the run (to the rounding of each and the moments between them).

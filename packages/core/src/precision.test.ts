@@ -8,6 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DFMModel } from './dfm-model';
 import { readModelMetadata } from './model-file';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { exportOnnx, saveOnnxExport } from './onnx-export';
+
+const CHECKER = fileURLToPath(new URL('../scripts/check-onnx-export.py', import.meta.url));
 
 const available = typeof (await loadOnnxruntime()) !== 'string';
 const options = { backbone: 'resnet18', layer: 'layer2', preTrained: false, seed: 4, runtime: 'onnxruntime', nComps: 0.9 } as const;
@@ -54,6 +59,19 @@ describe.runIf(available)('DFMModel precision int8', () => {
     expect(Array.from(await again.predScore.data())).toEqual(scores);
     again.predScore.dispose();
     again.anomalyMap?.dispose();
+    // Its ONNX export is the QDQ graph, valid for onnx's checker (python3-onnx, full check, opset 17).
+    const exported = await exportOnnx(loaded);
+    expect(exported.metadata.config.precision).toBe('int8');
+    const folder = join(mkdtempSync(join(tmpdir(), 'dfm-int8-onnx-')), 'export');
+    await saveOnnxExport(folder, exported);
+    const checked = spawnSync('/usr/bin/python3', [CHECKER, folder], { encoding: 'utf8' });
+    if (checked.status === null || /No module named 'onnx'/.test(checked.stderr)) {
+      if (process.env.CI) throw new Error(`python3-onnx is required in CI: ${checked.stderr || checked.error?.message}`);
+      process.stdout.write('[precision] SKIPPED the onnx checker: /usr/bin/python3 cannot import onnx\n');
+    } else {
+      expect(checked.status, checked.stdout + checked.stderr).toBe(0);
+      expect(JSON.parse(checked.stdout.trim())).toMatchObject({ ok: true, opset: 17 });
+    }
     // Scoring it with fp32 features is refused before any backbone loads.
     await expect(DFMModel.load(path, { runtime: 'onnxruntime', precision: 'fp32' })).rejects.toMatchObject({
       code: 'E_PRECISION_MISMATCH',

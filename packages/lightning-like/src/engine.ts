@@ -81,6 +81,8 @@ export interface FitSummary {
   /** The run folder the model file went into; null when it went elsewhere (`checkpoint.dirpath`) or was not written. */
   resultsDir: string | null;
   seconds: number;
+  /** Seconds of the module's preparation before the first training batch (an int8 model's calibration: loading its images and measuring the ranges). */
+  prepareSeconds: number;
   skipped: { path: string; reason: string }[];
 }
 
@@ -253,6 +255,7 @@ export class Engine {
     const skipped: { path: string; reason: string }[] = [];
     let samples = 0;
     await model.prepareFit(dataset.train, (chosen) => this.loadImages('calibrate', chosen, model, skipped), sharded === null ? 'fit' : 'merge');
+    const prepareSeconds = (performance.now() - started) / 1000;
     for (let epoch = 1; epoch <= merged.maxEpochs; epoch += 1) {
       if (epoch > 1 && (model as { isFitted?: boolean }).isFitted === true) {
         this.warn(`epoch ${epoch}: the memory bank is already fitted; nothing to learn, epoch skipped.`);
@@ -323,6 +326,7 @@ export class Engine {
       checkpointPath,
       resultsDir,
       seconds: (performance.now() - started) / 1000,
+      prepareSeconds,
       skipped,
     };
   }

@@ -99,10 +99,12 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       `dfm ${ctx.command}: ${dataset.name}/${dataset.category}: ${o.model !== undefined ? `model ${o.model}` : `${dataset.train.length} train`}, ${dataset.test.length} test images, ${config.backbone}/${config.layer}, ${config.scoreType}, ${model.preProcessor.imageSize?.join('×') ?? 'original'} px, backend ${backend.backend}`,
     );
     let fitSeconds = 0;
+    let calibrateSeconds = 0;
     let modelPath: string | null = o.model !== undefined ? resolve(o.model) : null;
     if (o.model === undefined) {
       const fit = await engine.fit(model, dataset);
       fitSeconds = fit.seconds;
+      calibrateSeconds = fit.prepareSeconds;
       modelPath = fit.checkpointPath;
     }
     const testStarted = performance.now();
@@ -117,9 +119,10 @@ export async function runTest(ctx: CommandContext): Promise<number> {
       ...pcaTimingFields(model),
       stages: {
         startup_s: seconds(startupSeconds),
+        calibrate_s: seconds(calibrateSeconds),
         train_s: seconds(stage('train')),
         validate_s: seconds(stage('validate')),
-        fit_other_s: seconds(Math.max(0, fitSeconds - stage('train') - stage('validate'))),
+        fit_other_s: seconds(Math.max(0, fitSeconds - calibrateSeconds - stage('train') - stage('validate'))),
         test_s: seconds(stage('test')),
         test_files_s: seconds(Math.max(0, testWall - stage('test'))),
       },
