@@ -404,10 +404,11 @@ export class DFMModel {
       weights: this.weights,
       layers: [this.config.layer],
       seed: this.config.seed,
-      runtime: 'onnxruntime',
       ...this.#runtimeOptions,
-      // Only its calibration pass runs (in this thread): no worker thread to start for it.
-      onnxThread: 'main',
+      // Only the weights are needed: calibrateInt8 runs the float graph in an onnxruntime session of its
+      // own, so this backbone starts no runtime of its own (tfjs in this thread: weights as tensors only).
+      runtime: 'tfjs',
+      workers: 0,
     });
     let calibration: Int8Calibration;
     try {
