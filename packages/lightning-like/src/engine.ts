@@ -86,6 +86,16 @@ export interface FitSummary {
   skipped: { path: string; reason: string }[];
 }
 
+/**
+ * Bytes of decoded images the validation pass may keep for the test pass's result pictures (when
+ * validation and test are the same images): 256 MiB, ~340 images at 256² (float32 RGB).
+ */
+const REPLAY_IMAGES_BUDGET = 256 * 2 ** 20;
+
+async function* fromArray<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
+
 /** What {@link Engine.collectStatistics} returns: a shard's memory bank, ready to send and merge. */
 export interface CollectStatisticsResult extends MemoryBankStatistics {
   /** Training images whose features the statistics hold (bad files skipped are not counted). */
@@ -165,7 +175,17 @@ export class Engine {
    * kept for a test pass over the same images by the same fitted model (`valSplitMode: 'same_as_test'`
    * scores each image once, not twice); dropped once a gather starts.
    */
-  private scoreCache: { model: AnomalyModule; fitCount: number; paths: string; rows: Map<string, number>; scores: Float32Array; maps: Float32Array | null; pixels: number } | null = null;
+  private scoreCache: {
+    model: AnomalyModule;
+    fitCount: number;
+    paths: string;
+    rows: Map<string, number>;
+    scores: Float32Array;
+    maps: Float32Array | null;
+    pixels: number;
+    /** The validation pass's decoded batches (for the test pass's result pictures), when they fit {@link REPLAY_IMAGES_BUDGET}. */
+    decoded: { batches: Batch[]; skipped: { path: string; reason: string }[]; withMasks: boolean } | null;
+  } | null = null;
 
   constructor(options: EngineOptions = {}) {
     const { defaultRootDir = 'results', versioned = true, callbacks = [], checkpoint, batchSize = 16, prefetch = 2, onBadImage = 'error', pixelLimit } = options;
@@ -545,6 +565,13 @@ export class Engine {
         ? cache
         : null;
     this.scoreCache = null;
+    // The validation pass keeps its decoded batches when the test pass may draw pictures of the same
+    // images (so they are decoded once), within a memory budget.
+    const keep =
+      stage === 'validate' && fitCount > 0 && model.visualizer !== null && n * (model.preProcessor.imageSize ?? [0, 0]).reduce((a, b) => a * b, 1) * 3 * 4 <= REPLAY_IMAGES_BUDGET
+        ? ([] as Batch[])
+        : null;
+    const skippedBefore = skipped.length;
     // Result pictures of up to two batches encode while the next batches are scored.
     const drawing: Promise<void>[] = [];
     let drawError: { error: unknown } | null = null;
@@ -560,6 +587,7 @@ export class Engine {
     try {
     await this.runStage(stage, samples, model, withMasks, 1, skipped, async (modelBatch) => {
       const { batch } = modelBatch;
+      keep?.push(batch);
       const rows = replay === null ? null : batch.samples.map((sample) => replay.rows.get(sample.path));
       let output: StepOutput;
       if (replay !== null && rows?.every((row) => row !== undefined)) {
@@ -619,7 +647,7 @@ export class Engine {
         if (drawError !== null) throw (drawError as { error: unknown }).error;
       }
       count += batch.batchSize;
-    }, () => {});
+    }, () => {}, stage, replay?.decoded?.withMasks === withMasks ? replay.decoded : null);
     } finally {
       await Promise.all(drawing);
     }
@@ -632,7 +660,7 @@ export class Engine {
     if (stage === 'validate' && fitCount > 0) {
       // Validation keeps every map (for the pixel thresholds): the test pass over the same images can take them from here.
       const rows = new Map(predictions.map((p, i) => [p.path, i]));
-      this.scoreCache = { model, fitCount, paths, rows, scores: scores.subarray(0, used), maps, pixels };
+      this.scoreCache = { model, fitCount, paths, rows, scores: scores.subarray(0, used), maps, pixels, decoded: keep === null ? null : { batches: keep, skipped: skipped.slice(skippedBefore), withMasks } };
     }
     return {
       predictions,
@@ -674,11 +702,13 @@ export class Engine {
     step: (batch: { images: import('@tensorflow/tfjs-core').Tensor4D; batch: Batch }) => Promise<void>,
     onSamples: (n: number) => void,
     caller: string = stage === 'train' ? 'fit' : stage,
+    decoded: { batches: readonly Batch[]; skipped: readonly { path: string; reason: string }[] } | null = null,
   ): Promise<void> {
     const total = samples.length;
     for (const callback of this.callbacks) callback.onStageStart?.(stage, { total });
     const started = performance.now();
-    const stream: BatchStream = batches(samples, {
+    if (decoded !== null) skipped.push(...decoded.skipped);
+    const stream: AsyncIterable<Batch> = decoded !== null ? fromArray(decoded.batches) : batches(samples, {
       batchSize: this.batchSize,
       ...model.preProcessor.batchOptions(),
       prefetch: this.prefetch,
