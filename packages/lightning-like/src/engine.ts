@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '@dfm/backbone/internal';
-import { type AnomalyDataset, type Batch, type BatchStream, batches, type Sample } from '@dfm/data';
+import { type AnomalyDataset, type Batch, batches, type Sample } from '@dfm/data';
 import { AnomalyModule, type StepOutput } from './anomaly-module';
 import { isMemoryBankModule, type MemoryBankModule, type MemoryBankStatistics } from './memory-bank-mixin';
 import type { Callback, StageProgress } from './callbacks/callback';
