@@ -56,7 +56,7 @@ describe('options', () => {
     expect(parseFlags('bench', ['--engines', 'tfjs-wasm'])).toEqual({ flags: { runtimes: 'tfjs-wasm' }, warnings: ['--engines is deprecated; use --runtimes (same values)'] });
     expect(resolveOptions({ runtimes: 'tfjs-wasm,onnxruntime' }, {}, {}).options.runtimes).toEqual(['tfjs-wasm', 'onnxruntime']);
     expect(() => resolveOptions({ runtimes: 'tfjs-wasm,tfjs-wsm' }, {}, {})).toThrow(
-      /^dfm: --runtimes must list values among onnxruntime, tfjs-wasm-workers, tfjs-wasm — got "tfjs-wsm"\. Did you mean tfjs-wasm\?$/,
+      /^dfm: --runtimes must list values among onnxruntime, onnxruntime-int8, tfjs-wasm-workers, tfjs-wasm — got "tfjs-wsm"\. Did you mean tfjs-wasm\?$/,
     );
   });
 

@@ -1,6 +1,6 @@
 /**
  * `pnpm bench` entry: `tsx packages/cli/src/bench/main.ts [--runtimes a,b] [--skip-torch] [--skip-memory]
- * [--skip-kernel-variant] [--skip-service] [--service-only] [--service-seconds N] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
+ * [--skip-kernel-variant] [--skip-service] [--service-only] [--service-seconds N] [--skip-e2e] [--skip-accuracy] [--json] [--iterations N] [--memory-images N] [--assets-dir DIR]` (the same benchmark as `dfm bench`).
  */
 import { runBench } from './run-bench';
 
@@ -27,6 +27,8 @@ await runBench(
     skipKernelVariant: argv.includes('--skip-kernel-variant'),
     skipService: argv.includes('--skip-service'),
     serviceOnly: argv.includes('--service-only'),
+    skipEndToEnd: argv.includes('--skip-e2e'),
+    skipAccuracy: argv.includes('--skip-accuracy'),
     ...(value('--service-seconds') !== undefined ? { serviceSeconds: Number(value('--service-seconds')) } : {}),
     json: argv.includes('--json'),
   },

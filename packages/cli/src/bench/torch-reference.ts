@@ -14,6 +14,8 @@ export interface TorchResult {
   total_s: number;
   auroc: number;
   backbone_ms_per_image: number;
+  /** Not printed by the script: its process from start to exit (Python start, imports, the run), wall seconds, measured by {@link runTorchReference}. */
+  processWallSeconds: number;
 }
 
 /** The Python that has Debian's python3-torch: `$DFM_PYTHON`, else /usr/bin/python3, else python3. */
@@ -35,12 +37,15 @@ export function runTorchReference(script: string, data: string, weights: string,
     const why = probe.error ? probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`);
     return `${python} cannot import torch, torchvision, PIL and numpy (${why}); install Debian's python3-torch and python3-torchvision`;
   }
+  const started = performance.now();
   const run = spawnSync(python, [script, '--data', data, '--weights', weights, '--batch', String(batchSize)], {
     encoding: 'utf8',
     timeout: 15 * 60_000,
   });
+  const processWallSeconds = (performance.now() - started) / 1000;
   if (run.error || run.status !== 0) {
     return `${script} failed: ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`;
   }
-  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as TorchResult;
+  const printed = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Omit<TorchResult, 'processWallSeconds'>;
+  return { ...printed, processWallSeconds };
 }

@@ -25,6 +25,8 @@ export async function runBenchCommand(ctx: CommandContext): Promise<number> {
       ...(o.skipMemory ? { skipMemory: true } : {}),
       ...(o.skipService ? { skipService: true } : {}),
       ...(o.serviceOnly ? { serviceOnly: true } : {}),
+      ...(o.skipEndToEnd ? { skipEndToEnd: true } : {}),
+      ...(o.skipAccuracy ? { skipAccuracy: true } : {}),
       ...(o.memoryImages !== undefined ? { memoryImages: o.memoryImages } : {}),
       ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
       json: o.json,
