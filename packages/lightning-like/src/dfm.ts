@@ -193,7 +193,10 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
    * images (`calibrationImages`, the model's seed) before the first training batch.
    */
   override async prepareFit(train: readonly Sample[], load: (samples: readonly Sample[]) => Promise<tf.Tensor4D[]>, mode: 'fit' | 'shard' | 'merge'): Promise<void> {
-    if (this.model.config.precision !== 'int8') return;
+    if (this.model.config.precision !== 'int8') {
+      this.startBackbone();
+      return;
+    }
     if (mode !== 'fit') {
       // Each shard would measure its own ranges, and features of different int8 networks would be merged.
       throw new InvalidArgumentError(
@@ -208,6 +211,16 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
     } finally {
       for (const batch of batches) batch.dispose();
     }
+    this.startBackbone();
+  }
+
+  /**
+   * Starts loading the backbone (weights, runtime, session) now, so that it overlaps the decoding of
+   * the first training batches instead of following it. A failure is not lost: the first batch's
+   * `getFeatures` loads again and reports it.
+   */
+  private startBackbone(): void {
+    this.model.ready().catch(() => undefined);
   }
 
   /** DFM learns in one pass with no gradients. */
