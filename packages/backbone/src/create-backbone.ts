@@ -95,7 +95,7 @@ export interface CreateBackboneOptions {
    * Numeric precision of the network. `'fp32'` (default): float32 everywhere. `'int8'`: the ONNX
    * graph quantized after training (QDQ: per-channel symmetric int8 weights, uint8 activations with
    * the ranges of `int8Calibration`), which onnxruntime runs on its integer kernels (VNNI / AMX-INT8
-   * on x86; ~2.8× faster than fp32 for resnet18 on this project's bench machine). Needs the
+   * on x86; a 2.5× faster backbone than fp32 for resnet18 on this project's bench machine). Needs the
    * onnxruntime runtime and `int8Calibration`.
    */
   precision?: Precision;

@@ -91,7 +91,7 @@ export interface DFMModelOptions {
   preProcessing?: PreProcessing;
   /**
    * Numeric precision of the backbone (default `'fp32'`). `'int8'`: the network quantized after
-   * training (see `createBackbone`'s `precision`), ~2.8× faster on CPUs with VNNI; needs the
+   * training (see `createBackbone`'s `precision`), ~2.5× faster backbone on CPUs with VNNI; needs the
    * onnxruntime runtime and a calibration — {@link DFMModel.calibrateInt8} on training images before
    * the fit (the trainer does it), restored from the model file afterwards. Recorded in the model
    * file: features of one precision are never scored against a fit on the other.
