@@ -61,8 +61,12 @@ export interface DfmOptions {
 /** Training images an int8 model's activation ranges are measured on by default. */
 export const DEFAULT_CALIBRATION_IMAGES = 32;
 
-/** `count` of `items` (all when fewer), chosen by a seeded shuffle (Fisher–Yates on a 32-bit LCG), in their original order. */
-function seededSample<T>(items: readonly T[], count: number, seed: number): T[] {
+/**
+ * The training images an int8 {@link Dfm} is calibrated on: `count` of `items` (all when fewer),
+ * chosen by a seeded shuffle (Fisher–Yates on a 32-bit LCG) and kept in their original order. Exported
+ * so that other tools (the bench) calibrate on the same images.
+ */
+export function calibrationSample<T>(items: readonly T[], count = DEFAULT_CALIBRATION_IMAGES, seed = 0): T[] {
   if (items.length <= count) return [...items];
   const order = items.map((_, i) => i);
   let state = (seed >>> 0) ^ 0x9e3779b9;
@@ -204,7 +208,7 @@ export class Dfm extends MemoryBankMixin(AnomalyModule) {
       );
     }
     if (this.model.int8Calibration !== undefined) return;
-    const chosen = seededSample(train, this.#calibration.images, this.model.config.seed);
+    const chosen = calibrationSample(train, this.#calibration.images, this.model.config.seed);
     const batches = await load(chosen);
     try {
       await this.model.calibrateInt8(batches, { method: this.#calibration.method });

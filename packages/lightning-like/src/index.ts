@@ -1,6 +1,6 @@
 export { AnomalyModule, type LearningType, type ModelBatch, type StepOutput } from './anomaly-module';
 export * from './callbacks';
-export { Dfm, type DfmOptions } from './dfm';
+export { calibrationSample, DEFAULT_CALIBRATION_IMAGES, Dfm, type DfmOptions } from './dfm';
 export {
   type CollectStatisticsResult,
   Engine,

@@ -3,7 +3,7 @@ import { DFMModel, upsampleMap } from '@dfm/core';
 import { batches, type ResizeKernel, type Sample } from '@dfm/data';
 import { auroc } from '@dfm/lightning-like';
 import * as tf from '@tensorflow/tfjs-core';
-import { calibrationSample } from './calibration-sample';
+import { calibrationSample } from '@dfm/lightning-like';
 import { type BenchRuntime, createBenchBackbone, runtimeConfig } from './runtimes';
 
 /** Seconds per stage; decode counts only the time the pipeline waited for decoded batches. */

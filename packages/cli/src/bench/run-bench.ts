@@ -14,7 +14,7 @@ import { backboneFlops, findAssetsDir, findWorkspaceRoot } from '@dfm/backbone/i
 import { MVTecAD } from '@dfm/data';
 import { InvalidArgumentError } from '@dfm/errors';
 import { type AccuracyReport, accuracyRows, ACCURACY_TARGETS, formatAccuracy } from './accuracy';
-import { calibrationSample } from './calibration-sample';
+import { calibrationSample } from '@dfm/lightning-like';
 import { type DfmTestRun, dfmEntryPoint, runDfmTestChild } from './dfm-test-child';
 import { type EndToEndReport, endToEndReport, formatEndToEnd } from './end-to-end';
 import { BENCH_RUNTIMES, type BenchRuntime, runtimeConfig } from './runtimes';
