@@ -11,7 +11,6 @@ import {
   type LayerName,
   layerInfo,
   MIN_INPUT_SIZE,
-  type NetworkPlan,
   networkPlan,
   stageOf,
 } from './architectures';

@@ -6,7 +6,7 @@ import type { DFMModel, DFMModelConfig } from './dfm-model';
 import { type DecodedInput, type DetectorInput, decodeDetectorInput, loadDataModule, type SharpResize } from './detector-input';
 import { IncompatibleModelError } from './errors';
 import { checkExportFile, type ExportManifestFile, parseExportManifest } from './export-manifest';
-import { type LoadModelOptions, loadModel, type ModelFileMetadata, readModelMetadata } from './model-file';
+import { type LoadModelOptions, loadModel, readModelMetadata } from './model-file';
 import { imageScaling, type PostProcessing, pixelScaling, scaleInto } from './post-processing';
 import { DEFAULT_RESIZE_KERNEL, type PreProcessing } from './pre-processing';
 import { loadOnnxEngine } from './onnx-engine';
