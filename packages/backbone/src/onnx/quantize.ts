@@ -161,6 +161,11 @@ export function quantizeGraph(graph: OnnxGraph, calibration: Int8Calibration): O
       if (input !== undefined) params.set(node.outputs[0] as string, input);
     }
   }
+  // An output must be read from a float node after the last round trip (the ResNet graphs end in a Transpose or an Identity).
+  const quantizedOutputs = graph.outputs.filter((o) => params.has(o.name)).map((o) => o.name);
+  if (quantizedOutputs.length > 0) {
+    throw new InvalidArgumentError(`quantizeGraph(): graph outputs must not be quantized tensors themselves — ${quantizedOutputs.join(', ')} are. Add an Identity or Transpose before the output.`);
+  }
   const initializers = new Map<string, OnnxInitializer>(graph.initializers.map((i) => [i.name, i]));
   const extra: OnnxInitializer[] = [];
   const nodes: OnnxNode[] = [];
@@ -215,11 +220,6 @@ export function quantizeGraph(graph: OnnxGraph, calibration: Int8Calibration): O
       nodes.push({ ...node, inputs: node.inputs.map(dq) });
     }
     for (const output of node.outputs) qdq(output);
-  }
-  // Graph outputs that are quantized tensors are read after their round trip (the features as the int8 network holds them).
-  const renamed = new Map(graph.outputs.filter((o) => params.has(o.name)).map((o) => [o.name, dq(o.name)]));
-  if (renamed.size > 0) {
-    throw new InvalidArgumentError(`quantizeGraph(): graph outputs must not be quantized tensors themselves — ${[...renamed.keys()].join(', ')} are. Add an Identity or Transpose before the output.`);
   }
   return {
     ...graph,
