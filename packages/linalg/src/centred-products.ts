@@ -27,6 +27,8 @@ export type GramProducts = {
    */
   chunks: Float32Array[];
   chunkLength: number;
+  /** The power of two the data was divided by (1: none; see {@link powerOfTwoScale}); mean and chunks are divided too. */
+  scale: number;
 };
 
 /**
@@ -75,42 +77,87 @@ export function packedRow(i: number): number {
 }
 
 /**
- * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d); `onChunk` gets the fraction done.
+ * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d); `onChunk` gets the fraction done;
+ * the product is written into `target` (`[n, n]`, e.g. the dense eigensolver's memory) when given.
  * The summed axis (features) is cut into chunks of {@link gramChunk}`(d)`; only the lower triangle is
  * multiplied (row blocks of {@link ROW_BLOCK} against the rows up to their end, `A Bᵀ` on the chunk itself).
  */
-export function* gramProducts(data: Float32Array, n: number, d: number, onChunk?: (fraction: number) => void): ProductWork<GramProducts> {
+export function* gramProducts(
+  data: Float32Array,
+  n: number,
+  d: number,
+  onChunk?: (fraction: number) => void,
+  target: Float64Array = new Float64Array(n * n),
+): ProductWork<GramProducts> {
   const mean = columnMeans(data, n, d);
   const chunkLength = gramChunk(d);
-  const count = Math.ceil(d / chunkLength);
+  const { chunks, largest } = centredChunks(data, n, d, mean, chunkLength);
+  // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
+  // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what.
+  const scale = powerOfTwoScale(largest);
+  if (scale !== 1) {
+    for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) chunk[i] = chunk[i]! / scale;
+    for (let j = 0; j < d; j++) mean[j] = mean[j]! / scale;
+  }
+  const product = target;
+  product.fill(0);
+  for (let c = 0; c < chunks.length; c++) {
+    const chunk = chunks[c]!;
+    for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+      const i1 = Math.min(n, i0 + ROW_BLOCK);
+      addGramBlock(product, n, (yield lowerBlock(chunk, i0, i1, chunkLength)) as Float32Array, i0, i1);
+    }
+    onChunk?.((c + 1) / chunks.length);
+  }
+  mirrorLower(product, n);
+  return { mean, product, size: n, chunks, chunkLength, scale };
+}
+
+// The loops below are plain functions, not inside the generator: V8 optimises them far better there
+// (measured: building the chunks of 1000 × 4096 rows took 100 ms inside the generator).
+
+/** The centred rows (x − mean, rounded to float32) cut into feature chunks, and the largest |x − mean|. */
+function centredChunks(data: Float32Array, n: number, d: number, mean: Float64Array, chunkLength: number): { chunks: Float32Array[]; largest: number } {
   const chunks: Float32Array[] = [];
-  for (let c = 0; c < count; c++) {
-    const j0 = c * chunkLength;
+  let largest = 0;
+  for (let j0 = 0; j0 < d; j0 += chunkLength) {
     const j1 = Math.min(d, j0 + chunkLength);
     const chunk = new Float32Array(n * chunkLength);
     for (let i = 0; i < n; i++) {
       const rowOffset = i * d;
       const offset = i * chunkLength - j0;
-      for (let j = j0; j < j1; j++) chunk[offset + j] = data[rowOffset + j]! - mean[j]!;
+      for (let j = j0; j < j1; j++) {
+        const value = data[rowOffset + j]! - mean[j]!;
+        chunk[offset + j] = value;
+        largest = Math.max(largest, Math.abs(value));
+      }
     }
     chunks.push(chunk);
   }
-  const product = new Float64Array(n * n);
-  for (let c = 0; c < count; c++) {
-    const chunk = chunks[c]!;
-    for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
-      const i1 = Math.min(n, i0 + ROW_BLOCK);
-      const values = (yield lowerBlock(chunk, i0, i1, chunkLength)) as Float32Array;
+  return { chunks, largest };
+}
+
+/** product[i, j] += values[i − i0, j] for rows [i0, i1) and j ≤ i (`values` is `[i1 − i0, i1]`). */
+function addGramBlock(product: Float64Array, n: number, values: Float32Array, i0: number, i1: number): void {
+  for (let i = i0; i < i1; i++) {
+    const source = (i - i0) * i1;
+    const destination = i * n;
+    for (let j = 0; j <= i; j++) product[destination + j]! += values[source + j]!;
+  }
+}
+
+/** Copies the lower triangle of the `[n, n]` row-major matrix onto the upper one, in 32 × 32 tiles. */
+function mirrorLower(product: Float64Array, n: number): void {
+  const TILE = 32;
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(n, i0 + TILE);
+    for (let j0 = 0; j0 <= i0; j0 += TILE) {
       for (let i = i0; i < i1; i++) {
-        const source = (i - i0) * i1;
-        const destination = i * n;
-        for (let j = 0; j <= i; j++) product[destination + j]! += values[source + j]!;
+        const j1 = Math.min(i, j0 + TILE);
+        for (let j = j0; j < j1; j++) product[j * n + i] = product[i * n + j]!;
       }
     }
-    onChunk?.((c + 1) / count);
   }
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) product[j * n + i] = product[i * n + j]!;
-  return { mean, product, size: n, chunks, chunkLength };
 }
 
 /**

@@ -19,6 +19,15 @@ export type EighOptions = {
 };
 
 const EPSILON = 2 ** -52;
+
+/**
+ * √(a² + b²): the plain formula where it cannot overflow or underflow (V8's Math.hypot is several times
+ * slower, and the QL sweeps call this O(n²) times), Math.hypot elsewhere.
+ */
+function hypot(a: number, b: number): number {
+  const sum = a * a + b * b;
+  return sum > 1e-290 && sum < 1e290 ? Math.sqrt(sum) : Math.hypot(a, b);
+}
 const MAX_ITERATIONS_PER_VALUE = 64;
 
 /**
@@ -255,11 +264,21 @@ function tridiagonalize(a: Float64Array, n: number, diagonal: Float64Array, offD
 }
 
 /**
+ * The eigenvalues (unsorted, in `diagonal`, which is returned) of the symmetric tridiagonal (`diagonal`,
+ * `offDiagonal`; `offDiagonal[i]` couples i and i + 1, the last entry 0), both overwritten: implicit QL
+ * without vectors, O(n²). Internal (the dense eigensolver, `dense-eigen.ts`).
+ */
+export function eigenvaluesOfTridiagonal(diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
+  implicitQl(diagonal, offDiagonal, null, n);
+  return diagonal;
+}
+
+/**
  * Implicit QL iteration on the symmetric tridiagonal (`diagonal`, `offDiagonal`), rotating the rows of
- * `basisT` (Qᵀ) alongside. On return `diagonal` holds the eigenvalues (unsorted) and row `i` of `basisT`
+ * `basisT` (Qᵀ) alongside (when given). On return `diagonal` holds the eigenvalues (unsorted) and row `i` of `basisT`
  * the eigenvector of `diagonal[i]`.
  */
-function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: Float64Array, n: number): void {
+function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: Float64Array | null, n: number): void {
   const d = diagonal;
   const e = offDiagonal;
   const cosines = new Float64Array(n);
@@ -286,7 +305,7 @@ function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: F
       }
       // Wilkinson-style shift from the leading 2×2 block.
       let g = (d[l + 1]! - d[l]!) / (2 * e[l]!);
-      let r = Math.hypot(g, 1);
+      let r = hypot(g, 1);
       g = d[m]! - d[l]! + e[l]! / (g + (g >= 0 ? r : -r));
       let s = 1;
       let c = 1;
@@ -296,7 +315,7 @@ function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: F
       for (let i = m - 1; i >= l; i--) {
         const f = s * e[i]!;
         const b = c * e[i]!;
-        r = Math.hypot(f, g);
+        r = hypot(f, g);
         e[i + 1] = r;
         if (r === 0) {
           d[i + 1] = d[i + 1]! - p;
@@ -315,7 +334,7 @@ function implicitQl(diagonal: Float64Array, offDiagonal: Float64Array, basisT: F
         sines[i] = s;
         lowest = i;
       }
-      applyRotations(basisT, n, lowest, m - 1, cosines, sines);
+      if (basisT !== null) applyRotations(basisT, n, lowest, m - 1, cosines, sines);
       if (underflow) continue;
       d[l] = d[l]! - p;
       e[l] = g;

@@ -430,9 +430,9 @@ describe('PCA.fitAsync (cpu backend)', () => {
   });
 
   it.each([
-    ['the Gram route (N < D)', 80, 160],
-    ['the covariance route (N ≥ D)', 300, 64],
-  ])('onProgress: fitAsync with products reports accumulating fractions up to 1, then solving with iterations, on %s', async (_, n, d) => {
+    ['the Gram route (N < D): the dense solver reports fractions', 80, 160, 'fraction'],
+    ['the covariance route (N ≥ D): the subspace iteration reports iterations', 300, 64, 'iteration'],
+  ] as const)('onProgress: fitAsync with products reports accumulating fractions up to 1, then solving, on %s', async (_, n, d, solving) => {
     const x = tf.tensor2d(lowRankData(n, d, 6), [n, d]);
     const reports: PCAProgress[] = [];
     const pca = await new PCA({ nComponents: 0.9 }).fitAsync(x, { products: jsProducts(), onProgress: (progress) => reports.push(progress) });
@@ -445,7 +445,15 @@ describe('PCA.fitAsync (cpu backend)', () => {
     expect(fractions.at(-1)).toBe(1);
     for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThan(fractions[i - 1]!);
     expect(reports[firstSolving]).toEqual({ phase: 'solving' });
-    expect(reports.some((r) => r.iteration === 1)).toBe(true);
+    const solvingReports = reports.slice(firstSolving + 1);
+    if (solving === 'iteration') {
+      expect(reports.some((r) => r.iteration === 1)).toBe(true);
+    } else {
+      const shares = solvingReports.map((r) => r.fraction!);
+      expect(shares.length).toBeGreaterThan(5);
+      expect(shares.at(-1)).toBe(1);
+      for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
+    }
     pca.dispose();
     x.dispose();
   });

@@ -1,0 +1,221 @@
+// AssemblyScript source of @dfm/linalg's WebAssembly kernels (compiled by scripts/build-wasm.mjs into
+// src/kernels-wasm.ts; `pnpm --filter @dfm/linalg build:wasm`). The O(n³) loops of the dense symmetric
+// eigensolver (src/dense-eigen.ts): Householder tridiagonalisation, its blocked panel and trailing update,
+// and the back-transformation of eigenvectors. float64 throughout, 128-bit SIMD (two lanes) on the rows.
+//
+// Storage: the symmetric matrix A is n × n row-major float64 at `a`; only its UPPER triangle is read and
+// written (row i, columns i…n−1: contiguous). Column k of the lower triangle, the one a reflector
+// annihilates, is row k of the upper one. Reflector k (for k = 0…n−2) is stored in row k, columns k+1…n−1,
+// with a 1 at column k+1: H_k = I − τ_k u_k u_kᵀ, and A = Q T Qᵀ with Q = H_0 H_1 ⋯ H_{n−2}.
+// All pointers are byte offsets into the memory; vectors indexed by absolute row/column number.
+
+function at(base: usize, index: i32): usize {
+  return base + (<usize>index << 3);
+}
+
+function rowAt(a: usize, n: i32, i: i32): usize {
+  return a + ((<usize>i * <usize>n) << 3);
+}
+
+/**
+ * Turns row r (columns r+1…n−1) into reflector r: writes u (1 at r+1) over it, d/e entries, returns τ.
+ * β = −sign(α)·‖x‖, τ = (β − α)/β, u = x / (α − β) below its first entry; e[r] = β (α when nothing to do).
+ */
+function reflector(a: usize, n: i32, r: i32, e: usize): f64 {
+  const row = rowAt(a, n, r);
+  const alpha = load<f64>(at(row, r + 1));
+  // ‖x‖ of the entries below α, computed on x / max|x| so neither squares of tiny entries underflow nor
+  // squares of huge ones overflow (as LAPACK's DNRM2 guards).
+  let largest: f64 = Math.abs(alpha);
+  for (let j = r + 2; j < n; j++) largest = Math.max(largest, Math.abs(load<f64>(at(row, j))));
+  let rest: f64 = 0;
+  if (largest > 0) {
+    const inverse = 1 / largest;
+    for (let j = r + 2; j < n; j++) {
+      const x = load<f64>(at(row, j)) * inverse;
+      rest += x * x;
+    }
+  }
+  if (rest == 0) {
+    store<f64>(at(e, r), alpha);
+    store<f64>(at(row, r + 1), 1);
+    return 0;
+  }
+  const scaledAlpha = alpha / largest;
+  let beta = largest * Math.sqrt(scaledAlpha * scaledAlpha + rest);
+  if (alpha >= 0) beta = -beta;
+  const scale = 1 / (alpha - beta);
+  for (let j = r + 2; j < n; j++) store<f64>(at(row, j), load<f64>(at(row, j)) * scale);
+  store<f64>(at(row, r + 1), 1);
+  store<f64>(at(e, r), beta);
+  return (beta - alpha) / beta;
+}
+
+/** y[i] = 0 for i in [from, n). */
+function clear(y: usize, from: i32, n: i32): void {
+  for (let i = from; i < n; i++) store<f64>(at(y, i), 0);
+}
+
+/**
+ * y += A[s:, s:] · u over rows/columns s…n−1 from the upper triangle (u = row `ur` of A, read at
+ * columns ≥ s): row i adds its dot with u to y[i] and, by symmetry, u[i]·A[i, j] to y[j] for j > i.
+ */
+function symvUpper(a: usize, n: i32, s: i32, u: usize, y: usize): void {
+  for (let i = s; i < n; i++) {
+    const row = rowAt(a, n, i);
+    const ui = load<f64>(at(u, i));
+    let dot = load<f64>(at(row, i)) * ui;
+    const uiv = f64x2.splat(ui);
+    let acc = f64x2.splat(0);
+    let j = i + 1;
+    for (; j + 1 < n; j += 2) {
+      const aj = v128.load(at(row, j));
+      acc = f64x2.add(acc, f64x2.mul(aj, v128.load(at(u, j))));
+      const yp = at(y, j);
+      v128.store(yp, f64x2.add(v128.load(yp), f64x2.mul(aj, uiv)));
+    }
+    dot += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+    for (; j < n; j++) {
+      const aj = load<f64>(at(row, j));
+      dot += aj * load<f64>(at(u, j));
+      store<f64>(at(y, j), load<f64>(at(y, j)) + aj * ui);
+    }
+    store<f64>(at(y, i), load<f64>(at(y, i)) + dot);
+  }
+}
+
+/** w[j] = τ y[j] − (τ²/2)(yᵀu) u[j] for j in [s, n) (w may be y). */
+function finishW(y: usize, u: usize, w: usize, tau: f64, s: i32, n: i32): void {
+  let yu: f64 = 0;
+  for (let j = s; j < n; j++) yu += load<f64>(at(y, j)) * load<f64>(at(u, j));
+  const c = 0.5 * tau * tau * yu;
+  for (let j = s; j < n; j++) store<f64>(at(w, j), tau * load<f64>(at(y, j)) - c * load<f64>(at(u, j)));
+}
+
+// The exported kernels do one step each and JavaScript loops over the steps: V8 first runs WebAssembly
+// with its baseline compiler and swaps in optimised code only between calls (there is no on-stack
+// replacement for WebAssembly), so one call doing all n steps would run entirely unoptimised.
+
+/**
+ * Unblocked tridiagonalisation, first step at row k0 (the rows before k0 are done: their reflectors have
+ * been applied to the trailing matrix): reflector k0, τ[k0], and y = A[k0+1:, k0+1:] u_{k0}. Then
+ * {@link fusedStep} for k = k0…n−2. `y` is a work vector of n.
+ */
+export function firstStep(a: usize, n: i32, k0: i32, d: usize, e: usize, taus: usize, y: usize): void {
+  if (k0 == n - 1) {
+    store<f64>(at(d, k0), load<f64>(at(rowAt(a, n, k0), k0)));
+    return;
+  }
+  const tau = reflector(a, n, k0, e);
+  store<f64>(at(taus, k0), tau);
+  clear(y, k0 + 1, n);
+  if (tau != 0) symvUpper(a, n, k0 + 1, rowAt(a, n, k0), y);
+}
+
+/**
+ * Step k of the unblocked tridiagonalisation (k ≤ n − 2; reflector k in row k, τ[k], and y = A u_k from the
+ * previous step): d[k]; the rank-2 update A ← A − u wᵀ − w uᵀ of rows/columns k+1…, fused with the next
+ * step's product y = A u_{k+1}, so the trailing triangle streams through memory once per step; reflector
+ * k + 1 and τ[k+1] (or d[n−1] at the last step). `w` is a work vector of n.
+ */
+export function fusedStep(a: usize, n: i32, k: i32, d: usize, e: usize, taus: usize, y: usize, w: usize): void {
+  store<f64>(at(d, k), load<f64>(at(rowAt(a, n, k), k)));
+  const tau = load<f64>(at(taus, k));
+  const u = rowAt(a, n, k);
+  const r = k + 1;
+  if (tau != 0) {
+    finishW(y, u, w, tau, r, n);
+    // Row r first (the next reflector is built from it).
+    const row = rowAt(a, n, r);
+    const ur = load<f64>(at(u, r));
+    const wr = load<f64>(at(w, r));
+    for (let j = r; j < n; j++) {
+      const p = at(row, j);
+      store<f64>(p, load<f64>(p) - ur * load<f64>(at(w, j)) - wr * load<f64>(at(u, j)));
+    }
+  }
+  if (r == n - 1) {
+    store<f64>(at(d, r), load<f64>(at(rowAt(a, n, r), r)));
+    return;
+  }
+  const tauNext = reflector(a, n, r, e);
+  store<f64>(at(taus, r), tauNext);
+  const next = rowAt(a, n, r);
+  clear(y, r + 1, n);
+  if (tau == 0) {
+    if (tauNext != 0) symvUpper(a, n, r + 1, next, y);
+    return;
+  }
+  // Rows r+1…: A ← A − u wᵀ − w uᵀ, and y += A_new · u_next, in one pass.
+  for (let i = r + 1; i < n; i++) {
+    const row = rowAt(a, n, i);
+    const ui = load<f64>(at(u, i));
+    const wi = load<f64>(at(w, i));
+    const vi = load<f64>(at(next, i));
+    const pii = at(row, i);
+    const aii = load<f64>(pii) - 2 * ui * wi;
+    store<f64>(pii, aii);
+    let dot = aii * vi;
+    const uiv = f64x2.splat(ui);
+    const wiv = f64x2.splat(wi);
+    const viv = f64x2.splat(vi);
+    let acc = f64x2.splat(0);
+    let j = i + 1;
+    for (; j + 1 < n; j += 2) {
+      const p = at(row, j);
+      const aj = f64x2.sub(f64x2.sub(v128.load(p), f64x2.mul(uiv, v128.load(at(w, j)))), f64x2.mul(wiv, v128.load(at(u, j))));
+      v128.store(p, aj);
+      acc = f64x2.add(acc, f64x2.mul(aj, v128.load(at(next, j))));
+      const yp = at(y, j);
+      v128.store(yp, f64x2.add(v128.load(yp), f64x2.mul(aj, viv)));
+    }
+    dot += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+    for (; j < n; j++) {
+      const p = at(row, j);
+      const aj = load<f64>(p) - ui * load<f64>(at(w, j)) - wi * load<f64>(at(u, j));
+      store<f64>(p, aj);
+      dot += aj * load<f64>(at(next, j));
+      store<f64>(at(y, j), load<f64>(at(y, j)) + aj * vi);
+    }
+    store<f64>(at(y, i), load<f64>(at(y, i)) + dot);
+  }
+}
+
+/**
+ * Z ← H_k Z for the `[n, m]` row-major Z at `z` (reflector k stored in A's row k, τ[k]); called for
+ * k = n−2 … 0, it makes Z ← Q Z. `t` is a work vector of m.
+ */
+export function applyReflector(a: usize, n: i32, k: i32, taus: usize, z: usize, m: i32, t: usize): void {
+  {
+    const tau = load<f64>(at(taus, k));
+    if (tau == 0) return;
+    const u = rowAt(a, n, k);
+    for (let c = 0; c < m; c++) store<f64>(at(t, c), 0);
+    // t = Z[k+1:, :]ᵀ u
+    for (let i = k + 1; i < n; i++) {
+      const ui = load<f64>(at(u, i));
+      if (ui == 0) continue;
+      const zr = rowAt(z, m, i);
+      const uiv = f64x2.splat(ui);
+      let c = 0;
+      for (; c + 1 < m; c += 2) {
+        const tp = at(t, c);
+        v128.store(tp, f64x2.add(v128.load(tp), f64x2.mul(uiv, v128.load(at(zr, c)))));
+      }
+      for (; c < m; c++) store<f64>(at(t, c), load<f64>(at(t, c)) + ui * load<f64>(at(zr, c)));
+    }
+    // Z[k+1:, :] −= τ u tᵀ
+    for (let i = k + 1; i < n; i++) {
+      const f = tau * load<f64>(at(u, i));
+      if (f == 0) continue;
+      const zr = rowAt(z, m, i);
+      const fv = f64x2.splat(f);
+      let c = 0;
+      for (; c + 1 < m; c += 2) {
+        const zp = at(zr, c);
+        v128.store(zp, f64x2.sub(v128.load(zp), f64x2.mul(fv, v128.load(at(t, c)))));
+      }
+      for (; c < m; c++) store<f64>(at(zr, c), load<f64>(at(zr, c)) - f * load<f64>(at(t, c)));
+    }
+  }
+}
