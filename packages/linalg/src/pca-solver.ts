@@ -53,8 +53,10 @@ export type PCAProgressCallback = (progress: PCAProgress) => void;
 /**
  * Rows `[r0, r1)` of an `[n, d]` matrix as row-major float32 (finite, checked by the source), read on demand:
  * PCA's fits read their tensor a block at a time so the scatter route never holds a second [n, d] copy.
+ * `transient`: the caller reads the rows at once and drops them before anything else runs, so the source may
+ * return a view of its own memory instead of a copy.
  */
-export type RowSource = (r0: number, r1: number) => Float32Array;
+export type RowSource = (r0: number, r1: number, transient?: boolean) => Float32Array;
 
 /**
  * PCA of `[n, d]` row-major float32 rows (finite, n ≥ 2, an integer level ≤ min(n, d) checked by the
@@ -72,7 +74,8 @@ export function* solveRows(
   precision: ProductPrecision = 'float32',
 ): ProductWork<PCAState> {
   const read: RowSource = typeof rows === 'function' ? rows : (r0, r1) => rows.subarray(r0 * d, r1 * d);
-  if (n < d) return yield* solveGram(read(0, n), n, d, level, caller, onProgress, precision);
+  // The Gram route reads the rows once, before its first product (transient: a view may do, no copy).
+  if (n < d) return yield* solveGram(read(0, n, true), n, d, level, caller, onProgress, precision);
   const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
   let shift: Float64Array;
   if (typeof rows === 'function') {
