@@ -1,5 +1,6 @@
 import { KERNELS_WASM_BASE64 } from './kernels-wasm';
 import { eigenvaluesOfTridiagonal } from './eigh';
+import { uniformSource } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
 
 /**
@@ -185,15 +186,8 @@ export function tridiagonalEigenvectors(d: Float64Array, e: Float64Array, values
   const columns: Float64Array[] = [];
   let clusterStart = 0;
   let previous = Number.POSITIVE_INFINITY;
-  let state = 0x2545f491;
-  const random = () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 4294967296 - 0.5;
-  };
+  const uniform = uniformSource(0x2545f491);
+  const random = () => uniform() - 0.5;
   for (let j = 0; j < count; j++) {
     let lambda = values[j]!;
     if (j > 0 && previous - lambda < perturbation) lambda = previous - perturbation;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, loadFixture, lowRankData, maxAbsDiff, useBackend } from '../test/helpers';
+import { BACKENDS, expectSolvingReports, loadFixture, lowRankData, maxAbsDiff, useBackend } from '../test/helpers';
 import { PCA, type PCAJSON, type PCAProgress } from './pca';
 import { PCAStatistics } from './pca-statistics';
 import { InvalidArgumentError, NotFittedError, ShapeMismatchError } from '@dfm/errors';
@@ -197,15 +197,7 @@ describe.each(BACKENDS)('PCA on the %s backend', (backend) => {
       const fractions = reports.slice(0, firstSolving).map((r) => r.fraction!);
       expect(fractions.at(-1)).toBe(1);
       for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThan(fractions[i - 1]!);
-      const solvingReports = reports.slice(firstSolving + 1);
-      if (solving === 'iteration') {
-        expect(reports.some((r) => r.iteration === 1)).toBe(true);
-      } else {
-        const shares = solvingReports.map((r) => r.fraction!);
-        expect(shares.length).toBeGreaterThan(5);
-        expect(shares.at(-1)).toBe(1);
-        for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
-      }
+      expectSolvingReports(reports, firstSolving, solving);
       pca.dispose();
       x.dispose();
     });

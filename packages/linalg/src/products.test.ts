@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dfmFeatures } from '../test/dfm-features';
 import { covarianceFixture, fixtureFeatures, freErrors, freOf, gramFixture, levelsFixture } from '../test/pca-fixtures';
-import { BACKENDS, lowRankData, maxRelDiff, seededRandom, useBackend } from '../test/helpers';
+import { BACKENDS, expectSolvingReports, lowRankData, maxRelDiff, seededRandom, useBackend } from '../test/helpers';
 import { PCA, type PCAProgress } from './pca';
 import { PCAStatistics } from './pca-statistics';
 import { checkProducts, type MatrixProducts, type ProductRequest, type ProductWork, runAsync, runSync } from './products';
@@ -445,15 +445,7 @@ describe('PCA.fitAsync (cpu backend)', () => {
     expect(fractions.at(-1)).toBe(1);
     for (let i = 1; i < fractions.length; i++) expect(fractions[i]!).toBeGreaterThan(fractions[i - 1]!);
     expect(reports[firstSolving]).toEqual({ phase: 'solving' });
-    const solvingReports = reports.slice(firstSolving + 1);
-    if (solving === 'iteration') {
-      expect(reports.some((r) => r.iteration === 1)).toBe(true);
-    } else {
-      const shares = solvingReports.map((r) => r.fraction!);
-      expect(shares.length).toBeGreaterThan(5);
-      expect(shares.at(-1)).toBe(1);
-      for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
-    }
+    expectSolvingReports(reports, firstSolving, solving);
     pca.dispose();
     x.dispose();
   });

@@ -633,10 +633,10 @@ function powerOfTwoNear(value: number): number {
   return value > 0 && Number.isFinite(value) ? 2 ** Math.round(Math.log2(value)) : 1;
 }
 
-/** A seeded source of standard normal numbers (xorshift32 + Box–Muller): the same draw every run. */
-function gaussianSource(seed: number): () => number {
+/** A seeded source of uniform numbers in (0, 1) (xorshift32): the same draw every run. */
+export function uniformSource(seed: number): () => number {
   let state = seed >>> 0 || 1;
-  const uniform = () => {
+  return () => {
     state ^= state << 13;
     state >>>= 0;
     state ^= state >>> 17;
@@ -644,6 +644,11 @@ function gaussianSource(seed: number): () => number {
     state >>>= 0;
     return (state + 0.5) / 4294967296;
   };
+}
+
+/** A seeded source of standard normal numbers (xorshift32 + Box–Muller): the same draw every run. */
+function gaussianSource(seed: number): () => number {
+  const uniform = uniformSource(seed);
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

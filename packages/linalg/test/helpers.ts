@@ -1,5 +1,6 @@
 /** Shared test helpers: backends, fixtures and float64 matrix checks. */
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -95,4 +96,19 @@ export function lowRankData(rows: number, cols: number, rank: number, seed = 1):
     }
   }
   return out;
+}
+
+/**
+ * The solving reports of a PCA fit's progress after its first `{ phase: 'solving' }`: iterations (the subspace
+ * iteration), or rising fractions of the dense solver's reduction ending at 1.
+ */
+export function expectSolvingReports(reports: { phase: string; fraction?: number; iteration?: number }[], firstSolving: number, solving: 'iteration' | 'fraction'): void {
+  if (solving === 'iteration') {
+    expect(reports.some((r) => r.iteration === 1)).toBe(true);
+    return;
+  }
+  const shares = reports.slice(firstSolving + 1).map((r) => r.fraction!);
+  expect(shares.length).toBeGreaterThan(5);
+  expect(shares.at(-1)).toBe(1);
+  for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
 }
