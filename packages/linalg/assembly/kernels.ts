@@ -99,7 +99,7 @@ function finishW(y: usize, u: usize, w: usize, tau: f64, s: i32, n: i32): void {
 /**
  * Unblocked tridiagonalisation, first step at row k0 (the rows before k0 are done: their reflectors have
  * been applied to the trailing matrix): reflector k0, τ[k0], and y = A[k0+1:, k0+1:] u_{k0}. Then
- * {@link fusedStep} for k = k0…n−2. `y` is a work vector of n.
+ * {@link stepHead} and {@link stepRows} for k = k0…n−2. `y` is a work vector of n.
  */
 export function firstStep(a: usize, n: i32, k0: i32, d: usize, e: usize, taus: usize, y: usize): void {
   if (k0 == n - 1) {
@@ -113,12 +113,12 @@ export function firstStep(a: usize, n: i32, k0: i32, d: usize, e: usize, taus: u
 }
 
 /**
- * Step k of the unblocked tridiagonalisation (k ≤ n − 2; reflector k in row k, τ[k], and y = A u_k from the
- * previous step): d[k]; the rank-2 update A ← A − u wᵀ − w uᵀ of rows/columns k+1…, fused with the next
- * step's product y = A u_{k+1}, so the trailing triangle streams through memory once per step; reflector
- * k + 1 and τ[k+1] (or d[n−1] at the last step). `w` is a work vector of n.
+ * Step k of the unblocked tridiagonalisation, first part (k ≤ n − 2; reflector k in row k, τ[k], and
+ * y = A u_k from the previous step): d[k]; w; row k + 1 brought up to date; reflector k + 1 and τ[k+1]
+ * (or d[n−1] at the last step); y cleared for the next product. Returns 1 when rows k+2… still need the
+ * fused sweep ({@link stepRows}), 0 when the step is complete.
  */
-export function fusedStep(a: usize, n: i32, k: i32, d: usize, e: usize, taus: usize, y: usize, w: usize): void {
+export function stepHead(a: usize, n: i32, k: i32, d: usize, e: usize, taus: usize, y: usize, w: usize): i32 {
   store<f64>(at(d, k), load<f64>(at(rowAt(a, n, k), k)));
   const tau = load<f64>(at(taus, k));
   const u = rowAt(a, n, k);
@@ -136,18 +136,28 @@ export function fusedStep(a: usize, n: i32, k: i32, d: usize, e: usize, taus: us
   }
   if (r == n - 1) {
     store<f64>(at(d, r), load<f64>(at(rowAt(a, n, r), r)));
-    return;
+    return 0;
   }
   const tauNext = reflector(a, n, r, e);
   store<f64>(at(taus, r), tauNext);
-  const next = rowAt(a, n, r);
   clear(y, r + 1, n);
   if (tau == 0) {
-    if (tauNext != 0) symvUpper(a, n, r + 1, next, y);
-    return;
+    if (tauNext != 0) symvUpper(a, n, r + 1, rowAt(a, n, r), y);
+    return 0;
   }
-  // Rows r+1…: A ← A − u wᵀ − w uᵀ, and y += A_new · u_next, in one pass.
-  for (let i = r + 1; i < n; i++) {
+  return 1;
+}
+
+/**
+ * Step k, second part, over rows [i0, i1) ⊆ [k+2, n): A ← A − u wᵀ − w uᵀ (u = reflector k, w from
+ * {@link stepHead}) fused with y += A_new · u_{k+1}, so the trailing triangle streams through memory once
+ * per step. Rows are independent but for the sums into y: threads sweeping disjoint row ranges each add
+ * into their own y (zeroed), merged by {@link addInto}.
+ */
+export function stepRows(a: usize, n: i32, k: i32, i0: i32, i1: i32, y: usize, w: usize): void {
+  const u = rowAt(a, n, k);
+  const next = rowAt(a, n, k + 1);
+  for (let i = i0; i < i1; i++) {
     const row = rowAt(a, n, i);
     const ui = load<f64>(at(u, i));
     const wi = load<f64>(at(w, i));
@@ -181,41 +191,52 @@ export function fusedStep(a: usize, n: i32, k: i32, d: usize, e: usize, taus: us
   }
 }
 
+/** y[j] += other[j] and other[j] = 0, for j in [from, n) (merges a thread's sums). */
+export function addInto(y: usize, other: usize, from: i32, n: i32): void {
+  for (let j = from; j < n; j++) {
+    const p = at(other, j);
+    store<f64>(at(y, j), load<f64>(at(y, j)) + load<f64>(p));
+    store<f64>(p, 0);
+  }
+}
+
 /**
- * Z ← H_k Z for the `[n, m]` row-major Z at `z` (reflector k stored in A's row k, τ[k]); called for
- * k = n−2 … 0, it makes Z ← Q Z. `t` is a work vector of m.
+ * Z ← H_kLow ⋯ H_kHigh Z for a block of columns of Z: `width` columns at `z`, rows `stride` values apart
+ * (reflector k stored in A's row k, τ[k]; applied from kHigh down to kLow). Called with kHigh = n−2 … 0
+ * in consecutive ranges, it makes Z ← Q Z (column blocks are independent of each other). `t` is a
+ * work vector of `width`.
  */
-export function applyReflector(a: usize, n: i32, k: i32, taus: usize, z: usize, m: i32, t: usize): void {
-  {
+export function applyReflectors(a: usize, n: i32, kHigh: i32, kLow: i32, taus: usize, z: usize, stride: i32, width: i32, t: usize): void {
+  for (let k = kHigh; k >= kLow; k--) {
     const tau = load<f64>(at(taus, k));
-    if (tau == 0) return;
+    if (tau == 0) continue;
     const u = rowAt(a, n, k);
-    for (let c = 0; c < m; c++) store<f64>(at(t, c), 0);
+    for (let c = 0; c < width; c++) store<f64>(at(t, c), 0);
     // t = Z[k+1:, :]ᵀ u
     for (let i = k + 1; i < n; i++) {
       const ui = load<f64>(at(u, i));
       if (ui == 0) continue;
-      const zr = rowAt(z, m, i);
+      const zr = rowAt(z, stride, i);
       const uiv = f64x2.splat(ui);
       let c = 0;
-      for (; c + 1 < m; c += 2) {
+      for (; c + 1 < width; c += 2) {
         const tp = at(t, c);
         v128.store(tp, f64x2.add(v128.load(tp), f64x2.mul(uiv, v128.load(at(zr, c)))));
       }
-      for (; c < m; c++) store<f64>(at(t, c), load<f64>(at(t, c)) + ui * load<f64>(at(zr, c)));
+      for (; c < width; c++) store<f64>(at(t, c), load<f64>(at(t, c)) + ui * load<f64>(at(zr, c)));
     }
     // Z[k+1:, :] −= τ u tᵀ
     for (let i = k + 1; i < n; i++) {
       const f = tau * load<f64>(at(u, i));
       if (f == 0) continue;
-      const zr = rowAt(z, m, i);
+      const zr = rowAt(z, stride, i);
       const fv = f64x2.splat(f);
       let c = 0;
-      for (; c + 1 < m; c += 2) {
+      for (; c + 1 < width; c += 2) {
         const zp = at(zr, c);
         v128.store(zp, f64x2.sub(v128.load(zp), f64x2.mul(fv, v128.load(at(t, c)))));
       }
-      for (; c < m; c++) store<f64>(at(zr, c), load<f64>(at(zr, c)) - f * load<f64>(at(t, c)));
+      for (; c < width; c++) store<f64>(at(zr, c), load<f64>(at(zr, c)) - f * load<f64>(at(t, c)));
     }
   }
 }

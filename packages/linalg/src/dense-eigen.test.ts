@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadFixture } from '../test/helpers';
-import { DenseSymmetricSolver, denseEigen, denseKernelsAvailable, tridiagonalEigenvectors } from './dense-eigen';
+import { DenseSymmetricSolver, denseEigen, denseKernelsAvailable, THREADS_FROM, tridiagonalEigenvectors } from './dense-eigen';
 import { eigenvaluesOfTridiagonal } from './eigh';
 
 type EighCase = { name: string; rows: number; cols: number; data: number[]; values: number[] };
@@ -150,6 +150,32 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     solver.matrix.set(a);
     const { values } = solver.solve();
     for (let i = 0; i < n; i++) expect(values[i]).toBeCloseTo(n - i, 11);
+  });
+
+  it('shares the reduction with a worker thread (Node, n ≥ THREADS_FROM): the same eigenpairs as one thread', () => {
+    const n = Math.max(THREADS_FROM, 520);
+    const known = Array.from({ length: n }, (_, j) => (j + 1) ** -1.6);
+    const a = withSpectrum(known, 5);
+    const runs = [2, 1].map((threads) => {
+      const solver = new DenseSymmetricSolver(n, { threads });
+      const started = solver.threads;
+      solver.matrix.set(a);
+      const result = solver.solve();
+      return { started, after: solver.threads, values: result.values, vectors: result.vectors(30) };
+    });
+    expect(runs.map((run) => [run.started, run.after])).toEqual([
+      [2, 1],
+      [1, 1],
+    ]);
+    const expected = [...known].sort((x, y) => y - x);
+    for (const run of runs) {
+      for (let i = 0; i < n; i++) expect(Math.abs(run.values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n);
+      const { residual, orthogonality } = quality(a, n, run.values, run.vectors, 30);
+      expect(residual).toBeLessThanOrEqual(1e-13 * n);
+      expect(orthogonality).toBeLessThan(1e-10);
+    }
+    // Only the order of the sums into y differs between the two.
+    for (let i = 0; i < n; i++) expect(Math.abs(runs[0]!.values[i]! - runs[1]!.values[i]!)).toBeLessThanOrEqual(1e-14 * n);
   });
 
   it('inverse iteration on a tridiagonal with equal eigenvalues returns orthogonal vectors', () => {

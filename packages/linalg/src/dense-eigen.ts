@@ -1,4 +1,4 @@
-import { KERNELS_WASM_BASE64 } from './kernels-wasm';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm';
 import { eigenvaluesOfTridiagonal } from './eigh';
 import { uniformSource } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
@@ -23,36 +23,40 @@ type WasmMemory = { readonly buffer: ArrayBuffer; grow(pages: number): number };
 type WasmApi = {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 };
 
 /** The exports of `assembly/kernels.ts` (byte offsets into `memory`). */
 type Kernels = {
   memory: WasmMemory;
   firstStep(a: number, n: number, k0: number, d: number, e: number, taus: number, y: number): void;
-  fusedStep(a: number, n: number, k: number, d: number, e: number, taus: number, y: number, w: number): void;
-  applyReflector(a: number, n: number, k: number, taus: number, z: number, m: number, t: number): void;
+  stepHead(a: number, n: number, k: number, d: number, e: number, taus: number, y: number, w: number): number;
+  stepRows(a: number, n: number, k: number, i0: number, i1: number, y: number, w: number): void;
+  addInto(y: number, other: number, from: number, n: number): void;
+  applyReflectors(a: number, n: number, kHigh: number, kLow: number, taus: number, z: number, stride: number, width: number, t: number): void;
 };
 
-let compiled: object | null | undefined;
+const compiled: { plain?: object | null; shared?: object | null } = {};
 
 function wasmApi(): WasmApi | undefined {
   return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 }
 
-/** The compiled kernels' module, or null where WebAssembly (with SIMD) is not available. */
-function kernelsModule(): object | null {
-  if (compiled !== undefined) return compiled;
+/** A compiled kernels' module (`shared`: importing a shared memory), or null where it cannot be compiled. */
+function kernelsModule(shared = false): object | null {
+  const key = shared ? 'shared' : 'plain';
+  const known = compiled[key];
+  if (known !== undefined) return known;
   try {
-    const text = atob(KERNELS_WASM_BASE64);
+    const text = atob(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
     const bytes = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     // Synchronous compilation: the module is under 4 KiB, the limit browsers allow on their main thread.
-    compiled = new (wasmApi()!.Module)(bytes);
+    compiled[key] = new (wasmApi()!.Module)(bytes);
   } catch {
-    compiled = null;
+    compiled[key] = null;
   }
-  return compiled;
+  return compiled[key]!;
 }
 
 /** Whether the WebAssembly kernels can run here (PCA uses its other solvers where they cannot). */
@@ -60,17 +64,81 @@ export function denseKernelsAvailable(): boolean {
   return kernelsModule() !== null;
 }
 
-/** A fresh instance with its own memory of at least `bytes` (freed with the instance when dropped). */
-function instantiate(bytes: number): Kernels {
-  const module = kernelsModule();
-  const api = wasmApi();
-  if (module === null || api === undefined) {
-    throw new DfmError('dense eigensolver: WebAssembly with SIMD is not available here. Use eigh() instead.', { code: 'E_RUNTIME_UNAVAILABLE' });
-  }
-  const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
-  const instance = new api.Instance(module, { env: { memory } });
+/** A fresh instance of `module` on `memory`. */
+function instantiate(module: object, memory: WasmMemory): Kernels {
+  const instance = new (wasmApi()!.Instance)(module, { env: { memory } });
   return { memory, ...(instance.exports as unknown as Omit<Kernels, 'memory'>) };
 }
+
+/** Node's `worker_threads` and `os`, reached without a static import (this package also runs in browsers). */
+type NodeThreads = {
+  Worker: new (code: string, options: { eval: true; workerData: unknown }) => {
+    unref(): void;
+    terminate(): Promise<number>;
+    on(event: 'error', listener: (error: Error) => void): void;
+  };
+};
+
+function nodeThreads(): { threads: NodeThreads; cores: number } | null {
+  const get = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule;
+  if (typeof get !== 'function' || typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return null;
+  const threads = get('node:worker_threads') as NodeThreads | undefined;
+  const os = get('node:os') as { availableParallelism?: () => number } | undefined;
+  if (threads?.Worker === undefined || typeof os?.availableParallelism !== 'function') return null;
+  return { threads, cores: os.availableParallelism() };
+}
+
+/** Rows from which the reduction is shared between threads (below, starting a worker costs more than it saves). */
+export const THREADS_FROM = 512;
+/** At most this many threads sweep a step (the sweep is bound by memory bandwidth). */
+const MAX_THREADS = 4;
+/** Reflectors per call of the back-transformation (V8 optimises a WebAssembly function between calls only). */
+const REFLECTORS_PER_CALL = 32;
+/** A step's waiting for a worker gives up after this long (ms): a worker that died must not hang the fit. */
+const WORKER_TIMEOUT_MS = 30_000;
+
+/**
+ * The worker's loop (CommonJS, evaluated): wait for a step number in ctl[0], sweep its rows
+ * (ctl[2 + 3t …] = k, i0, i1 for worker t) into its own y, count itself done in ctl[1]; k < 0 stops it;
+ * ctl[15] = 1 says it failed.
+ */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, ctl: ctlAt, a, n, w, y, index, prefault } = workerData;
+const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctl = new Int32Array(memory.buffer, ctlAt, 16);
+// Map this worker's share of the matrix's pages now, while the main thread still prepares the data: a first
+// write to a page costs a fault (~15 µs on a VM). Compare-and-swap 0 → 0 on one word per page maps it for
+// writing without ever changing a value the main thread may already have written there.
+const words = new Int32Array(memory.buffer);
+for (let word = prefault[0] >> 2; word < prefault[1] >> 2; word += 1024) Atomics.compareExchange(words, word, 0, 0);
+let seen = 0;
+try {
+  for (;;) {
+    while (Atomics.load(ctl, 0) === seen) Atomics.wait(ctl, 0, seen);
+    seen = Atomics.load(ctl, 0);
+    const k = ctl[2 + 3 * index];
+    if (k < 0) break;
+    kernels.stepRows(a, n, k, ctl[3 + 3 * index], ctl[4 + 3 * index], y, w);
+    Atomics.add(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
+  }
+} catch (error) {
+  // The main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it in shared memory.
+  Atomics.store(ctl, 15, 1);
+  Atomics.notify(ctl, 1);
+  throw error;
+}
+`;
+
+/** Worker threads sharing a solver's memory: one per extra thread, each with its own y. */
+type Team = {
+  ctl: Int32Array;
+  workers: { terminate(): Promise<number> }[];
+  /** Byte offsets of the workers' y vectors. */
+  ys: number[];
+};
+
 
 /** The leading eigenpairs of {@link denseEigen}. */
 export type DenseEigen = {
@@ -91,10 +159,20 @@ export class DenseSymmetricSolver {
   readonly #n: number;
   readonly #kernels: Kernels;
   readonly #at: { a: number; d: number; e: number; tau: number; y: number; w: number; end: number };
+  #team: Team | null = null;
 
-  constructor(n: number) {
+  /**
+   * `threads`: how many threads sweep each step of the reduction (default: in Node, from {@link THREADS_FROM}
+   * rows, the cores up to 4; elsewhere 1). Worker threads start here, so they are ready when {@link solve} runs.
+   */
+  constructor(n: number, options: { threads?: number } = {}) {
     this.#n = n;
-    // Layout (bytes, 16-aligned): A [n²], d, e, τ, y, w [n each]; Z and its work vector after them.
+    const node = n >= THREADS_FROM ? nodeThreads() : null;
+    const threads = Math.max(1, Math.min(options.threads ?? (node === null ? 1 : Math.min(node.cores, MAX_THREADS)), MAX_THREADS));
+    const sharedModule = threads > 1 && node !== null ? kernelsModule(true) : null;
+    const extra = sharedModule === null ? 0 : threads - 1;
+    // Layout (bytes, 16-aligned): A [n²], d, e, τ, y, w [n each], the workers' y [n each], their control
+    // words; Z and its work vector after them.
     let offset = 0;
     const take = (count: number) => {
       const at = offset;
@@ -103,9 +181,47 @@ export class DenseSymmetricSolver {
     };
     const a = take(n * n);
     this.#at = { a, d: take(n), e: take(n), tau: take(n), y: take(n), w: take(n), end: 0 };
+    const ys = Array.from({ length: extra }, () => take(n));
+    const ctlAt = take(8);
     this.#at.end = offset;
-    this.#kernels = instantiate(offset);
-    this.matrix = new Float64Array(this.#kernels.memory.buffer, a, n * n);
+    const pages = Math.ceil(offset / 65536) + 1;
+    const api = wasmApi();
+    const module = sharedModule ?? kernelsModule();
+    if (module === null || api === undefined) {
+      throw new DfmError('dense eigensolver: WebAssembly with SIMD is not available here. Use eigh() instead.', { code: 'E_RUNTIME_UNAVAILABLE' });
+    }
+    let memory: WasmMemory;
+    if (sharedModule !== null) {
+      // Room for the eigenvectors too (a shared memory grows only up to its maximum).
+      memory = new api.Memory({ initial: pages, maximum: pages + Math.ceil((n * n * 8 + n * 8) / 65536) + 1, shared: true });
+    } else {
+      memory = new api.Memory({ initial: pages });
+    }
+    this.#kernels = instantiate(module, memory);
+    this.matrix = new Float64Array(memory.buffer, a, n * n);
+    if (sharedModule !== null && node !== null) {
+      const ctl = new Int32Array(memory.buffer, ctlAt, 16);
+      const team: Team = { ctl, workers: [], ys };
+      const bytes = n * n * 8;
+      for (let index = 0; index < extra; index++) {
+        const prefault = [a + Math.floor((bytes * index) / extra), a + Math.floor((bytes * (index + 1)) / extra)];
+        const worker = new node.threads.Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { module: sharedModule, memory, ctl: ctlAt, a, n, w: this.#at.w, y: ys[index], index, prefault },
+        });
+        worker.unref();
+        // A failure is flagged in shared memory by the worker itself (see WORKER_SOURCE); the event only
+        // keeps it from becoming an uncaught exception of the process.
+        worker.on('error', () => {});
+        team.workers.push(worker);
+      }
+      this.#team = team;
+    }
+  }
+
+  /** How many threads sweep the reduction's steps. */
+  get threads(): number {
+    return 1 + (this.#team?.workers.length ?? 0);
   }
 
   /**
@@ -116,12 +232,18 @@ export class DenseSymmetricSolver {
     const n = this.#n;
     const kernels = this.#kernels;
     const at = this.#at;
-    kernels.firstStep(at.a, n, 0, at.d, at.e, at.tau, at.y);
-    const every = Math.max(1, Math.ceil(n / 20));
-    for (let k = 0; k < n - 1; k++) {
-      kernels.fusedStep(at.a, n, k, at.d, at.e, at.tau, at.y, at.w);
-      // Step k costs ∝ (n − k)²: the share done after it is 1 − ((n − k − 2) / (n − 1))³.
-      if (onFraction !== undefined && ((k + 1) % every === 0 || k === n - 2)) onFraction(k === n - 2 ? 1 : 1 - ((n - k - 2) / (n - 1)) ** 3);
+    try {
+      kernels.firstStep(at.a, n, 0, at.d, at.e, at.tau, at.y);
+      const every = Math.max(1, Math.ceil(n / 20));
+      for (let k = 0; k < n - 1; k++) {
+        if (kernels.stepHead(at.a, n, k, at.d, at.e, at.tau, at.y, at.w) === 1) this.#sweep(k);
+        // Step k costs ∝ (n − k)²: the share done after it is 1 − ((n − k − 2) / (n − 1))³.
+        if (onFraction !== undefined && ((k + 1) % every === 0 || k === n - 2)) onFraction(k === n - 2 ? 1 : 1 - ((n - k - 2) / (n - 1)) ** 3);
+      }
+    } finally {
+      // The back-transformation of the vectors stays on this thread: split by columns between two threads it
+      // was slower (0.51–0.53 s against 0.24–0.37 s at 2000 × 190: both halves stream all of Z's rows).
+      this.#stopTeam();
     }
     // T divided by a power of two near its largest entry (exact; the reduction itself is scale-free): the
     // inverse iteration's solves then grow vectors to at most ~1/ε, far from overflow, whatever A's magnitude.
@@ -149,10 +271,78 @@ export class DenseSymmetricSolver {
         const need = zAt + zBytes + Math.ceil((count * 8) / 16) * 16 - kernels.memory.buffer.byteLength;
         if (need > 0) kernels.memory.grow(Math.ceil(need / 65536));
         new Float64Array(kernels.memory.buffer, zAt, n * count).set(z);
-        for (let k = n - 2; k >= 0; k--) kernels.applyReflector(at.a, n, k, at.tau, zAt, count, zAt + zBytes);
+        for (let high = n - 2; high >= 0; high -= REFLECTORS_PER_CALL) {
+          kernels.applyReflectors(at.a, n, high, Math.max(0, high - REFLECTORS_PER_CALL + 1), at.tau, zAt, count, count, zAt + zBytes);
+        }
         return new Float64Array(kernels.memory.buffer, zAt, n * count).slice();
       },
     };
+  }
+
+  /**
+   * The fused sweep of step k over rows k+2…: split between the threads by equal work (row i costs ∝ n − i),
+   * the main thread taking the first (longest) rows; returns the new step number.
+   */
+  #sweep(k: number): void {
+    const n = this.#n;
+    const kernels = this.#kernels;
+    const at = this.#at;
+    const first = k + 2;
+    const rows = n - first;
+    const team = this.#team;
+    if (team === null || rows < 64) {
+      kernels.stepRows(at.a, n, k, first, n, at.y, at.w);
+      return;
+    }
+    const threads = team.workers.length + 1;
+    // Boundary t: the rows before it hold t/threads of the triangle's area, rows·(1 − √(1 − t/threads)).
+    const bounds = Array.from({ length: threads + 1 }, (_, t) => (t === threads ? n : first + Math.round(rows * (1 - Math.sqrt(1 - t / threads)))));
+    const { ctl } = team;
+    for (let t = 1; t < threads; t++) {
+      ctl[2 + 3 * (t - 1)] = k;
+      ctl[3 + 3 * (t - 1)] = bounds[t]!;
+      ctl[4 + 3 * (t - 1)] = bounds[t + 1]!;
+    }
+    this.#start(team);
+    kernels.stepRows(at.a, n, k, first, bounds[1]!, at.y, at.w);
+    this.#join(team, `step ${k} of ${n}`);
+    for (const y of team.ys) kernels.addInto(at.y, y, first, n);
+  }
+
+  /** Wakes the workers for the command written into their control words. */
+  #start(team: Team): void {
+    Atomics.store(team.ctl, 1, 0);
+    Atomics.add(team.ctl, 0, 1);
+    Atomics.notify(team.ctl, 0);
+  }
+
+  /** Waits until every worker has counted itself done (or failed, or timed out: E_INTERNAL). */
+  #join(team: Team, what: string): void {
+    const { ctl } = team;
+    for (;;) {
+      const done = Atomics.load(ctl, 1);
+      if (done === team.workers.length) return;
+      const outcome = Atomics.load(ctl, 15) !== 0 ? 'failed' : Atomics.wait(ctl, 1, done, WORKER_TIMEOUT_MS);
+      if (outcome === 'failed' || outcome === 'timed-out') {
+        const failed = Atomics.load(ctl, 15) !== 0;
+        this.#stopTeam();
+        throw new DfmError(
+          `dense eigensolver: a worker thread ${failed ? 'failed' : 'stopped responding'} at ${what}. Retry, or pass threads: 1; if it persists, report it.`,
+          { code: 'E_INTERNAL' },
+        );
+      }
+    }
+  }
+
+  /** Stops the worker threads (they hold no state of their own). */
+  #stopTeam(): void {
+    const team = this.#team;
+    if (team === null) return;
+    this.#team = null;
+    for (let t = 0; t < team.workers.length; t++) team.ctl[2 + 3 * t] = -1;
+    Atomics.add(team.ctl, 0, 1);
+    Atomics.notify(team.ctl, 0);
+    for (const worker of team.workers) void worker.terminate();
   }
 }
 
