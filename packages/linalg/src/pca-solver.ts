@@ -408,11 +408,12 @@ function rankOneCorrection(w: Float64Array, sum: Float64Array, q: Float32Array |
 
 /**
  * Gram matrices up to this size go to the dense solver ({@link DenseSymmetricSolver}); larger ones to the
- * subspace iteration. Measured on 1000 / 2000 / 3000 × 4096 synthetic features (fresh processes, 2 cores):
- * dense 0.72 / 2.40 / 7.07 s, subspace iteration 1.66 / 2.93 / 3.68 s — the dense solver's 4/3·n³ runs from
- * memory once the matrix outgrows the caches, the iteration's cost grows about as n².
+ * subspace iteration. Measured on 2000 / 3000 / 4000 × 4096 synthetic features (fresh processes, 2 cores, the
+ * dense reduction on 2 threads): dense 1.44–1.55 / 3.82 / 9.39 s, subspace iteration ~2.9 / 3.38 / ~6.3 s —
+ * the dense solver's 4/3·n³ runs from memory once the matrix outgrows the caches, the iteration's cost grows
+ * about as n²; they cross near 2800 rows.
  */
-export const DENSE_GRAM_LIMIT = 2300;
+export const DENSE_GRAM_LIMIT = 2600;
 
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
 function* solveGram(
