@@ -77,21 +77,25 @@ export function packedRow(i: number): number {
 }
 
 /**
- * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d); `onChunk` gets the fraction done;
+ * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d), whole or as consecutive row
+ * blocks; `onChunk` gets the fraction done;
  * the product is written into `target` (`[n, n]`, e.g. the dense eigensolver's memory) when given.
  * The summed axis (features) is cut into chunks of {@link gramChunk}`(d)`; only the lower triangle is
  * multiplied (row blocks of {@link ROW_BLOCK} against the rows up to their end, `A Bᵀ` on the chunk itself).
  */
 export function* gramProducts(
-  data: Float32Array,
+  data: Float32Array | readonly Float32Array[],
   n: number,
   d: number,
   onChunk?: (fraction: number) => void,
   target: Float64Array = new Float64Array(n * n),
 ): ProductWork<GramProducts> {
-  const mean = columnMeans(data, n, d);
+  // Row blocks in order (PCAStatistics' batches) are read in place: the same sums, in the same order, as their
+  // concatenation, without a second copy of the rows.
+  const blocks = Array.isArray(data) ? (data as readonly Float32Array[]) : [data as Float32Array];
+  const mean = blockColumnMeans(blocks, n, d);
   const chunkLength = gramChunk(d);
-  const { chunks, largest } = centredChunks(data, n, d, mean, chunkLength);
+  const { chunks, largest } = centredChunks(blocks, n, d, mean, chunkLength);
   // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
   // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what.
   const scale = powerOfTwoScale(largest);
@@ -116,20 +120,33 @@ export function* gramProducts(
 // The loops below are plain functions, not inside the generator: V8 optimises them far better there
 // (measured: building the chunks of 1000 × 4096 rows took 100 ms inside the generator).
 
+/** {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order). */
+function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number): Float64Array {
+  if (blocks.length === 1) return columnMeans(blocks[0]!, n, d);
+  const mean = new Float64Array(d);
+  for (const block of blocks) {
+    for (let offset = 0; offset < block.length; offset += d) for (let j = 0; j < d; j++) mean[j]! += block[offset + j]!;
+  }
+  for (let j = 0; j < d; j++) mean[j]! /= n;
+  return mean;
+}
+
 /** The centred rows (x − mean, rounded to float32) cut into feature chunks, and the largest |x − mean|. */
-function centredChunks(data: Float32Array, n: number, d: number, mean: Float64Array, chunkLength: number): { chunks: Float32Array[]; largest: number } {
+function centredChunks(blocks: readonly Float32Array[], n: number, d: number, mean: Float64Array, chunkLength: number): { chunks: Float32Array[]; largest: number } {
   const chunks: Float32Array[] = [];
   let largest = 0;
   for (let j0 = 0; j0 < d; j0 += chunkLength) {
     const j1 = Math.min(d, j0 + chunkLength);
     const chunk = new Float32Array(n * chunkLength);
-    for (let i = 0; i < n; i++) {
-      const rowOffset = i * d;
-      const offset = i * chunkLength - j0;
-      for (let j = j0; j < j1; j++) {
-        const value = data[rowOffset + j]! - mean[j]!;
-        chunk[offset + j] = value;
-        largest = Math.max(largest, Math.abs(value));
+    let i = 0;
+    for (const data of blocks) {
+      for (let rowOffset = 0; rowOffset < data.length; rowOffset += d, i++) {
+        const offset = i * chunkLength - j0;
+        for (let j = j0; j < j1; j++) {
+          const value = data[rowOffset + j]! - mean[j]!;
+          chunk[offset + j] = value;
+          largest = Math.max(largest, Math.abs(value));
+        }
       }
     }
     chunks.push(chunk);

@@ -60,12 +60,12 @@ export type RowSource = (r0: number, r1: number, transient?: boolean) => Float32
 
 /**
  * PCA of `[n, d]` row-major float32 rows (finite, n ≥ 2, an integer level ≤ min(n, d) checked by the
- * caller), given whole or as a {@link RowSource}: the Gram route when n < d (all rows at once), else the
+ * caller), given whole, as consecutive row blocks, or as a {@link RowSource}: the Gram route when n < d (all rows at once), else the
  * scatter route (the rows' moments about their own mean), which reads a source twice — the float64 column
  * means, then the moments — a block of rows at a time.
  */
 export function* solveRows(
-  rows: Float32Array | RowSource,
+  rows: Float32Array | readonly Float32Array[] | RowSource,
   n: number,
   d: number,
   level: NComponents,
@@ -73,17 +73,20 @@ export function* solveRows(
   onProgress?: PCAProgressCallback,
   precision: ProductPrecision = 'float32',
 ): ProductWork<PCAState> {
-  const read: RowSource = typeof rows === 'function' ? rows : (r0, r1) => rows.subarray(r0 * d, r1 * d);
+  // Consecutive row blocks (PCAStatistics' batches) go to the Gram route as they are (no concatenated copy).
+  if (Array.isArray(rows) && n < d) return yield* solveGram(rows as readonly Float32Array[], n, d, level, caller, onProgress, precision);
+  const whole = Array.isArray(rows) ? concatenate(rows as readonly Float32Array[], n * d) : (rows as Float32Array | RowSource);
+  const read: RowSource = typeof whole === 'function' ? whole : (r0, r1) => whole.subarray(r0 * d, r1 * d);
   // The Gram route reads the rows once, before its first product (transient: a view may do, no copy).
   if (n < d) return yield* solveGram(read(0, n, true), n, d, level, caller, onProgress, precision);
   const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
   let shift: Float64Array;
-  if (typeof rows === 'function') {
+  if (typeof whole === 'function') {
     shift = new Float64Array(d);
     for (let r0 = 0; r0 < n; r0 += step) addColumnSums(read(r0, Math.min(n, r0 + step)), d, shift);
     for (let j = 0; j < d; j++) shift[j] = shift[j]! / n;
   } else {
-    shift = columnMeans(rows, n, d);
+    shift = columnMeans(whole, n, d);
   }
   const sum = new Float64Array(d);
   const scatter = new Float64Array(packedLength(d));
@@ -94,6 +97,18 @@ export function* solveRows(
     onProgress?.({ phase: 'accumulating', fraction: r1 / n });
   }
   return yield* solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress, precision);
+}
+
+/** The blocks one after the other in a new array of `length`. */
+function concatenate(blocks: readonly Float32Array[], length: number): Float32Array {
+  if (blocks.length === 1) return blocks[0]!;
+  const all = new Float32Array(length);
+  let offset = 0;
+  for (const block of blocks) {
+    all.set(block, offset);
+    offset += block.length;
+  }
+  return all;
 }
 
 /** Adds the column sums of row-major `[·, d]` `rows` to `sums` (float64), in the row order of columnMeans. */
@@ -417,7 +432,7 @@ export const DENSE_GRAM_LIMIT = 2600;
 
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
 function* solveGram(
-  raw: Float32Array,
+  raw: Float32Array | readonly Float32Array[],
   n: number,
   d: number,
   level: NComponents,

@@ -327,7 +327,7 @@ export class PCAStatistics {
     const n = this.#nSamples;
     checkCountFits(level, n, d, caller, `statistics of ${n} samples × ${d} features`);
     const moments = this.#moments;
-    if (moments === null) return solveRows(this.#concatenatedRows(d), n, d, level, caller, onProgress, precision);
+    if (moments === null) return solveRows([...this.#rows], n, d, level, caller, onProgress, precision);
     const sum = this.#totalSum(moments, d);
     const pending = moments.pendingRows > 0 ? { rows: moments.pending, count: moments.pendingRows } : undefined;
     return solveMoments(
