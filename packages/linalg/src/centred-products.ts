@@ -56,6 +56,23 @@ export function columnMeans(data: ArrayLike<number>, n: number, d: number): Floa
   return mean;
 }
 
+/** Adds the column sums of row-major `[·, d]` `rows` to `sums` (float64), in the row order of {@link columnMeans}. */
+export function addColumnSums(rows: ArrayLike<number>, d: number, sums: Float64Array): void {
+  for (let offset = 0; offset < rows.length; offset += d) for (let j = 0; j < d; j++) sums[j]! += rows[offset + j]!;
+}
+
+/** Consecutive row blocks one after the other in a new array of `length` (the block itself when there is one). */
+export function concatenateRows(blocks: readonly Float32Array[], length: number): Float32Array {
+  if (blocks.length === 1) return blocks[0]!;
+  const all = new Float32Array(length);
+  let offset = 0;
+  for (const block of blocks) {
+    all.set(block, offset);
+    offset += block.length;
+  }
+  return all;
+}
+
 /**
  * A power of two near `largest` (a largest |x − centre|) when that lies outside [2^-50, 2^50], else 1.
  * Dividing by it is exact (barring values far below the largest, which float32 cannot resolve anyway),
@@ -122,11 +139,8 @@ export function* gramProducts(
 
 /** {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order). */
 function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number): Float64Array {
-  if (blocks.length === 1) return columnMeans(blocks[0]!, n, d);
   const mean = new Float64Array(d);
-  for (const block of blocks) {
-    for (let offset = 0; offset < block.length; offset += d) for (let j = 0; j < d; j++) mean[j]! += block[offset + j]!;
-  }
+  for (const block of blocks) addColumnSums(block, d, mean);
   for (let j = 0; j < d; j++) mean[j]! /= n;
   return mean;
 }

@@ -1,6 +1,6 @@
 import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm';
 import { eigenvaluesOfTridiagonal } from './eigh';
-import { uniformSource } from './top-eigenpairs';
+import { powerOfTwoNear, uniformSource } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
 
 /**
@@ -11,8 +11,10 @@ import { DfmError } from '@dfm/errors';
  * orthogonal, as LAPACK's DSTEIN does), and back to A's basis through the stored reflectors (WebAssembly).
  *
  * Against the subspace iteration (`top-eigenpairs.ts`), which needs O(n²·b) per cycle and tens of cycles
- * when the spectrum decays slowly: 4/3·n³ flops once, whatever the spectrum. Measured on 2 cores
- * (docs/benchmarks.md, "PCA at scale"): the reduction runs at ~9 GFLOP/s unblocked.
+ * when the spectrum decays slowly: 4/3·n³ flops once, whatever the spectrum. In Node the reduction's steps are
+ * shared with worker threads (see {@link DenseSymmetricSolver}). Measured on 2 cores (docs/benchmarks.md, "PCA
+ * scale rows: a dense eigensolver in WebAssembly"): 9–13 GFLOP/s on one thread at 1000 rows; 0.51–0.57 s on two
+ * threads at 2000 rows.
  *
  * Accuracy: backward stable like LAPACK's DSYEV route: eigenvalues to a few ε·‖A‖, eigenvectors to
  * ε·‖A‖ / gap.
@@ -252,7 +254,7 @@ export class DenseSymmetricSolver {
     offDiagonal.set(new Float64Array(kernels.memory.buffer, at.e, Math.max(0, n - 1)));
     let largest = 0;
     for (let i = 0; i < n; i++) largest = Math.max(largest, Math.abs(diagonal[i]!), Math.abs(offDiagonal[i]!));
-    const scale = largest > 0 && Number.isFinite(largest) ? 2 ** Math.round(Math.log2(largest)) : 1;
+    const scale = powerOfTwoNear(largest);
     if (scale !== 1) {
       for (let i = 0; i < n; i++) {
         diagonal[i] = diagonal[i]! / scale;
@@ -281,7 +283,7 @@ export class DenseSymmetricSolver {
 
   /**
    * The fused sweep of step k over rows k+2…: split between the threads by equal work (row i costs ∝ n − i),
-   * the main thread taking the first (longest) rows; returns the new step number.
+   * the main thread taking the first (longest) rows; their sums into y are merged here.
    */
   #sweep(k: number): void {
     const n = this.#n;

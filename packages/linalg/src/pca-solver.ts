@@ -1,4 +1,4 @@
-import { accumulateScatter, CHUNK, columnMeans, gramProducts, packedLength, packedRow } from './centred-products';
+import { accumulateScatter, addColumnSums, CHUNK, columnMeans, concatenateRows, gramProducts, packedLength, packedRow } from './centred-products';
 import { DenseSymmetricSolver, denseKernelsAvailable } from './dense-eigen';
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
@@ -75,7 +75,7 @@ export function* solveRows(
 ): ProductWork<PCAState> {
   // Consecutive row blocks (PCAStatistics' batches) go to the Gram route as they are (no concatenated copy).
   if (Array.isArray(rows) && n < d) return yield* solveGram(rows as readonly Float32Array[], n, d, level, caller, onProgress, precision);
-  const whole = Array.isArray(rows) ? concatenate(rows as readonly Float32Array[], n * d) : (rows as Float32Array | RowSource);
+  const whole = Array.isArray(rows) ? concatenateRows(rows as readonly Float32Array[], n * d) : (rows as Float32Array | RowSource);
   const read: RowSource = typeof whole === 'function' ? whole : (r0, r1) => whole.subarray(r0 * d, r1 * d);
   // The Gram route reads the rows once, before its first product (transient: a view may do, no copy).
   if (n < d) return yield* solveGram(read(0, n, true), n, d, level, caller, onProgress, precision);
@@ -97,23 +97,6 @@ export function* solveRows(
     onProgress?.({ phase: 'accumulating', fraction: r1 / n });
   }
   return yield* solveMoments({ nSamples: n, nFeatures: d, shift, sum, scatter }, level, caller, onProgress, precision);
-}
-
-/** The blocks one after the other in a new array of `length`. */
-function concatenate(blocks: readonly Float32Array[], length: number): Float32Array {
-  if (blocks.length === 1) return blocks[0]!;
-  const all = new Float32Array(length);
-  let offset = 0;
-  for (const block of blocks) {
-    all.set(block, offset);
-    offset += block.length;
-  }
-  return all;
-}
-
-/** Adds the column sums of row-major `[·, d]` `rows` to `sums` (float64), in the row order of columnMeans. */
-function addColumnSums(rows: Float32Array, d: number, sums: Float64Array): void {
-  for (let offset = 0; offset < rows.length; offset += d) for (let j = 0; j < d; j++) sums[j]! += rows[offset + j]!;
 }
 
 /** Moments about a shift c, as {@link solveMoments} takes them. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { accumulateScatter, CHUNK, packedLength, packedRow } from './centred-products';
+import { accumulateScatter, addColumnSums, CHUNK, concatenateRows, packedLength, packedRow } from './centred-products';
 import { checkNComponents, checkProgressCallback, PCA, type PCAAsyncFitOptions, type PCAFitOptions, type PCAOptions, type PCAState } from './pca';
 import { checkCountFits, solveMoments, solveRows } from './pca-solver';
 import { checkProducts, type MatrixProducts, type ProductPrecision, type ProductWork, runAsync, runSync } from './products';
@@ -607,7 +607,7 @@ export class PCAStatistics {
     const rows = this.#concatenatedRows(d);
     const count = this.#nSamples;
     const shift = new Float64Array(d);
-    for (let offset = 0; offset < rows.length; offset += d) for (let j = 0; j < d; j++) shift[j]! += rows[offset + j]!;
+    addColumnSums(rows, d, shift);
     for (let j = 0; j < d; j++) shift[j]! /= count;
     const moments: Moments = {
       shift,
@@ -680,14 +680,7 @@ export class PCAStatistics {
   }
 
   #concatenatedRows(d: number): Float32Array {
-    if (this.#rows.length === 1) return this.#rows[0]!;
-    const all = new Float32Array(this.#nSamples * d);
-    let offset = 0;
-    for (const rows of this.#rows) {
-      all.set(rows, offset);
-      offset += rows.length;
-    }
-    return all;
+    return concatenateRows(this.#rows, this.#nSamples * d);
   }
 
   /** Throws unless at least `minimum` rows were accumulated; returns D. */

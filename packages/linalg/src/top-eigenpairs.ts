@@ -629,7 +629,7 @@ function symmetric(values: Float32Array | Float64Array, b: number): Float64Array
 }
 
 /** A power of two near `value` (1 for 0): dividing by it is exact and keeps float32 in range. */
-function powerOfTwoNear(value: number): number {
+export function powerOfTwoNear(value: number): number {
   return value > 0 && Number.isFinite(value) ? 2 ** Math.round(Math.log2(value)) : 1;
 }
 
