@@ -76,7 +76,7 @@ async function caught(run: () => unknown): Promise<unknown> {
 }
 
 describe.skipIf(!available)('onnxMatrixProducts (onnxruntime-node, 1 thread)', () => {
-  // One instance for the file: its sessions (one per precision and transpose pair) are made on first use.
+  // One instance for the file: its sessions (one per precision and transpose pair) are made when it is created.
   const products = available ? onnxMatrixProducts({ threads: 1 }) : Promise.reject(new Error('unavailable'));
   products.catch(() => {});
   afterAll(async () => (await products).release());

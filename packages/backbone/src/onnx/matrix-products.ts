@@ -44,7 +44,8 @@ type OrtTensorConstructor = new (type: TensorType, data: Float32Array | Float64A
  * with AVX-512 where the CPU has it: for `@dfm/linalg`'s PCA at scale (`PCAStatistics.updateAsync` /
  * `toPCAAsync`, `PCA.fitAsync` with `{ products }`). Measured on a 2-core AVX-512 machine: float32 GEMM
  * 230–290 GFLOP/s and float64 95–115 GFLOP/s, against 12–36 GFLOP/s for tfjs-wasm's single thread. One
- * ONNX `Gemm` session per precision and transpose pair, made on first use. onnxruntime-node's `run` blocks
+ * ONNX `Gemm` session per precision and transpose pair, all made (and run once on a small product) when the
+ * provider is created, so none is made inside a fit. onnxruntime-node's `run` blocks
  * the calling thread for the product (as tfjs-wasm's sync products do).
  *
  * @throws DfmError `E_RUNTIME_UNAVAILABLE` when onnxruntime-node is not installed (or not in Node)
@@ -72,7 +73,11 @@ export async function onnxMatrixProducts(options: OnnxMatrixProductsOptions = {}
     });
   }
   const threads = requested ?? nodeBuiltin('os', caller).availableParallelism();
-  return new OrtMatrixProducts(loaded.ort, loaded.version, threads);
+  const products = new OrtMatrixProducts(loaded.ort, loaded.version, threads);
+  // Every session a PCA asks for is made now, concurrently, not on first use: made on demand, each one
+  // (10–50 ms) sat inside the fit, between two of its products.
+  await products.prepare();
+  return products;
 }
 
 class OrtMatrixProducts implements OnnxMatrixProducts {
@@ -110,6 +115,23 @@ class OrtMatrixProducts implements OnnxMatrixProducts {
       throw new DfmError(`${this.name}: expected a ${type} result — got ${Object.prototype.toString.call(data)}. This is a bug: please report it.`, { code: 'E_INTERNAL' });
     }
     return data as Float32Array | Float64Array;
+  }
+
+  /**
+   * Makes the sessions of the products PCA asks for (both precisions; `a·b`, `aᵀ·b`, `a·bᵀ`) and runs each
+   * once on a 64 × 64 product (a session's first run pays for setting itself up).
+   */
+  async prepare(): Promise<void> {
+    const kinds: [boolean, boolean][] = [
+      [false, false],
+      [true, false],
+      [false, true],
+    ];
+    await Promise.all((['float32', 'float64'] as const).flatMap((type) => kinds.map(([transposeA, transposeB]) => this.#session(type, transposeA, transposeB))));
+    for (const type of ['float32', 'float64'] as const) {
+      const one = type === 'float32' ? new Float32Array(64 * 64).fill(1) : new Float64Array(64 * 64).fill(1);
+      for (const [transposeA, transposeB] of kinds) await this.matMul({ a: one, b: one, m: 64, k: 64, n: 64, transposeA, transposeB, precision: type });
+    }
   }
 
   async release(): Promise<void> {
