@@ -240,3 +240,188 @@ export function applyReflectors(a: usize, n: i32, kHigh: i32, kLow: i32, taus: u
     }
   }
 }
+
+/** Largest block of {@link applyBlock} (the strides of its work arrays). */
+const BLOCK: i32 = 32;
+
+/**
+ * Z ← H_kLow ⋯ H_kHigh Z on columns [c0, c1) of Z (`stride` values per row), for a block of at most 32
+ * reflectors, blocked: Y = Vᵀ Z (V: the block's reflectors as columns), the coefficients
+ * S by s_j = τ_j (y_j − Σ_{m>j} (v_jᵀ v_m) s_m) (that is H_kHigh applied first, then the next one down), then
+ * Z −= V S. Z streams from memory twice per block instead of twice per reflector ({@link applyReflectors}),
+ * and four rows are combined per pass over a row of S. Work: `g` [32 × 32] f64, `s` [32 × (c1 − c0)] f64,
+ * `p` [32 × 4] v128. Column ranges are independent of each other (threads may take one each).
+ */
+export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize, z: usize, stride: i32, c0: i32, c1: i32, g: usize, s: usize, p: usize): void {
+  const b = kHigh - kLow + 1;
+  const w = c1 - c0;
+  const pairs = w & ~1;
+  // G: v_jᵀ v_m for j < m, over the rows where both are stored (from k_m + 1).
+  for (let j = 0; j < b; j++) {
+    const vj = rowAt(a, n, kLow + j);
+    for (let m = j + 1; m < b; m++) {
+      const vm = rowAt(a, n, kLow + m);
+      let r = kLow + m + 1;
+      let acc = f64x2.splat(0);
+      for (; r + 1 < n; r += 2) acc = f64x2.add(acc, f64x2.mul(v128.load(at(vj, r)), v128.load(at(vm, r))));
+      let dot = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+      for (; r < n; r++) dot += load<f64>(at(vj, r)) * load<f64>(at(vm, r));
+      store<f64>(at(g, j * BLOCK + m), dot);
+    }
+  }
+  // Y = Vᵀ Z into s.
+  for (let i = 0; i < b * w; i++) store<f64>(at(s, i), 0);
+  // Rows kLow+1 … kHigh: reflector j is stored from row kLow + j + 1 on.
+  for (let r = kLow + 1; r <= kHigh && r < n; r++) {
+    const zr = at(rowAt(z, stride, r), c0);
+    for (let j = 0; j <= r - kLow - 1; j++) {
+      const v = load<f64>(at(rowAt(a, n, kLow + j), r));
+      if (v == 0) continue;
+      const sj = at(s, j * w);
+      const vv = f64x2.splat(v);
+      let c = 0;
+      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.add(v128.load(at(sj, c)), f64x2.mul(vv, v128.load(at(zr, c)))));
+      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) + v * load<f64>(at(zr, c)));
+    }
+  }
+  // Rows below the block, four at a time: every reflector of the block is stored there.
+  let r = kHigh + 1;
+  for (; r + 3 < n; r += 4) {
+    const z0 = at(rowAt(z, stride, r), c0);
+    const z1 = at(rowAt(z, stride, r + 1), c0);
+    const z2 = at(rowAt(z, stride, r + 2), c0);
+    const z3 = at(rowAt(z, stride, r + 3), c0);
+    for (let j = 0; j < b; j++) {
+      const vr = at(rowAt(a, n, kLow + j), r);
+      const v0 = load<f64>(vr);
+      const v1 = load<f64>(vr, 8);
+      const v2 = load<f64>(vr, 16);
+      const v3 = load<f64>(vr, 24);
+      const w0 = f64x2.splat(v0);
+      const w1 = f64x2.splat(v1);
+      const w2 = f64x2.splat(v2);
+      const w3 = f64x2.splat(v3);
+      const sj = at(s, j * w);
+      let c = 0;
+      for (; c < pairs; c += 2) {
+        const sum = f64x2.add(
+          f64x2.add(f64x2.mul(w0, v128.load(at(z0, c))), f64x2.mul(w1, v128.load(at(z1, c)))),
+          f64x2.add(f64x2.mul(w2, v128.load(at(z2, c))), f64x2.mul(w3, v128.load(at(z3, c)))),
+        );
+        v128.store(at(sj, c), f64x2.add(v128.load(at(sj, c)), sum));
+      }
+      if (c < w) {
+        store<f64>(
+          at(sj, c),
+          load<f64>(at(sj, c)) + (v0 * load<f64>(at(z0, c)) + v1 * load<f64>(at(z1, c))) + (v2 * load<f64>(at(z2, c)) + v3 * load<f64>(at(z3, c))),
+        );
+      }
+    }
+  }
+  for (; r < n; r++) {
+    const zr = at(rowAt(z, stride, r), c0);
+    for (let j = 0; j < b; j++) {
+      const v = load<f64>(at(rowAt(a, n, kLow + j), r));
+      const sj = at(s, j * w);
+      const vv = f64x2.splat(v);
+      let c = 0;
+      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.add(v128.load(at(sj, c)), f64x2.mul(vv, v128.load(at(zr, c)))));
+      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) + v * load<f64>(at(zr, c)));
+    }
+  }
+  // S from Y, the last reflector first.
+  for (let j = b - 1; j >= 0; j--) {
+    const sj = at(s, j * w);
+    const tau = load<f64>(at(taus, kLow + j));
+    for (let m = j + 1; m < b; m++) {
+      const f = load<f64>(at(g, j * BLOCK + m));
+      if (f == 0) continue;
+      const sm = at(s, m * w);
+      const fv = f64x2.splat(f);
+      let c = 0;
+      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.sub(v128.load(at(sj, c)), f64x2.mul(fv, v128.load(at(sm, c)))));
+      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) - f * load<f64>(at(sm, c)));
+    }
+    const tv = f64x2.splat(tau);
+    let c = 0;
+    for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.mul(tv, v128.load(at(sj, c))));
+    if (c < w) store<f64>(at(sj, c), tau * load<f64>(at(sj, c)));
+  }
+  // Z −= V S.
+  for (let q = kLow + 1; q <= kHigh && q < n; q++) {
+    const zr = at(rowAt(z, stride, q), c0);
+    for (let j = 0; j <= q - kLow - 1; j++) {
+      const v = load<f64>(at(rowAt(a, n, kLow + j), q));
+      if (v == 0) continue;
+      const sj = at(s, j * w);
+      const vv = f64x2.splat(v);
+      let c = 0;
+      for (; c < pairs; c += 2) v128.store(at(zr, c), f64x2.sub(v128.load(at(zr, c)), f64x2.mul(vv, v128.load(at(sj, c)))));
+      if (c < w) store<f64>(at(zr, c), load<f64>(at(zr, c)) - v * load<f64>(at(sj, c)));
+    }
+  }
+  let q = kHigh + 1;
+  for (; q + 3 < n; q += 4) {
+    // The block's reflector entries of these four rows, splatted once.
+    for (let j = 0; j < b; j++) {
+      const vr = at(rowAt(a, n, kLow + j), q);
+      const pj = p + (<usize>j << 6);
+      v128.store(pj, f64x2.splat(load<f64>(vr)));
+      v128.store(pj, f64x2.splat(load<f64>(vr, 8)), 16);
+      v128.store(pj, f64x2.splat(load<f64>(vr, 16)), 32);
+      v128.store(pj, f64x2.splat(load<f64>(vr, 24)), 48);
+    }
+    const z0 = at(rowAt(z, stride, q), c0);
+    const z1 = at(rowAt(z, stride, q + 1), c0);
+    const z2 = at(rowAt(z, stride, q + 2), c0);
+    const z3 = at(rowAt(z, stride, q + 3), c0);
+    let c = 0;
+    for (; c < pairs; c += 2) {
+      let a0 = v128.load(at(z0, c));
+      let a1 = v128.load(at(z1, c));
+      let a2 = v128.load(at(z2, c));
+      let a3 = v128.load(at(z3, c));
+      for (let j = 0; j < b; j++) {
+        const sv = v128.load(at(s, j * w + c));
+        const pj = p + (<usize>j << 6);
+        a0 = f64x2.sub(a0, f64x2.mul(v128.load(pj), sv));
+        a1 = f64x2.sub(a1, f64x2.mul(v128.load(pj, 16), sv));
+        a2 = f64x2.sub(a2, f64x2.mul(v128.load(pj, 32), sv));
+        a3 = f64x2.sub(a3, f64x2.mul(v128.load(pj, 48), sv));
+      }
+      v128.store(at(z0, c), a0);
+      v128.store(at(z1, c), a1);
+      v128.store(at(z2, c), a2);
+      v128.store(at(z3, c), a3);
+    }
+    if (c < w) {
+      let a0 = load<f64>(at(z0, c));
+      let a1 = load<f64>(at(z1, c));
+      let a2 = load<f64>(at(z2, c));
+      let a3 = load<f64>(at(z3, c));
+      for (let j = 0; j < b; j++) {
+        const sv = load<f64>(at(s, j * w + c));
+        const vr = at(rowAt(a, n, kLow + j), q);
+        a0 -= load<f64>(vr) * sv;
+        a1 -= load<f64>(vr, 8) * sv;
+        a2 -= load<f64>(vr, 16) * sv;
+        a3 -= load<f64>(vr, 24) * sv;
+      }
+      store<f64>(at(z0, c), a0);
+      store<f64>(at(z1, c), a1);
+      store<f64>(at(z2, c), a2);
+      store<f64>(at(z3, c), a3);
+    }
+  }
+  for (; q < n; q++) {
+    const zr = at(rowAt(z, stride, q), c0);
+    for (let j = 0; j < b; j++) {
+      const v = load<f64>(at(rowAt(a, n, kLow + j), q));
+      const sj = at(s, j * w);
+      const vv = f64x2.splat(v);
+      let c = 0;
+      for (; c < pairs; c += 2) v128.store(at(zr, c), f64x2.sub(v128.load(at(zr, c)), f64x2.mul(vv, v128.load(at(sj, c)))));
+      if (c < w) store<f64>(at(zr, c), load<f64>(at(zr, c)) - v * load<f64>(at(sj, c)));
+    }
+  }
+}

@@ -125,6 +125,44 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     }
   });
 
+  it.each([
+    ['a PCA-like decay λ_j = j^−1.6', (j: number) => (j + 1) ** -1.6],
+    ['clusters of five equal eigenvalues', (j: number) => 10 - Math.floor(j / 5)],
+    ['rank 100 of 240 (zeros)', (j: number) => (j < 100 ? 1 + j / 100 : 0)],
+    ['both signs', (j: number) => (j % 2 === 0 ? 1 : -1) * (1 + j / 10)],
+  ] as const)('given a count, bisects for just the leading eigenvalues of a known spectrum: %s', (_, spectrum) => {
+    const n = 240;
+    const known = Array.from({ length: n }, (_, j) => spectrum(j));
+    const a = withSpectrum(known, 11);
+    const solver = new DenseSymmetricSolver(n);
+    solver.matrix.set(a);
+    const { values, total, vectors } = solver.solve(undefined, { kind: 'count', count: 45 });
+    expect(values.length).toBe(45);
+    const largest = Math.max(...known.map(Math.abs));
+    const expected = [...known].sort((x, y) => y - x);
+    for (let i = 0; i < 45; i++) expect(Math.abs(values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n * largest);
+    expect(Math.abs(total - known.reduce((sum, value) => sum + value, 0))).toBeLessThanOrEqual(1e-12 * n * largest);
+    const { residual, orthogonality } = quality(a, n, values, vectors(45), 45);
+    expect(residual).toBeLessThanOrEqual(1e-13 * n * largest);
+    expect(orthogonality).toBeLessThan(1e-10);
+  });
+
+  it('given a level, bisects until the leading eigenvalues pass that share of the trace, and two more', () => {
+    const n = 300;
+    const known = Array.from({ length: n }, (_, j) => (j + 1) ** -1.2);
+    const a = withSpectrum(known, 13);
+    const trace = known.reduce((sum, value) => sum + value, 0);
+    let cumulative = 0;
+    let passed = 0;
+    while (cumulative <= 0.9) cumulative += known[passed++]! / trace;
+    const solver = new DenseSymmetricSolver(n);
+    solver.matrix.set(a);
+    const { values, total } = solver.solve(undefined, { kind: 'ratio', level: 0.9 });
+    expect(values.length).toBe(passed + 2);
+    for (let i = 0; i < values.length; i++) expect(Math.abs(values[i]! - known[i]!)).toBeLessThanOrEqual(1e-13 * n);
+    expect(Math.abs(total - trace)).toBeLessThanOrEqual(1e-12 * n);
+  });
+
   it('handles 1 × 1 and 2 × 2 matrices and a zero matrix', () => {
     expect(Array.from(denseEigen(Float64Array.of(-3), 1).values)).toEqual([-3]);
     expect(Array.from(denseEigen(Float64Array.of(-3), 1).vectors(1))).toEqual([1]);
@@ -152,7 +190,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     for (let i = 0; i < n; i++) expect(values[i]).toBeCloseTo(n - i, 11);
   });
 
-  it('shares the reduction with a worker thread (Node, n ≥ THREADS_FROM): the same eigenpairs as one thread', () => {
+  it('shares the reduction and the back-transformation with a worker thread (Node, n ≥ THREADS_FROM): the same eigenpairs as one thread', () => {
     const n = Math.max(THREADS_FROM, 520);
     const known = Array.from({ length: n }, (_, j) => (j + 1) ** -1.6);
     const a = withSpectrum(known, 5);
@@ -161,21 +199,36 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
       const started = solver.threads;
       solver.matrix.set(a);
       const result = solver.solve();
-      return { started, after: solver.threads, values: result.values, vectors: result.vectors(30) };
+      // The workers wait for the back-transformation (31 columns: an odd count, split at an even column), then stop.
+      const waiting = solver.threads;
+      const vectors = result.vectors(31);
+      return { threads: [started, waiting, solver.threads], values: result.values, vectors };
     });
-    expect(runs.map((run) => [run.started, run.after])).toEqual([
-      [2, 1],
-      [1, 1],
+    expect(runs.map((run) => run.threads)).toEqual([
+      [2, 2, 1],
+      [1, 1, 1],
     ]);
     const expected = [...known].sort((x, y) => y - x);
     for (const run of runs) {
       for (let i = 0; i < n; i++) expect(Math.abs(run.values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n);
-      const { residual, orthogonality } = quality(a, n, run.values, run.vectors, 30);
+      const { residual, orthogonality } = quality(a, n, run.values, run.vectors, 31);
       expect(residual).toBeLessThanOrEqual(1e-13 * n);
       expect(orthogonality).toBeLessThan(1e-10);
     }
     // Only the order of the sums into y differs between the two.
     for (let i = 0; i < n; i++) expect(Math.abs(runs[0]!.values[i]! - runs[1]!.values[i]!)).toBeLessThanOrEqual(1e-14 * n);
+  });
+
+  it('release() stops the worker threads when no eigenvectors are asked for', () => {
+    const n = Math.max(THREADS_FROM, 520);
+    const solver = new DenseSymmetricSolver(n, { threads: 2 });
+    solver.matrix.set(withSpectrum(Array.from({ length: n }, (_, j) => 1 / (j + 1)), 9));
+    const result = solver.solve();
+    expect(solver.threads).toBe(2);
+    result.release();
+    expect(solver.threads).toBe(1);
+    // The vectors are still there, from this thread alone.
+    expect(result.vectors(3).length).toBe(n * 3);
   });
 
   it('inverse iteration on a tridiagonal with equal eigenvalues returns orthogonal vectors', () => {
