@@ -200,47 +200,6 @@ export function addInto(y: usize, other: usize, from: i32, n: i32): void {
   }
 }
 
-/**
- * Z ← H_kLow ⋯ H_kHigh Z for a block of columns of Z: `width` columns at `z`, rows `stride` values apart
- * (reflector k stored in A's row k, τ[k]; applied from kHigh down to kLow). Called with kHigh = n−2 … 0
- * in consecutive ranges, it makes Z ← Q Z (column blocks are independent of each other). `t` is a
- * work vector of `width`.
- */
-export function applyReflectors(a: usize, n: i32, kHigh: i32, kLow: i32, taus: usize, z: usize, stride: i32, width: i32, t: usize): void {
-  for (let k = kHigh; k >= kLow; k--) {
-    const tau = load<f64>(at(taus, k));
-    if (tau == 0) continue;
-    const u = rowAt(a, n, k);
-    for (let c = 0; c < width; c++) store<f64>(at(t, c), 0);
-    // t = Z[k+1:, :]ᵀ u
-    for (let i = k + 1; i < n; i++) {
-      const ui = load<f64>(at(u, i));
-      if (ui == 0) continue;
-      const zr = rowAt(z, stride, i);
-      const uiv = f64x2.splat(ui);
-      let c = 0;
-      for (; c + 1 < width; c += 2) {
-        const tp = at(t, c);
-        v128.store(tp, f64x2.add(v128.load(tp), f64x2.mul(uiv, v128.load(at(zr, c)))));
-      }
-      for (; c < width; c++) store<f64>(at(t, c), load<f64>(at(t, c)) + ui * load<f64>(at(zr, c)));
-    }
-    // Z[k+1:, :] −= τ u tᵀ
-    for (let i = k + 1; i < n; i++) {
-      const f = tau * load<f64>(at(u, i));
-      if (f == 0) continue;
-      const zr = rowAt(z, stride, i);
-      const fv = f64x2.splat(f);
-      let c = 0;
-      for (; c + 1 < width; c += 2) {
-        const zp = at(zr, c);
-        v128.store(zp, f64x2.sub(v128.load(zp), f64x2.mul(fv, v128.load(at(t, c)))));
-      }
-      for (; c < width; c++) store<f64>(at(zr, c), load<f64>(at(zr, c)) - f * load<f64>(at(t, c)));
-    }
-  }
-}
-
 /** Largest block of {@link applyBlock} (the strides of its work arrays). */
 const BLOCK: i32 = 32;
 
@@ -248,7 +207,7 @@ const BLOCK: i32 = 32;
  * Z ← H_kLow ⋯ H_kHigh Z on columns [c0, c1) of Z (`stride` values per row), for a block of at most 32
  * reflectors, blocked: Y = Vᵀ Z (V: the block's reflectors as columns), the coefficients
  * S by s_j = τ_j (y_j − Σ_{m>j} (v_jᵀ v_m) s_m) (that is H_kHigh applied first, then the next one down), then
- * Z −= V S. Z streams from memory twice per block instead of twice per reflector ({@link applyReflectors}),
+ * Z −= V S. Z streams from memory twice per block instead of twice per reflector (as applying them one by one does),
  * and four rows are combined per pass over a row of S. Work: `g` [32 × 32] f64, `s` [32 × (c1 − c0)] f64,
  * `p` [32 × 4] v128. Column ranges are independent of each other (threads may take one each).
  */
