@@ -1,4 +1,5 @@
 import type { ProductRequest, ProductWork } from './products';
+import { assertFiniteValues } from './validate';
 
 /**
  * The second-moment products behind {@link PCA} and {@link PCAStatistics} (internal).
@@ -22,14 +23,24 @@ export type GramProducts = {
   product: Float64Array;
   size: number;
   /**
-   * The centred data in float32, cut along the features: chunk c holds features `c·chunkLength …` as a
+   * The centred data in float32, cut along the features: `chunk(c)` holds features `c·chunkLength …` as a
    * `[nSamples, chunkLength]` row-major block (zero past `nFeatures`), ready to form the components `Xcᵀ U`.
+   * Every chunk is written into the same buffer (valid until the next call): one chunk of memory, not the
+   * whole centred copy of the rows.
    */
-  chunks: Float32Array[];
+  chunk(c: number): Float32Array;
+  /** How many chunks there are. */
+  chunkCount: number;
   chunkLength: number;
   /** The power of two the data was divided by (1: none; see {@link powerOfTwoScale}); mean and chunks are divided too. */
   scale: number;
 };
+
+/**
+ * The rows as consecutive row-major blocks, fetched anew at each call: a view that an await may invalidate
+ * (tfjs-wasm's heap grows and moves) is never held across one.
+ */
+export type RowBlocks = () => readonly Float32Array[];
 
 /**
  * Rows per chunk of {@link accumulateScatter} (and of PCAStatistics' pending buffer): float32 sums of 1024
@@ -40,6 +51,11 @@ export const CHUNK = 1024;
 
 /** Output rows per product in {@link accumulateScatter} (a block of 1024 × D float32 is read back at a time). */
 const ROW_BLOCK = 1024;
+/**
+ * Columns per product of {@link gramProducts}: blocks of 512 skip more of the lower triangle than blocks of
+ * 1024 (at 1000 rows, 1.5 instead of 2.0 GFLOP per chunk of features) for a few more, smaller products.
+ */
+const GRAM_BLOCK = 512;
 
 /** Centred magnitudes inside [2^-50, 2^50] need no scaling: float32 products of them stay normal and finite. */
 const LARGEST_UNSCALED = 2 ** 50;
@@ -94,98 +110,142 @@ export function packedRow(i: number): number {
 }
 
 /**
- * Computes {@link GramProducts} of `[n, d]` row-major float32 `data` (n < d), whole or as consecutive row
- * blocks; `onChunk` gets the fraction done;
- * the product is written into `target` (`[n, n]`, e.g. the dense eigensolver's memory) when given.
- * The summed axis (features) is cut into chunks of {@link gramChunk}`(d)`; only the lower triangle is
- * multiplied (row blocks of {@link ROW_BLOCK} against the rows up to their end, `A Bᵀ` on the chunk itself).
+ * Computes {@link GramProducts} of the `[n, d]` row-major float32 rows (n < d) that `rows` returns, whole or
+ * as consecutive row blocks; `onChunk` gets the fraction done; the product is written into `target` (`[n, n]`,
+ * e.g. the dense eigensolver's memory) when given. The summed axis (features) is cut into chunks of
+ * {@link gramChunk}`(d)`, each centred into one reused buffer just before its products; only the upper
+ * triangle is multiplied (column blocks of {@link GRAM_BLOCK} against the rows up to their end, `A Bᵀ` on
+ * the chunk itself), then mirrored unless `upperOnly`. Non-finite values are found through the column sums
+ * (a NaN or ±Infinity makes its column's sum non-finite; finite float32 rows cannot overflow a float64 sum):
+ * InvalidArgumentError naming `caller`.
  */
 export function* gramProducts(
-  data: Float32Array | readonly Float32Array[],
+  rows: RowBlocks,
   n: number,
   d: number,
-  onChunk?: (fraction: number) => void,
-  target: Float64Array = new Float64Array(n * n),
+  caller: string,
+  options: {
+    onChunk?: (fraction: number) => void;
+    /** Receives the product (overwritten); a new array when omitted. */
+    target?: Float64Array;
+    /**
+     * Write the upper triangle only (the dense eigensolver reads no other): on a fresh target the pages
+     * that hold only lower-triangle entries, about half, are then never touched.
+     */
+    upperOnly?: boolean;
+  } = {},
 ): ProductWork<GramProducts> {
-  // Row blocks in order (PCAStatistics' batches) are read in place: the same sums, in the same order, as their
-  // concatenation, without a second copy of the rows.
-  const blocks = Array.isArray(data) ? (data as readonly Float32Array[]) : [data as Float32Array];
-  const mean = blockColumnMeans(blocks, n, d);
+  const { onChunk, target = new Float64Array(n * n), upperOnly = false } = options;
+  const mean = blockColumnMeans(rows(), n, d, caller);
   const chunkLength = gramChunk(d);
-  const { chunks, largest } = centredChunks(blocks, n, d, mean, chunkLength);
-  // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
-  // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what.
-  const scale = powerOfTwoScale(largest);
-  if (scale !== 1) {
-    for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) chunk[i] = chunk[i]! / scale;
-    for (let j = 0; j < d; j++) mean[j] = mean[j]! / scale;
-  }
+  const chunkCount = Math.ceil(d / chunkLength);
+  const buffer = new Float32Array(n * chunkLength);
   const product = target;
-  product.fill(0);
-  for (let c = 0; c < chunks.length; c++) {
-    const chunk = chunks[c]!;
-    for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
-      const i1 = Math.min(n, i0 + ROW_BLOCK);
-      addGramBlock(product, n, (yield lowerBlock(chunk, i0, i1, chunkLength)) as Float32Array, i0, i1);
+  // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
+  // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what. The largest
+  // |x − mean| is known only once every chunk is centred: the products are made again, scaled, in that
+  // (rare) case.
+  let scale = 1;
+  for (;;) {
+    let largest = 0;
+    for (let c = 0; c < chunkCount; c++) {
+      const chunk = buffer;
+      largest = Math.max(largest, centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, chunk));
+      for (let i0 = 0; i0 < n; i0 += GRAM_BLOCK) {
+        const i1 = Math.min(n, i0 + GRAM_BLOCK);
+        addGramBlock(product, n, (yield upperBlock(chunk, i0, i1, chunkLength)) as Float32Array, i0, i1, c === 0);
+      }
+      onChunk?.((c + 1) / chunkCount);
     }
-    onChunk?.((c + 1) / chunks.length);
+    const needed = powerOfTwoScale(largest);
+    if (scale !== 1 || needed === 1) break;
+    scale = needed;
   }
-  mirrorLower(product, n);
-  return { mean, product, size: n, chunks, chunkLength, scale };
+  if (!upperOnly) mirrorUpper(product, n);
+  const scaledMean = scale === 1 ? mean : mean.map((value) => value / scale);
+  return {
+    mean: scaledMean,
+    product,
+    size: n,
+    chunk: (c) => {
+      centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer);
+      return buffer;
+    },
+    chunkCount,
+    chunkLength,
+    scale,
+  };
 }
 
 // The loops below are plain functions, not inside the generator: V8 optimises them far better there
 // (measured: building the chunks of 1000 × 4096 rows took 100 ms inside the generator).
 
-/** {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order). */
-function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number): Float64Array {
+/** {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order), checked finite. */
+function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number, caller: string): Float64Array {
   const mean = new Float64Array(d);
   for (const block of blocks) addColumnSums(block, d, mean);
-  for (let j = 0; j < d; j++) mean[j]! /= n;
+  let finite = true;
+  for (let j = 0; j < d; j++) {
+    mean[j]! /= n;
+    finite &&= Number.isFinite(mean[j]!);
+  }
+  if (!finite) {
+    let first = 0;
+    for (const block of blocks) {
+      assertFiniteValues(block, d, caller, first);
+      first += block.length / d;
+    }
+  }
   return mean;
 }
 
-/** The centred rows (x − mean, rounded to float32) cut into feature chunks, and the largest |x − mean|. */
-function centredChunks(blocks: readonly Float32Array[], n: number, d: number, mean: Float64Array, chunkLength: number): { chunks: Float32Array[]; largest: number } {
-  const chunks: Float32Array[] = [];
+/**
+ * Writes the centred features `[j0, j0 + chunkLength)` of the rows ((x − mean) rounded to float32, then
+ * divided by `scale`) into `chunk` `[rows, chunkLength]` (zero past `d`); returns the largest |x − mean|.
+ */
+function centreChunk(blocks: readonly Float32Array[], d: number, mean: Float64Array, j0: number, chunkLength: number, scale: number, chunk: Float32Array): number {
+  const j1 = Math.min(d, j0 + chunkLength);
   let largest = 0;
-  for (let j0 = 0; j0 < d; j0 += chunkLength) {
-    const j1 = Math.min(d, j0 + chunkLength);
-    const chunk = new Float32Array(n * chunkLength);
-    let i = 0;
-    for (const data of blocks) {
-      for (let rowOffset = 0; rowOffset < data.length; rowOffset += d, i++) {
-        const offset = i * chunkLength - j0;
-        for (let j = j0; j < j1; j++) {
-          const value = data[rowOffset + j]! - mean[j]!;
-          chunk[offset + j] = value;
-          largest = Math.max(largest, Math.abs(value));
-        }
+  let i = 0;
+  for (const data of blocks) {
+    for (let rowOffset = 0; rowOffset < data.length; rowOffset += d, i++) {
+      const offset = i * chunkLength - j0;
+      for (let j = j0; j < j1; j++) {
+        const value = Math.fround(data[rowOffset + j]! - mean[j]!);
+        chunk[offset + j] = value / scale;
+        largest = Math.max(largest, Math.abs(value));
       }
+      if (j1 - j0 < chunkLength) chunk.fill(0, i * chunkLength + (j1 - j0), (i + 1) * chunkLength);
     }
-    chunks.push(chunk);
   }
-  return { chunks, largest };
+  return largest;
 }
 
-/** product[i, j] += values[i − i0, j] for rows [i0, i1) and j ≤ i (`values` is `[i1 − i0, i1]`). */
-function addGramBlock(product: Float64Array, n: number, values: Float32Array, i0: number, i1: number): void {
-  for (let i = i0; i < i1; i++) {
-    const source = (i - i0) * i1;
-    const destination = i * n;
-    for (let j = 0; j <= i; j++) product[destination + j]! += values[source + j]!;
+/**
+ * product[r, c] += values[r, c − i0] for rows r < i1 and columns c in [max(r, i0), i1) — the upper triangle's
+ * part of `values` `[i1, i1 − i0]`; `first`: = instead of += (the first chunk: the target is never zero-filled
+ * first, which at 2000 rows would be 16 MB of fresh pages written once more).
+ */
+function addGramBlock(product: Float64Array, n: number, values: Float32Array, i0: number, i1: number, first: boolean): void {
+  const width = i1 - i0;
+  for (let r = 0; r < i1; r++) {
+    const from = Math.max(r, i0);
+    const source = r * width - i0;
+    const destination = r * n;
+    if (first) for (let c = from; c < i1; c++) product[destination + c] = values[source + c]!;
+    else for (let c = from; c < i1; c++) product[destination + c]! += values[source + c]!;
   }
 }
 
-/** Copies the lower triangle of the `[n, n]` row-major matrix onto the upper one, in 32 × 32 tiles. */
-function mirrorLower(product: Float64Array, n: number): void {
+/** Copies the upper triangle of the `[n, n]` row-major matrix onto the lower one, in 32 × 32 tiles. */
+function mirrorUpper(product: Float64Array, n: number): void {
   const TILE = 32;
   for (let i0 = 0; i0 < n; i0 += TILE) {
     const i1 = Math.min(n, i0 + TILE);
     for (let j0 = 0; j0 <= i0; j0 += TILE) {
       for (let i = i0; i < i1; i++) {
         const j1 = Math.min(i, j0 + TILE);
-        for (let j = j0; j < j1; j++) product[j * n + i] = product[i * n + j]!;
+        for (let j = j0; j < j1; j++) product[i * n + j] = product[j * n + i]!;
       }
     }
   }
@@ -196,12 +256,20 @@ function mirrorLower(product: Float64Array, n: number): void {
  * `X[i0:i1] · X[0:i1]ᵀ`, both operands contiguous views.
  */
 function lowerBlock(x: Float32Array, i0: number, i1: number, width: number): ProductRequest {
+  return { ...upperBlock(x, i0, i1, width), a: x.subarray(i0 * width, i1 * width), b: x.subarray(0, i1 * width), m: i1 - i0, n: i1 };
+}
+
+/**
+ * Columns `[i0, i1)` of `X Xᵀ` against rows `[0, i1)` (the upper triangle's part, and below it) for
+ * `[rows, width]` row-major float32 `x`: `X[0:i1] · X[i0:i1]ᵀ`, both operands contiguous views.
+ */
+function upperBlock(x: Float32Array, i0: number, i1: number, width: number): ProductRequest {
   return {
-    a: x.subarray(i0 * width, i1 * width),
-    b: x.subarray(0, i1 * width),
-    m: i1 - i0,
+    a: x.subarray(0, i1 * width),
+    b: x.subarray(i0 * width, i1 * width),
+    m: i1,
     k: width,
-    n: i1,
+    n: i1 - i0,
     transposeA: false,
     transposeB: true,
     precision: 'float32',

@@ -1,9 +1,9 @@
-import { accumulateScatter, addColumnSums, CHUNK, columnMeans, concatenateRows, gramProducts, packedLength, packedRow } from './centred-products';
-import { DenseSymmetricSolver, denseKernelsAvailable } from './dense-eigen';
+import { accumulateScatter, addColumnSums, CHUNK, columnMeans, concatenateRows, gramProducts, packedLength, packedRow, type RowBlocks } from './centred-products';
+import { type DenseEigen, DenseSymmetricSolver, denseKernelsAvailable } from './dense-eigen';
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
 import type { ProductPrecision, ProductWork } from './products';
-import { type MatrixOperator, orthonormalise64, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
+import { type MatrixOperator, orthonormalise64, orthonormaliseFloat32Columns, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
 import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /**
@@ -53,8 +53,9 @@ export type PCAProgressCallback = (progress: PCAProgress) => void;
 /**
  * Rows `[r0, r1)` of an `[n, d]` matrix as row-major float32 (finite, checked by the source), read on demand:
  * PCA's fits read their tensor a block at a time so the scatter route never holds a second [n, d] copy.
- * `transient`: the caller reads the rows at once and drops them before anything else runs, so the source may
- * return a view of its own memory instead of a copy.
+ * `transient`: the caller reads the rows at once and drops them before anything else runs (it reads them
+ * again when it needs them later), so the source may return a view of its own memory instead of a copy, and
+ * leaves the finiteness check to the caller (the Gram route checks through its column sums).
  */
 export type RowSource = (r0: number, r1: number, transient?: boolean) => Float32Array;
 
@@ -74,11 +75,11 @@ export function* solveRows(
   precision: ProductPrecision = 'float32',
 ): ProductWork<PCAState> {
   // Consecutive row blocks (PCAStatistics' batches) go to the Gram route as they are (no concatenated copy).
-  if (Array.isArray(rows) && n < d) return yield* solveGram(rows as readonly Float32Array[], n, d, level, caller, onProgress, precision);
+  if (Array.isArray(rows) && n < d) return yield* solveGram(() => rows as readonly Float32Array[], n, d, level, caller, onProgress, precision);
   const whole = Array.isArray(rows) ? concatenateRows(rows as readonly Float32Array[], n * d) : (rows as Float32Array | RowSource);
   const read: RowSource = typeof whole === 'function' ? whole : (r0, r1) => whole.subarray(r0 * d, r1 * d);
   // The Gram route reads the rows once, before its first product (transient: a view may do, no copy).
-  if (n < d) return yield* solveGram(read(0, n, true), n, d, level, caller, onProgress, precision);
+  if (n < d) return yield* solveGram(() => [read(0, n, true)], n, d, level, caller, onProgress, precision);
   const step = Math.max(CHUNK, Math.ceil(n / 20 / CHUNK) * CHUNK);
   let shift: Float64Array;
   if (typeof whole === 'function') {
@@ -415,7 +416,7 @@ export const DENSE_GRAM_LIMIT = 2600;
 
 /** PCA of n < d rows through the n×n Gram matrix of the centred rows. */
 function* solveGram(
-  raw: Float32Array | readonly Float32Array[],
+  rows: RowBlocks,
   n: number,
   d: number,
   level: NComponents,
@@ -426,7 +427,10 @@ function* solveGram(
   // Up to a few thousand rows the dense solver (4/3·n³ flops in WebAssembly) beats the subspace iteration,
   // whose cycle count grows as the spectrum near the cut flattens; the Gram matrix goes straight into its memory.
   const solver = n <= DENSE_GRAM_LIMIT && denseKernelsAvailable() ? new DenseSymmetricSolver(n) : null;
-  const products = yield* gramProducts(raw, n, d, (fraction) => onProgress?.({ phase: 'accumulating', fraction }), solver?.matrix);
+  const products = yield* gramProducts(rows, n, d, caller, {
+    onChunk: (fraction) => onProgress?.({ phase: 'accumulating', fraction }),
+    ...(solver === null ? {} : { target: solver.matrix, upperOnly: true }),
+  });
   // The data may come divided by a power of two (see gramProducts): finishPCA unscales the results.
   const scale = products.scale;
   onProgress?.({ phase: 'solving' });
@@ -438,9 +442,15 @@ function* solveGram(
   let total: number | undefined;
   const rule = topRule(level, n);
   let top: TopEigenResult | null = null;
+  let dense: DenseEigen | null = null;
   if (solver !== null) {
-    const dense = solver.solve((fraction) => onProgress?.({ phase: 'solving', fraction }));
+    // Only the leading eigenvalues the level needs (bisection), and the trace for the rest.
+    dense = solver.solve((fraction) => onProgress?.({ phase: 'solving', fraction }), rule ?? undefined);
     eigenvalues = dense.values;
+    if (rule !== null) {
+      size = eigenvalues.length;
+      total = dense.total;
+    }
     leadingVectors = dense.vectors;
   } else {
     if (rule !== null) {
@@ -478,44 +488,51 @@ function* solveGram(
     const stride = size;
     leadingVectors = (count) => selectColumns(vectors, n, stride, count);
   }
-  return yield* finishPCA({
-    n,
-    d,
-    level,
-    caller,
-    eigenvalues,
-    size,
-    ...(total === undefined ? {} : { total }),
-    scale,
-    mean: products.mean,
-    *components(k, nonZero, lambda) {
-      // V = Xcᵀ U Λ^(−1/2) as float32 products, a feature chunk at a time (the error they leave lies mostly along
-      // the leading components, which the float64 re-orthonormalisation below removes); zero-variance columns
-      // are completed by finishPCA.
-      const computed = Math.min(k, nonZero);
-      const vectors = leadingVectors(computed);
-      const weights = new Float32Array(n * k);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < computed; j++) weights[i * k + j] = vectors[i * computed + j]! / Math.sqrt(lambda[j]!);
-      }
-      const { chunks, chunkLength } = products;
-      let components: Float64Array = new Float64Array(d * k);
-      for (let c = 0; c < chunks.length; c++) {
-        const part = yield productOf('float32', chunks[c]!, weights, chunkLength, n, k, { transposeA: true });
-        const rows = Math.min(chunkLength, d - c * chunkLength);
-        components.set(part.subarray(0, rows * k), c * chunkLength * k);
-      }
-      // Xcᵀ U Λ^(−1/2) amplifies the error of U by √(λ₁/λⱼ): restore orthonormality in float64 (triangular:
-      // leading directions are unchanged).
-      if (computed > 1) {
-        const leading = selectColumns(components, d, k, computed);
-        const orthonormal = yield* orthonormalise64(leading, d, computed);
-        if (computed === k) components = orthonormal;
-        else for (let i = 0; i < d; i++) components.set(orthonormal.subarray(i * computed, (i + 1) * computed), i * k);
-      }
-      return { components, computed };
-    },
-  });
+  try {
+    return yield* finishPCA({
+      n,
+      d,
+      level,
+      caller,
+      eigenvalues,
+      size,
+      ...(total === undefined ? {} : { total }),
+      scale,
+      mean: products.mean,
+      *components(k, nonZero, lambda) {
+        // V = Xcᵀ U Λ^(−1/2) as float32 products, a feature chunk at a time (the error they leave lies mostly along
+        // the leading components, which the float64 re-orthonormalisation below removes); zero-variance columns
+        // are completed by finishPCA.
+        const computed = Math.min(k, nonZero);
+        const vectors = leadingVectors(computed);
+        const weights = new Float32Array(n * k);
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < computed; j++) weights[i * k + j] = vectors[i * computed + j]! / Math.sqrt(lambda[j]!);
+        }
+        const { chunkCount, chunkLength } = products;
+        let components: Float64Array = new Float64Array(d * k);
+        const parts: Float32Array[] = [];
+        for (let c = 0; c < chunkCount; c++) {
+          const part = (yield productOf('float32', products.chunk(c), weights, chunkLength, n, k, { transposeA: true })) as Float32Array;
+          const rows = Math.min(chunkLength, d - c * chunkLength);
+          components.set(part.subarray(0, rows * k), c * chunkLength * k);
+          parts.push(part);
+        }
+        // Xcᵀ U Λ^(−1/2) amplifies the error of U by √(λ₁/λⱼ): restore orthonormality (triangular: leading
+        // directions are unchanged), through float32 corrections of the float32 parts when every column is computed.
+        if (computed > 1 && computed === k) {
+          components = yield* orthonormaliseFloat32Columns(components, parts, chunkLength, d, k);
+        } else if (computed > 1) {
+          const orthonormal = yield* orthonormalise64(selectColumns(components, d, k, computed), d, computed);
+          for (let i = 0; i < d; i++) components.set(orthonormal.subarray(i * computed, (i + 1) * computed), i * k);
+        }
+        return { components, computed };
+      },
+    });
+  } finally {
+    // The solver's worker threads wait for the eigenvectors; stopped here when they are never asked for.
+    dense?.release();
+  }
 }
 
 type FinishInput = {

@@ -505,6 +505,41 @@ function* orthonormalise(x: Vector, n: number, b: number, precision: ProductPrec
   return current;
 }
 
+/**
+ * {@link orthonormalise64} for columns of float32 values: `x` `[n, b]` float64 holds exactly the values of
+ * `parts`, consecutive float32 row blocks of `blockRows` rows (the last may hold more rows than are left).
+ * One Cholesky QR step, V R⁻¹ = V + V (R⁻¹ − I), with the correction as float32 products of the parts:
+ * R⁻¹ − I is small when the columns are near orthonormal (PCA's components from float32 products), so their
+ * rounding, ~ε32·‖R⁻¹ − I‖, lies below float32's own resolution of the result, and the float32 product costs
+ * a fraction of a float64 one (no [n, b] float64 operand or output). Checked: columns not orthonormal to
+ * {@link NEAR_FLOAT32} afterwards go through {@link orthonormalise64}. Modifies and returns `x`.
+ */
+export function* orthonormaliseFloat32Columns(x: Float64Array, parts: readonly Float32Array[], blockRows: number, n: number, b: number): ProductWork<Float64Array> {
+  const gram = symmetric(yield productOf('float64', x, x, b, n, b, { transposeA: true }), b);
+  const inverse = inverseCholeskyFactor(gram, b, PIVOT_FLOOR_64);
+  if (inverse === null) return yield* orthonormalise64(x, n, b);
+  const correction = new Float32Array(b * b);
+  for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) correction[i * b + j] = inverse[i * b + j]! - (i === j ? 1 : 0);
+  for (let p = 0; p * blockRows < n; p++) {
+    const rows = Math.min(blockRows, n - p * blockRows);
+    const delta = yield productOf('float32', parts[p]!.subarray(0, rows * b), correction, rows, b, b);
+    addTo(x, delta, p * blockRows * b);
+  }
+  const check = symmetric(yield productOf('float64', x, x, b, n, b, { transposeA: true }), b);
+  return orthonormalityError(check, b) <= NEAR_FLOAT32 ? x : yield* orthonormalise64(x, n, b);
+}
+
+/**
+ * How orthonormal {@link orthonormaliseFloat32Columns} leaves columns before it settles (largest |Gᵢⱼ − δᵢⱼ|):
+ * rounding unit vectors of 4096 entries to float32 alone moves their Gram matrix by ~1e-9.
+ */
+const NEAR_FLOAT32 = 1e-9;
+
+/** x[offset + i] += delta[i] (outside the generators: V8 optimises plain loops better). */
+function addTo(x: Float64Array, delta: Float32Array | Float64Array, offset: number): void {
+  for (let i = 0; i < delta.length; i++) x[offset + i]! += delta[i]!;
+}
+
 /** Columns this close to orthonormal (largest |Gᵢⱼ − δᵢⱼ| of their Gram matrix) need no further pass. */
 const ORTHONORMAL_ENOUGH: Record<ProductPrecision, number> = { float32: 1e-6, float64: 1e-12 };
 

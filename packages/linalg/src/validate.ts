@@ -38,7 +38,7 @@ export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
 
 /**
  * Rows of the 2-D tensor `x` read a block at a time (a {@link RowSource} for PCA's fits), each checked to be
- * finite. On tfjs-wasm a block is copied straight out of the backend's memory (its `readSync(dataId, start,
+ * finite (but for a `transient` read, whose caller checks). On tfjs-wasm a block is copied straight out of the backend's memory (its `readSync(dataId, start,
  * end)`), so the whole `[n, d]` is never copied out at once (`tf.slice` would be the portable way, but it runs
  * at ~50 MB/s there: 2.9 s for 8000 × 4096), or, for a `transient` read, viewed there without a copy;
  * elsewhere the tensor's data is read once and viewed in blocks.
@@ -52,18 +52,27 @@ export function tensorRows(x: tf.Tensor2D, caller: string): (r0: number, r1: num
   };
   const backend = tf.getBackend() === 'wasm' && x.dtype === 'float32' ? (tf.backend() as unknown as WasmInternals) : null;
   let whole: Float32Array | null = null;
-  return (r0, r1, transient = false) => {
-    let values: Float32Array | null = null;
-    if (backend !== null && transient) {
-      // A view of tfjs-wasm's heap, no copy (a fresh copy of 16 MB costs ~60 ms of page faults on a VM): only
-      // for a caller that reads it at once, before any tfjs op could grow (and so move) the heap.
-      const offset = backend.dataIdMap?.get(x.dataId)?.memoryOffset;
-      const heap = backend.wasm?.HEAPU8;
-      if (typeof offset === 'number' && heap instanceof Uint8Array && offset % 4 === 0 && offset + r1 * d * 4 <= heap.byteLength) {
-        values = new Float32Array(heap.buffer, heap.byteOffset + offset + r0 * d * 4, (r1 - r0) * d);
-      }
+  const wholeRows = (): Float32Array => {
+    if (whole === null) {
+      const raw = x.dataSync();
+      whole = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
     }
-    if (values === null && backend !== null) {
+    return whole;
+  };
+  return (r0, r1, transient = false) => {
+    if (transient) {
+      // A view of tfjs-wasm's heap, no copy (a fresh copy of 16 MB costs ~60 ms of page faults on a VM): only
+      // for a caller that reads it at once, before any tfjs op could grow (and so move) the heap, and checks
+      // the values itself. Elsewhere the whole tensor, read once and kept.
+      const offset = backend?.dataIdMap?.get(x.dataId)?.memoryOffset;
+      const heap = backend?.wasm?.HEAPU8;
+      if (typeof offset === 'number' && heap instanceof Uint8Array && offset % 4 === 0 && offset + r1 * d * 4 <= heap.byteLength) {
+        return new Float32Array(heap.buffer, heap.byteOffset + offset + r0 * d * 4, (r1 - r0) * d);
+      }
+      return wholeRows().subarray(r0 * d, r1 * d);
+    }
+    let values: Float32Array | null = null;
+    if (backend !== null) {
       try {
         const block = backend.readSync(x.dataId, r0 * d, r1 * d);
         if (block instanceof Float32Array && block.length === (r1 - r0) * d) values = block;
@@ -71,13 +80,7 @@ export function tensorRows(x: tf.Tensor2D, caller: string): (r0: number, r1: num
         // not this backend's tensor: read it whole below
       }
     }
-    if (values === null) {
-      if (whole === null) {
-        const raw = x.dataSync();
-        whole = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
-      }
-      values = whole.subarray(r0 * d, r1 * d);
-    }
+    if (values === null) values = wholeRows().subarray(r0 * d, r1 * d);
     assertFiniteValues(values, d, caller, r0);
     return values;
   };
