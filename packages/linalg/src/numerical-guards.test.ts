@@ -142,6 +142,14 @@ describe.each(BACKENDS)('numerical guards on the %s backend', (backend) => {
     data[9] = Number.POSITIVE_INFINITY;
     const x = track(tf.tensor2d(data, [4, 6]));
     expect(() => new PCA({ nComponents: 0.97 }).fit(x)).toThrow(/PCA\.fit\(\): features must be finite — got Infinity at sample 1, feature 3\. Remove or impute NaN\/Infinity first\./);
+    // The Gram route (4 < 6) finds them through its column sums: NaN, and +∞ beside −∞ in one column too.
+    const nan = uniform(4 * 6, 3);
+    nan[13] = Number.NaN;
+    expect(() => new PCA({ nComponents: 2 }).fit(track(tf.tensor2d(nan, [4, 6])))).toThrow(/features must be finite — got NaN at sample 2, feature 1\./);
+    const both = uniform(4 * 6, 5);
+    both[2] = Number.POSITIVE_INFINITY;
+    both[20] = Number.NEGATIVE_INFINITY;
+    expect(() => new PCA({ nComponents: 2 }).fit(track(tf.tensor2d(both, [4, 6])))).toThrow(/features must be finite — got Infinity at sample 0, feature 2\./);
     const overflow = track(tf.square(tf.mul(tf.tensor2d(uniform(4 * 6, 4), [4, 6]), 1e30)) as tf.Tensor2D);
     expect(() => new PCA({ nComponents: 0.97 }).fit(overflow)).toThrow(/features must be finite — got Infinity/);
     expect(() => new SingleClassGaussian().fit(overflow)).toThrow(/features must be finite — got Infinity/);
