@@ -384,3 +384,45 @@ export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize,
     }
   }
 }
+
+/**
+ * R⁻¹ for the Cholesky factor R = Lᵀ of the symmetric positive definite `[b, b]` row-major G at `g`
+ * (G = L Lᵀ): L row-major into `l`, R⁻¹ row-major into `inv` (row j of R⁻¹ is column j of L⁻¹). Returns 0,
+ * leaving them partial, when a pivot falls to `pivotFloor` × G's largest diagonal entry or below, or when
+ * R⁻¹ is not finite; 1 otherwise. The same operations in the same order as the JavaScript it replaces
+ * (`inverseCholeskyFactor` in src/top-eigenpairs.ts), which V8 ran unoptimised in a fit's one call.
+ */
+export function inverseCholesky(g: usize, b: i32, pivotFloor: f64, l: usize, inv: usize): i32 {
+  let largest: f64 = 0;
+  for (let i = 0; i < b; i++) largest = Math.max(largest, load<f64>(at(g, i * b + i)));
+  for (let i = 0; i < b; i++) {
+    const rowI = i * b;
+    for (let j = 0; j <= i; j++) {
+      const rowJ = j * b;
+      let sum = load<f64>(at(g, rowI + j));
+      for (let p = 0; p < j; p++) sum -= load<f64>(at(l, rowI + p)) * load<f64>(at(l, rowJ + p));
+      if (i == j) {
+        if (!(sum > pivotFloor * largest)) return 0;
+        store<f64>(at(l, rowI + i), Math.sqrt(sum));
+      } else {
+        store<f64>(at(l, rowI + j), sum / load<f64>(at(l, rowJ + j)));
+      }
+    }
+  }
+  for (let j = 0; j < b; j++) {
+    const x = at(inv, j * b);
+    for (let i = 0; i < j; i++) store<f64>(at(x, i), 0);
+    store<f64>(at(x, j), 1 / load<f64>(at(l, j * b + j)));
+    for (let i = j + 1; i < b; i++) {
+      const rowI = i * b;
+      let sum: f64 = 0;
+      for (let p = j; p < i; p++) sum += load<f64>(at(l, rowI + p)) * load<f64>(at(x, p));
+      store<f64>(at(x, i), -sum / load<f64>(at(l, rowI + i)));
+    }
+  }
+  for (let i = 0; i < b * b; i++) {
+    const value = load<f64>(at(inv, i));
+    if (value - value != 0) return 0;
+  }
+  return 1;
+}

@@ -1,14 +1,17 @@
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm';
+import { instantiate, type Kernels, kernelsModule, type WasmMemory, wasmApi } from './wasm-kernels';
 import { eigenvaluesOfTridiagonal } from './eigh';
 import { powerOfTwoNear, type TopEigenRule, uniformSource } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
 
+export { denseKernelsAvailable } from './wasm-kernels';
+
 /**
  * The leading eigenpairs of a dense symmetric matrix, LAPACK's way (internal; PCA's Gram route, see
  * `pca-solver.ts`): Householder reduction to tridiagonal form T = Qᵀ A Q in WebAssembly (the O(n³) part:
- * `assembly/kernels.ts`), every eigenvalue of T by implicit QL (O(n²), JavaScript), the eigenvectors of
- * only the leading ones by inverse iteration on T (O(n) each; vectors of close eigenvalues made
- * orthogonal, as LAPACK's DSTEIN does), and back to A's basis through the stored reflectors (WebAssembly).
+ * `assembly/kernels.ts`), every eigenvalue of T by implicit QL (O(n²), JavaScript) or only the leading ones
+ * by bisection, the eigenvectors of only the leading ones by inverse iteration on T (O(n) each; vectors of
+ * close eigenvalues made orthogonal, as LAPACK's DSTEIN does), and back to A's basis through the stored
+ * reflectors (WebAssembly, in blocks of 32).
  *
  * Against the subspace iteration (`top-eigenpairs.ts`), which needs O(n²·b) per cycle and tens of cycles
  * when the spectrum decays slowly: 4/3·n³ flops once, whatever the spectrum. In Node the reduction's steps are
@@ -19,58 +22,6 @@ import { DfmError } from '@dfm/errors';
  * Accuracy: backward stable like LAPACK's DSYEV route: eigenvalues to a few ε·‖A‖, eigenvectors to
  * ε·‖A‖ / gap.
  */
-
-/** The parts of the WebAssembly JS API used here (the package's TypeScript lib has no DOM types). */
-type WasmMemory = { readonly buffer: ArrayBuffer; grow(pages: number): number };
-type WasmApi = {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-};
-
-/** The exports of `assembly/kernels.ts` (byte offsets into `memory`). */
-type Kernels = {
-  memory: WasmMemory;
-  firstStep(a: number, n: number, k0: number, d: number, e: number, taus: number, y: number): void;
-  stepHead(a: number, n: number, k: number, d: number, e: number, taus: number, y: number, w: number): number;
-  stepRows(a: number, n: number, k: number, i0: number, i1: number, y: number, w: number): void;
-  addInto(y: number, other: number, from: number, n: number): void;
-  applyBlock(a: number, n: number, kLow: number, kHigh: number, taus: number, z: number, stride: number, c0: number, c1: number, g: number, s: number, p: number): void;
-};
-
-const compiled: { plain?: object | null; shared?: object | null } = {};
-
-function wasmApi(): WasmApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-}
-
-/** A compiled kernels' module (`shared`: importing a shared memory), or null where it cannot be compiled. */
-function kernelsModule(shared = false): object | null {
-  const key = shared ? 'shared' : 'plain';
-  const known = compiled[key];
-  if (known !== undefined) return known;
-  try {
-    const text = atob(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    // Synchronous compilation of the ~4.6 KB module (Chromium 156 accepts it on its main thread: tested).
-    compiled[key] = new (wasmApi()!.Module)(bytes);
-  } catch {
-    compiled[key] = null;
-  }
-  return compiled[key]!;
-}
-
-/** Whether the WebAssembly kernels can run here (PCA uses its other solvers where they cannot). */
-export function denseKernelsAvailable(): boolean {
-  return kernelsModule() !== null;
-}
-
-/** A fresh instance of `module` on `memory`. */
-function instantiate(module: object, memory: WasmMemory): Kernels {
-  const instance = new (wasmApi()!.Instance)(module, { env: { memory } });
-  return { memory, ...(instance.exports as unknown as Omit<Kernels, 'memory'>) };
-}
 
 /** Node's `worker_threads` and `os`, reached without a static import (this package also runs in browsers). */
 type NodeThreads = {
@@ -462,7 +413,8 @@ export function tridiagonalEigenvectors(d: Float64Array, e: Float64Array, values
     const x = new Float64Array(n);
     for (let i = 0; i < n; i++) x[i] = random();
     for (let iteration = 0; iteration < INVERSE_ITERATIONS; iteration++) {
-      normalise(x);
+      // The random start is bounded already; later ones are normalised so repeated growth cannot overflow.
+      if (iteration > 0) normalise(x);
       factors.solve(x);
       for (let q = clusterStart; q < j; q++) {
         const other = columns[q]!;
@@ -633,6 +585,8 @@ function normalise(x: Float64Array): boolean {
  */
 class TridiagonalLU {
   private readonly u0: Float64Array;
+  /** 1 / u0 (a multiplication per row in {@link solve} instead of a division). */
+  private readonly inverse0: Float64Array;
   private readonly u1: Float64Array;
   private readonly u2: Float64Array;
   private readonly multipliers: Float64Array;
@@ -640,6 +594,7 @@ class TridiagonalLU {
 
   constructor(private readonly n: number) {
     this.u0 = new Float64Array(n);
+    this.inverse0 = new Float64Array(n);
     this.u1 = new Float64Array(n);
     this.u2 = new Float64Array(n);
     this.multipliers = new Float64Array(n);
@@ -677,11 +632,13 @@ class TridiagonalLU {
       }
     }
     u0[n - 1] = Math.abs(p) < tiny ? (p >= 0 ? tiny : -tiny) : p;
+    const { inverse0 } = this;
+    for (let i = 0; i < n; i++) inverse0[i] = 1 / u0[i]!;
   }
 
   /** x ← (T − λI)⁻¹ x in place. */
   solve(x: Float64Array): void {
-    const { n, u0, u1, u2, multipliers, swapped } = this;
+    const { n, inverse0, u1, u2, multipliers, swapped } = this;
     for (let i = 0; i < n - 1; i++) {
       if (swapped[i] === 1) {
         const t = x[i]!;
@@ -690,8 +647,8 @@ class TridiagonalLU {
       }
       x[i + 1] = x[i + 1]! - multipliers[i]! * x[i]!;
     }
-    x[n - 1] = x[n - 1]! / u0[n - 1]!;
-    if (n > 1) x[n - 2] = (x[n - 2]! - u1[n - 2]! * x[n - 1]!) / u0[n - 2]!;
-    for (let i = n - 3; i >= 0; i--) x[i] = (x[i]! - u1[i]! * x[i + 1]! - u2[i]! * x[i + 2]!) / u0[i]!;
+    x[n - 1] = x[n - 1]! * inverse0[n - 1]!;
+    if (n > 1) x[n - 2] = (x[n - 2]! - u1[n - 2]! * x[n - 1]!) * inverse0[n - 2]!;
+    for (let i = n - 3; i >= 0; i--) x[i] = (x[i]! - u1[i]! * x[i + 1]! - u2[i]! * x[i + 2]!) * inverse0[i]!;
   }
 }
