@@ -38,10 +38,10 @@ export function readFiniteValues(x: tf.Tensor2D, caller: string): Float32Array {
 
 /**
  * Rows of the 2-D tensor `x` read a block at a time (a {@link RowSource} for PCA's fits), each checked to be
- * finite (but for a `transient` read, whose caller checks). On tfjs-wasm a block is copied straight out of the backend's memory (its `readSync(dataId, start,
- * end)`), so the whole `[n, d]` is never copied out at once (`tf.slice` would be the portable way, but it runs
- * at ~50 MB/s there: 2.9 s for 8000 × 4096), or, for a `transient` read, viewed there without a copy;
- * elsewhere the tensor's data is read once and viewed in blocks.
+ * finite (but for a `transient` read, whose caller checks). On tfjs-wasm a block is copied straight out of
+ * the backend's memory (its `readSync(dataId, start, end)`), so the whole `[n, d]` is never copied out at once
+ * (`tf.slice` would be the portable way, but it runs at ~50 MB/s there: 2.9 s for 8000 × 4096), or, for a
+ * `transient` read, viewed there without a copy; elsewhere the tensor's data is read once and viewed in blocks.
  */
 export function tensorRows(x: tf.Tensor2D, caller: string): (r0: number, r1: number, transient?: boolean) => Float32Array {
   const d = x.shape[1];
