@@ -40,7 +40,7 @@ export function kernelsModule(shared = false): object | null {
     const text = atob(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
     const bytes = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    // Synchronous compilation of the ~4.6 KB module (Chromium 156 accepts it on its main thread: tested).
+    // Synchronous compilation of the ~6 KB module (Chromium 156 accepts it on its main thread: tested).
     compiled[key] = new (wasmApi()!.Module)(bytes);
   } catch {
     compiled[key] = null;
