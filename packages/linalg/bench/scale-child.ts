@@ -2,7 +2,7 @@
  * One cell of the scale table (bench/pca.bench.ts runs it in a fresh process per size so peak RSS is its own):
  * `tsx bench/scale-child.ts <statistics|fit> train.f32 N D queries.f32` prints one JSON line:
  * `{ ms, k, fre, inputRssKiB, peakRssKiB }`. `statistics`: the rows stream from the file in batches of 512
- * into PCAStatistics, then toPCA (memory O(D²), no [N, D] bank). `fit`: the rows are read into one [N, D] tensor,
+ * into PCAStatistics (each batch handed over: `{ transfer: true }`), then toPCA (memory O(D²), no [N, D] bank). `fit`: the rows are read into one [N, D] tensor,
  * then PCA.fit. `ms` covers the PCA work only (update + toPCA, or fit), not the file reading.
  * Products: onnxruntime-node (`onnxMatrixProducts()` from @dfm/backbone: updateAsync / toPCAAsync / fitAsync),
  * or, with `DFM_BENCH_PRODUCTS=tfjs`, the synchronous tfjs-wasm path (update / toPCA / fit).
@@ -73,8 +73,9 @@ async function main(): Promise<void> {
       const count = Math.min(BATCH, n - start);
       const rows = readRows(trainPath!, start, count, d, fd);
       const t0 = performance.now();
-      if (products === undefined) statistics.update(rows, [count, d]);
-      else await statistics.updateAsync(rows, [count, d]);
+      // Each batch is a fresh array nobody else holds: handed over, as a streaming caller would.
+      if (products === undefined) statistics.update(rows, [count, d], { transfer: true });
+      else await statistics.updateAsync(rows, [count, d], { transfer: true });
       ms += performance.now() - t0;
     }
     closeSync(fd);

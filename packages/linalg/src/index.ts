@@ -26,6 +26,7 @@ export {
   PCAStatistics,
   type PCAStatisticsOptions,
   type PCAStatisticsStorage,
+  type PCAStatisticsUpdateOptions,
   type ProjectedMoments,
 } from './pca-statistics';
 export {

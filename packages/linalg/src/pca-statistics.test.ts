@@ -264,6 +264,31 @@ describe.each(BACKENDS)('PCAStatistics on the %s backend', (backend) => {
     expect(() => constant.toPCA({ nComponents: 0.9 })).toThrow(/PCAStatistics\.toPCA\(\): features must vary across samples — got \[10,4\] with zero total variance/);
   });
 
+  it('transfer: a handed-over batch gives the same statistics bit for bit as a copied one; a copied one is independent of the caller’s array', () => {
+    const d = 64;
+    const batches = [signalData(20, d, 4, 0.1, 31), signalData(25, d, 4, 0.1, 32)];
+    const copied = new PCAStatistics();
+    const handed = new PCAStatistics();
+    for (const batch of batches) {
+      copied.update(batch, [batch.length / d, d]);
+      handed.update(batch.slice(), [batch.length / d, d], { transfer: true });
+    }
+    // The copied statistics do not see a later change of the caller's arrays.
+    for (const batch of batches) batch.fill(7);
+    expect(Array.from(handed.toBytes())).toEqual(Array.from(copied.toBytes()));
+    const a = copied.toPCA({ nComponents: 0.9 });
+    const b = handed.toPCA({ nComponents: 0.9 });
+    expect(b.numComponents).toBe(a.numComponents);
+    expect(Array.from(b.singularValues)).toEqual(Array.from(a.singularValues));
+    a.dispose();
+    b.dispose();
+    expect(() => copied.update(batches[0]!, [20, d], { transfer: 'yes' as never })).toThrow(/options\.transfer must be a boolean — got string/);
+    const tensor = tf.zeros([2, d]) as tf.Tensor2D;
+    expect(() => copied.update(tensor, undefined, { transfer: true })).toThrow(/options\.transfer is for Float32Array batches — got a tensor/);
+    tensor.dispose();
+    expect(copied.nSamples).toBe(45);
+  });
+
   it('merging a statistics into itself counts its rows twice', () => {
     const d = 6;
     const data = signalData(20, d, 3, 0.1, 8);

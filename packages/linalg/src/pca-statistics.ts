@@ -27,6 +27,15 @@ export type PCAStatisticsOptions = {
 /** How {@link PCAStatistics} holds what it saw: the rows themselves (N < D), or their moments (N ≥ D). */
 export type PCAStatisticsStorage = 'rows' | 'moments';
 
+/** Options of {@link PCAStatistics.update} / {@link PCAStatistics.updateAsync}. */
+export type PCAStatisticsUpdateOptions = {
+  /**
+   * Hand a Float32Array batch over: the statistics may keep it instead of a copy (while they hold rows,
+   * N < D); the caller must not change it afterwards. Default false (copied).
+   */
+  transfer?: boolean;
+};
+
 /**
  * The sufficient statistics of a Gaussian on a projection `z = (x − μ) V` of the accumulated rows
  * (from {@link PCAStatistics.projectedMoments}; {@link SingleClassGaussian.fromMoments} takes them).
@@ -178,14 +187,18 @@ export class PCAStatistics {
 
   /**
    * Adds a batch of rows: a `tf.Tensor2D` `[n, D]` (read synchronously, not disposed), or a row-major
-   * `Float32Array` with its `shape` `[n, D]` (copied; never modified). All-or-nothing: a refused batch
-   * leaves the statistics unchanged. An empty batch `[0, D]` only fixes D.
+   * `Float32Array` with its `shape` `[n, D]` (copied where the statistics keep rows, while N < D; never
+   * modified). `options.transfer`: a Float32Array batch is handed over — kept as it is instead of copied
+   * (a copy of every batch costs its page faults: ~30 ms per 8 MB on a VM); the caller must not change it
+   * afterwards. All-or-nothing: a refused batch leaves the statistics unchanged. An empty batch `[0, D]`
+   * only fixes D.
    *
-   * @throws ShapeMismatchError when D differs from earlier batches; InvalidArgumentError for NaN/Infinity.
+   * @throws ShapeMismatchError when D differs from earlier batches; InvalidArgumentError for NaN/Infinity,
+   *   or `transfer` that is not a boolean or comes with a tensor.
    * @returns `this`.
    */
-  update(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number]): this {
-    runSync(this.#updateWork(batch, shape, 'PCAStatistics.update()'));
+  update(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number], options?: PCAStatisticsUpdateOptions): this {
+    runSync(this.#updateWork(batch, shape, options, 'PCAStatistics.update()'));
     return this;
   }
 
@@ -195,15 +208,29 @@ export class PCAStatistics {
    * unusable afterwards (every later call says so): rebuild them from the data.
    * @returns `this`.
    */
-  async updateAsync(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number]): Promise<this> {
-    const work = this.#updateWork(batch, shape, 'PCAStatistics.updateAsync()');
+  async updateAsync(batch: tf.Tensor2D | Float32Array, shape?: readonly [number, number], options?: PCAStatisticsUpdateOptions): Promise<this> {
+    const work = this.#updateWork(batch, shape, options, 'PCAStatistics.updateAsync()');
     await this.#runAsync(work, 'PCAStatistics.updateAsync()', true);
     return this;
   }
 
   /** Validates a batch (eagerly), then returns the work that adds it. */
-  #updateWork(batch: tf.Tensor2D | Float32Array, shape: readonly [number, number] | undefined, caller: string): ProductWork<void> {
+  #updateWork(
+    batch: tf.Tensor2D | Float32Array,
+    shape: readonly [number, number] | undefined,
+    options: PCAStatisticsUpdateOptions | undefined,
+    caller: string,
+  ): ProductWork<void> {
     this.#checkUsable(caller);
+    const transfer = options?.transfer;
+    if (transfer !== undefined && typeof transfer !== 'boolean') {
+      throw new InvalidArgumentError(`${caller}: options.transfer must be a boolean — got ${typeof transfer}. Pass { transfer: true } to hand a Float32Array batch over, or omit it.`);
+    }
+    if (transfer === true && !(batch instanceof Float32Array)) {
+      throw new InvalidArgumentError(
+        `${caller}: options.transfer is for Float32Array batches — got ${batch instanceof tf.Tensor ? 'a tensor' : Object.prototype.toString.call(batch)}. Drop it for tensors (their values are read out anyway).`,
+      );
+    }
     const { values, n, d } = readBatch(batch, shape, caller);
     if (this.#nFeatures !== null && d !== this.#nFeatures) {
       throw new ShapeMismatchError(
@@ -213,7 +240,7 @@ export class PCAStatistics {
     this.#nFeatures = d;
     const self = this;
     return (function* () {
-      if (n > 0) yield* self.#addRows(values, n, true);
+      if (n > 0) yield* self.#addRows(values, n, transfer !== true);
     })();
   }
 
