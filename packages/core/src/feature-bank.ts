@@ -106,7 +106,10 @@ export class FeatureBank {
       });
     }
     const started = performance.now();
-    await this.#statistics.updateAsync(values, [rows, nFeatures]);
+    // `values` is ours alone when we made it, or when tfjs-wasm read it out of its memory (a fresh copy; the cpu
+    // backend would hand back the tensor's own storage): then the statistics keep it instead of a copy.
+    const owned = values !== data || tf.getBackend() === 'wasm';
+    await this.#statistics.updateAsync(values, [rows, nFeatures], { transfer: owned });
     this.#accumulateSeconds += (performance.now() - started) / 1000;
     this.#featureShape = featureShape;
   }
