@@ -264,6 +264,30 @@ export function addInto(y: usize, other: usize, from: i32, n: i32): void {
   }
 }
 
+/** dst[c] += f · src[c] for c in [0, w), two columns per SIMD operation. */
+function axpy(dst: usize, src: usize, f: f64, w: i32): void {
+  const fv = f64x2.splat(f);
+  let c = 0;
+  for (; c + 1 < w; c += 2) v128.store(at(dst, c), f64x2.add(v128.load(at(dst, c)), f64x2.mul(fv, v128.load(at(src, c)))));
+  if (c < w) store<f64>(at(dst, c), load<f64>(at(dst, c)) + f * load<f64>(at(src, c)));
+}
+
+/** Row r of Z (`zr`, w columns) into Y: y_j += v_j[r] · zr for the block's first `count` reflectors. */
+function rowIntoY(a: usize, n: i32, kLow: i32, count: i32, r: i32, zr: usize, s: usize, w: i32): void {
+  for (let j = 0; j < count; j++) {
+    const v = load<f64>(at(rowAt(a, n, kLow + j), r));
+    if (v != 0) axpy(at(s, j * w), zr, v, w);
+  }
+}
+
+/** Row q of Z (`zr`, w columns) less V S there: zr −= v_j[q] · s_j for the block's first `count` reflectors. */
+function rowLessVS(a: usize, n: i32, kLow: i32, count: i32, q: i32, zr: usize, s: usize, w: i32): void {
+  for (let j = 0; j < count; j++) {
+    const v = load<f64>(at(rowAt(a, n, kLow + j), q));
+    if (v != 0) axpy(zr, at(s, j * w), -v, w);
+  }
+}
+
 /** Largest block of {@link applyBlock} (the strides of its work arrays). */
 const BLOCK: i32 = 32;
 
@@ -295,18 +319,7 @@ export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize,
   // Y = Vᵀ Z into s.
   for (let i = 0; i < b * w; i++) store<f64>(at(s, i), 0);
   // Rows kLow+1 … kHigh: reflector j is stored from row kLow + j + 1 on.
-  for (let r = kLow + 1; r <= kHigh && r < n; r++) {
-    const zr = at(rowAt(z, stride, r), c0);
-    for (let j = 0; j <= r - kLow - 1; j++) {
-      const v = load<f64>(at(rowAt(a, n, kLow + j), r));
-      if (v == 0) continue;
-      const sj = at(s, j * w);
-      const vv = f64x2.splat(v);
-      let c = 0;
-      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.add(v128.load(at(sj, c)), f64x2.mul(vv, v128.load(at(zr, c)))));
-      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) + v * load<f64>(at(zr, c)));
-    }
-  }
+  for (let r = kLow + 1; r <= kHigh && r < n; r++) rowIntoY(a, n, kLow, r - kLow, r, at(rowAt(z, stride, r), c0), s, w);
   // Rows below the block, four at a time: every reflector of the block is stored there.
   let r = kHigh + 1;
   for (; r + 3 < n; r += 4) {
@@ -341,29 +354,14 @@ export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize,
       }
     }
   }
-  for (; r < n; r++) {
-    const zr = at(rowAt(z, stride, r), c0);
-    for (let j = 0; j < b; j++) {
-      const v = load<f64>(at(rowAt(a, n, kLow + j), r));
-      const sj = at(s, j * w);
-      const vv = f64x2.splat(v);
-      let c = 0;
-      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.add(v128.load(at(sj, c)), f64x2.mul(vv, v128.load(at(zr, c)))));
-      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) + v * load<f64>(at(zr, c)));
-    }
-  }
+  for (; r < n; r++) rowIntoY(a, n, kLow, b, r, at(rowAt(z, stride, r), c0), s, w);
   // S from Y, the last reflector first.
   for (let j = b - 1; j >= 0; j--) {
     const sj = at(s, j * w);
     const tau = load<f64>(at(taus, kLow + j));
     for (let m = j + 1; m < b; m++) {
       const f = load<f64>(at(g, j * BLOCK + m));
-      if (f == 0) continue;
-      const sm = at(s, m * w);
-      const fv = f64x2.splat(f);
-      let c = 0;
-      for (; c < pairs; c += 2) v128.store(at(sj, c), f64x2.sub(v128.load(at(sj, c)), f64x2.mul(fv, v128.load(at(sm, c)))));
-      if (c < w) store<f64>(at(sj, c), load<f64>(at(sj, c)) - f * load<f64>(at(sm, c)));
+      if (f != 0) axpy(sj, at(s, m * w), -f, w);
     }
     const tv = f64x2.splat(tau);
     let c = 0;
@@ -371,18 +369,7 @@ export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize,
     if (c < w) store<f64>(at(sj, c), tau * load<f64>(at(sj, c)));
   }
   // Z −= V S.
-  for (let q = kLow + 1; q <= kHigh && q < n; q++) {
-    const zr = at(rowAt(z, stride, q), c0);
-    for (let j = 0; j <= q - kLow - 1; j++) {
-      const v = load<f64>(at(rowAt(a, n, kLow + j), q));
-      if (v == 0) continue;
-      const sj = at(s, j * w);
-      const vv = f64x2.splat(v);
-      let c = 0;
-      for (; c < pairs; c += 2) v128.store(at(zr, c), f64x2.sub(v128.load(at(zr, c)), f64x2.mul(vv, v128.load(at(sj, c)))));
-      if (c < w) store<f64>(at(zr, c), load<f64>(at(zr, c)) - v * load<f64>(at(sj, c)));
-    }
-  }
+  for (let q = kLow + 1; q <= kHigh && q < n; q++) rowLessVS(a, n, kLow, q - kLow, q, at(rowAt(z, stride, q), c0), s, w);
   let q = kHigh + 1;
   for (; q + 3 < n; q += 4) {
     // The block's reflector entries of these four rows, splatted once.
@@ -436,17 +423,7 @@ export function applyBlock(a: usize, n: i32, kLow: i32, kHigh: i32, taus: usize,
       store<f64>(at(z3, c), a3);
     }
   }
-  for (; q < n; q++) {
-    const zr = at(rowAt(z, stride, q), c0);
-    for (let j = 0; j < b; j++) {
-      const v = load<f64>(at(rowAt(a, n, kLow + j), q));
-      const sj = at(s, j * w);
-      const vv = f64x2.splat(v);
-      let c = 0;
-      for (; c < pairs; c += 2) v128.store(at(zr, c), f64x2.sub(v128.load(at(zr, c)), f64x2.mul(vv, v128.load(at(sj, c)))));
-      if (c < w) store<f64>(at(zr, c), load<f64>(at(zr, c)) - v * load<f64>(at(sj, c)));
-    }
-  }
+  for (; q < n; q++) rowLessVS(a, n, kLow, b, q, at(rowAt(z, stride, q), c0), s, w);
 }
 
 /**

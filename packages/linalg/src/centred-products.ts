@@ -149,11 +149,10 @@ export function* gramProducts(
   for (;;) {
     let largest = 0;
     for (let c = 0; c < chunkCount; c++) {
-      const chunk = buffer;
-      largest = Math.max(largest, centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, chunk));
+      largest = Math.max(largest, centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer));
       for (let i0 = 0; i0 < n; i0 += GRAM_BLOCK) {
         const i1 = Math.min(n, i0 + GRAM_BLOCK);
-        addGramBlock(product, n, (yield upperBlock(chunk, i0, i1, chunkLength)) as Float32Array, i0, i1, c === 0);
+        addGramBlock(product, n, (yield upperBlock(buffer, i0, i1, chunkLength)) as Float32Array, i0, i1, c === 0);
       }
       onChunk?.((c + 1) / chunkCount);
     }
