@@ -2,72 +2,20 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadFixture } from '../test/helpers';
+import { eigenQuality, withSpectrum } from '../test/spectra';
 import { DenseSymmetricSolver, denseEigen, denseKernelsAvailable, THREADS_FROM, tridiagonalEigenvectors } from './dense-eigen';
 import { eigenvaluesOfTridiagonal } from './eigh';
 
 type EighCase = { name: string; rows: number; cols: number; data: number[]; values: number[] };
 const fixture = loadFixture<{ eigh: EighCase[] }>('decompositions.json');
 
-/** A seeded uniform source in [−0.5, 0.5). */
-function uniform(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 16807) % 2147483647;
-    return state / 2147483647 - 0.5;
-  };
-}
-
-/**
- * Q diag(values) Qᵀ with Q a product of 3 random Householder reflectors (orthogonal to rounding): a
- * symmetric matrix whose eigenvalues are known without any eigensolver.
- */
-function withSpectrum(values: number[], seed: number): Float64Array {
-  const n = values.length;
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) a[i * n + i] = values[i]!;
-  const random = uniform(seed);
-  for (let r = 0; r < 3; r++) {
-    const v = Float64Array.from({ length: n }, random);
-    let norm = 0;
-    for (const x of v) norm += x * x;
-    const beta = 2 / norm;
-    // A ← H A H with H = I − β v vᵀ: rows, then columns.
-    for (const pass of [0, 1]) {
-      for (let c = 0; c < n; c++) {
-        let dot = 0;
-        for (let i = 0; i < n; i++) dot += v[i]! * (pass === 0 ? a[i * n + c]! : a[c * n + i]!);
-        for (let i = 0; i < n; i++) {
-          const index = pass === 0 ? i * n + c : c * n + i;
-          a[index] = a[index]! - beta * v[i]! * dot;
-        }
-      }
-    }
-  }
-  // Exactly symmetric.
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[j * n + i] = a[i * n + j]!;
-  return a;
-}
-
-/** max_j ‖A v_j − λ_j v_j‖ and max |VᵀV − I| for `[n, count]` row-major V. */
-function quality(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array, count: number): { residual: number; orthogonality: number } {
-  let residual = 0;
-  let orthogonality = 0;
-  for (let j = 0; j < count; j++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      let av = 0;
-      for (let k = 0; k < n; k++) av += a[i * n + k]! * vectors[k * count + j]!;
-      sum += (av - values[j]! * vectors[i * count + j]!) ** 2;
-    }
-    residual = Math.max(residual, Math.sqrt(sum));
-    for (let q = 0; q <= j; q++) {
-      let dot = 0;
-      for (let i = 0; i < n; i++) dot += vectors[i * count + j]! * vectors[i * count + q]!;
-      orthogonality = Math.max(orthogonality, Math.abs(dot - (q === j ? 1 : 0)));
-    }
-  }
-  return { residual, orthogonality };
-}
+/** The spectra both known-spectrum tests take (n = 240). */
+const SPECTRA = [
+  ['a PCA-like decay λ_j = j^−1.6', (j: number) => (j + 1) ** -1.6],
+  ['clusters of five equal eigenvalues', (j: number) => 10 - Math.floor(j / 5)],
+  ['rank 100 of 240 (zeros)', (j: number) => (j < 100 ? 1 + j / 100 : 0)],
+  ['both signs', (j: number) => (j % 2 === 0 ? 1 : -1) * (1 + j / 10)],
+] as const;
 
 describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse iteration)', () => {
   it('runs here (Node has WebAssembly with SIMD)', () => {
@@ -82,17 +30,12 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     const largest = Math.max(...c.values.map(Math.abs));
     const expected = [...c.values].sort((x, y) => y - x);
     for (let i = 0; i < n; i++) expect(Math.abs(values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-12 * largest);
-    const { residual, orthogonality } = quality(matrix, n, values, vectors(n), n);
+    const { residual, orthogonality } = eigenQuality(matrix, n, values, vectors(n), n);
     expect(residual).toBeLessThanOrEqual(1e-12 * largest);
     expect(orthogonality).toBeLessThan(1e-10);
   });
 
-  it.each([
-    ['a PCA-like decay λ_j = j^−1.6', (j: number) => (j + 1) ** -1.6],
-    ['clusters of five equal eigenvalues', (j: number) => 10 - Math.floor(j / 5)],
-    ['rank 100 of 240 (zeros)', (j: number) => (j < 100 ? 1 + j / 100 : 0)],
-    ['both signs', (j: number) => (j % 2 === 0 ? 1 : -1) * (1 + j / 10)],
-  ] as const)('recovers a known spectrum: %s', (_, spectrum) => {
+  it.each(SPECTRA)('recovers a known spectrum: %s', (_, spectrum) => {
     const n = 240;
     const known = Array.from({ length: n }, (_, j) => spectrum(j));
     const a = withSpectrum(known, 7);
@@ -101,7 +44,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     const expected = [...known].sort((x, y) => y - x);
     for (let i = 0; i < n; i++) expect(Math.abs(values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n * largest);
     const count = 60;
-    const { residual, orthogonality } = quality(a, n, values, vectors(count), count);
+    const { residual, orthogonality } = eigenQuality(a, n, values, vectors(count), count);
     expect(residual).toBeLessThanOrEqual(1e-13 * n * largest);
     expect(orthogonality).toBeLessThan(1e-10);
   });
@@ -125,12 +68,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     }
   });
 
-  it.each([
-    ['a PCA-like decay λ_j = j^−1.6', (j: number) => (j + 1) ** -1.6],
-    ['clusters of five equal eigenvalues', (j: number) => 10 - Math.floor(j / 5)],
-    ['rank 100 of 240 (zeros)', (j: number) => (j < 100 ? 1 + j / 100 : 0)],
-    ['both signs', (j: number) => (j % 2 === 0 ? 1 : -1) * (1 + j / 10)],
-  ] as const)('given a count, bisects for just the leading eigenvalues of a known spectrum: %s', (_, spectrum) => {
+  it.each(SPECTRA)('given a count, bisects for just the leading eigenvalues of a known spectrum: %s', (_, spectrum) => {
     const n = 240;
     const known = Array.from({ length: n }, (_, j) => spectrum(j));
     const a = withSpectrum(known, 11);
@@ -142,7 +80,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     const expected = [...known].sort((x, y) => y - x);
     for (let i = 0; i < 45; i++) expect(Math.abs(values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n * largest);
     expect(Math.abs(total - known.reduce((sum, value) => sum + value, 0))).toBeLessThanOrEqual(1e-12 * n * largest);
-    const { residual, orthogonality } = quality(a, n, values, vectors(45), 45);
+    const { residual, orthogonality } = eigenQuality(a, n, values, vectors(45), 45);
     expect(residual).toBeLessThanOrEqual(1e-13 * n * largest);
     expect(orthogonality).toBeLessThan(1e-10);
   });
@@ -174,7 +112,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     expect(v[0]! * v[1]!).toBeGreaterThan(0);
     const zero = denseEigen(new Float64Array(9), 3);
     expect(Array.from(zero.values)).toEqual([0, 0, 0]);
-    const { orthogonality } = quality(new Float64Array(9), 3, zero.values, zero.vectors(3), 3);
+    const { orthogonality } = eigenQuality(new Float64Array(9), 3, zero.values, zero.vectors(3), 3);
     expect(orthogonality).toBeLessThan(1e-12);
   });
 
@@ -211,7 +149,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     const expected = [...known].sort((x, y) => y - x);
     for (const run of runs) {
       for (let i = 0; i < n; i++) expect(Math.abs(run.values[i]! - expected[i]!)).toBeLessThanOrEqual(1e-13 * n);
-      const { residual, orthogonality } = quality(a, n, run.values, run.vectors, 31);
+      const { residual, orthogonality } = eigenQuality(a, n, run.values, run.vectors, 31);
       expect(residual).toBeLessThanOrEqual(1e-13 * n);
       expect(orthogonality).toBeLessThan(1e-10);
     }
@@ -237,7 +175,7 @@ describe('dense symmetric eigensolver (WebAssembly tridiagonalisation, inverse i
     const e = new Float64Array(4);
     const values = eigenvaluesOfTridiagonal(d.slice(), e.slice(), 4).sort().reverse();
     const z = tridiagonalEigenvectors(d, e, values, 4, 4);
-    const { orthogonality } = quality(Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1), 4, values, z, 4);
+    const { orthogonality } = eigenQuality(Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1), 4, values, z, 4);
     expect(orthogonality).toBeLessThan(1e-12);
   });
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { uniform } from '../test/spectra';
 import { inverseCholeskyWasm } from './wasm-kernels';
-
-/** A seeded uniform source in [−0.5, 0.5). */
-function uniform(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 16807) % 2147483647;
-    return state / 2147483647 - 0.5;
-  };
-}
 
 describe('inverseCholeskyWasm (the Cholesky QR step of PCA, in WebAssembly)', () => {
   it('gives R⁻¹ with R⁻ᵀ G R⁻¹ = I and R⁻¹ upper triangular, for a Gram matrix near the identity and a far one', () => {
