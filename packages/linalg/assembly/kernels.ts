@@ -467,3 +467,150 @@ export function inverseCholesky(g: usize, b: i32, pivotFloor: f64, l: usize, inv
   }
   return 1;
 }
+
+/**
+ * Sturm counts for eight probes at once (the bisection of src/dense-eigen.ts): i32 counts[t] = the number of
+ * eigenvalues of the symmetric tridiagonal (d, e² = `e2`, `e2[i]` coupling i and i + 1) below f64 probes[t],
+ * from the LDLᵀ pivots of T − xI; a pivot below `pivotFloor` in magnitude is taken as −pivotFloor (as
+ * LAPACK's DLANEG does). Each recurrence is a chain of dependent divisions: eight of them, two per SIMD
+ * vector, run interleaved (the same operations per lane as a scalar recurrence).
+ */
+export function sturmCounts(d: usize, e2: usize, n: i32, probes: usize, pivotFloor: f64, counts: usize): void {
+  const x0 = v128.load(probes);
+  const x1 = v128.load(probes, 16);
+  const x2 = v128.load(probes, 32);
+  const x3 = v128.load(probes, 48);
+  const floor = f64x2.splat(pivotFloor);
+  const negativeFloor = f64x2.splat(-pivotFloor);
+  const zero = f64x2.splat(0);
+  const d0 = f64x2.splat(load<f64>(d));
+  let q0 = f64x2.sub(d0, x0);
+  let q1 = f64x2.sub(d0, x1);
+  let q2 = f64x2.sub(d0, x2);
+  let q3 = f64x2.sub(d0, x3);
+  let c0 = i64x2.splat(0);
+  let c1 = i64x2.splat(0);
+  let c2 = i64x2.splat(0);
+  let c3 = i64x2.splat(0);
+  for (let i = 1; ; i++) {
+    q0 = v128.bitselect(negativeFloor, q0, f64x2.lt(f64x2.abs(q0), floor));
+    q1 = v128.bitselect(negativeFloor, q1, f64x2.lt(f64x2.abs(q1), floor));
+    q2 = v128.bitselect(negativeFloor, q2, f64x2.lt(f64x2.abs(q2), floor));
+    q3 = v128.bitselect(negativeFloor, q3, f64x2.lt(f64x2.abs(q3), floor));
+    // A lane's comparison is all ones (−1 as an i64) when true: subtracting it counts.
+    c0 = i64x2.sub(c0, f64x2.lt(q0, zero));
+    c1 = i64x2.sub(c1, f64x2.lt(q1, zero));
+    c2 = i64x2.sub(c2, f64x2.lt(q2, zero));
+    c3 = i64x2.sub(c3, f64x2.lt(q3, zero));
+    if (i == n) break;
+    const di = f64x2.splat(load<f64>(at(d, i)));
+    const ei = f64x2.splat(load<f64>(at(e2, i - 1)));
+    q0 = f64x2.sub(f64x2.sub(di, x0), f64x2.div(ei, q0));
+    q1 = f64x2.sub(f64x2.sub(di, x1), f64x2.div(ei, q1));
+    q2 = f64x2.sub(f64x2.sub(di, x2), f64x2.div(ei, q2));
+    q3 = f64x2.sub(f64x2.sub(di, x3), f64x2.div(ei, q3));
+  }
+  v128.store(counts, i32x4.shuffle(c0, c1, 0, 2, 4, 6));
+  v128.store(counts, i32x4.shuffle(c2, c3, 0, 2, 4, 6), 16);
+}
+
+/** x / ‖x‖₂ in place over n entries; 0 when x is zero or not finite, 1 otherwise. */
+function normalise(x: usize, n: i32): i32 {
+  let largest: f64 = 0;
+  for (let i = 0; i < n; i++) largest = Math.max(largest, Math.abs(load<f64>(at(x, i))));
+  if (!(largest > 0) || largest - largest != 0) return 0;
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const value = load<f64>(at(x, i)) / largest;
+    store<f64>(at(x, i), value);
+    sum += value * value;
+  }
+  const inverse = 1 / Math.sqrt(sum);
+  for (let i = 0; i < n; i++) store<f64>(at(x, i), load<f64>(at(x, i)) * inverse);
+  return 1;
+}
+
+/**
+ * One eigenvector of the symmetric tridiagonal (d, e) by inverse iteration, into column j of the `[n, stride]`
+ * row-major Z at `z`: LU with partial pivoting of T − λI (pivots below `tiny` in magnitude replaced by ±tiny:
+ * T − λI is singular to working precision at an eigenvalue, which inverse iteration exploits), then
+ * `iterations` solves from a seeded random start (xorshift32, its u32 state at `rng`, carried from vector to
+ * vector), each but the first from the normalised vector, each followed by modified Gram–Schmidt against
+ * columns [clusterStart, j) of Z. Work `lu`: 7n f64 (U's three diagonals, 1/U's diagonal, the multipliers,
+ * the row swaps, x). Returns 1, or 0 when the vector vanished (Z's column then untouched).
+ */
+export function inverseVector(d: usize, e: usize, n: i32, lambda: f64, tiny: f64, iterations: i32, z: usize, stride: i32, j: i32, clusterStart: i32, lu: usize, rng: usize): i32 {
+  const u0 = lu;
+  const inverse0 = at(lu, n);
+  const u1 = at(lu, 2 * n);
+  const u2 = at(lu, 3 * n);
+  const multipliers = at(lu, 4 * n);
+  const swapped = at(lu, 5 * n);
+  const x = at(lu, 6 * n);
+  // The factorisation. The row still being eliminated: (p at column i, q at column i + 1).
+  let p = load<f64>(d) - lambda;
+  let q: f64 = n > 1 ? load<f64>(e) : 0;
+  for (let i = 0; i < n - 1; i++) {
+    const below = load<f64>(at(e, i));
+    const nextDiagonal = load<f64>(at(d, i + 1)) - lambda;
+    const nextSuper: f64 = i + 1 < n - 1 ? load<f64>(at(e, i + 1)) : 0;
+    if (Math.abs(p) >= Math.abs(below)) {
+      const pivot = Math.abs(p) < tiny ? (p >= 0 ? tiny : -tiny) : p;
+      const m = below / pivot;
+      store<f64>(at(u0, i), pivot);
+      store<f64>(at(u1, i), q);
+      store<f64>(at(u2, i), 0);
+      store<f64>(at(multipliers, i), m);
+      store<f64>(at(swapped, i), 0);
+      p = nextDiagonal - m * q;
+      q = nextSuper;
+    } else {
+      const m = p / below;
+      store<f64>(at(u0, i), below);
+      store<f64>(at(u1, i), nextDiagonal);
+      store<f64>(at(u2, i), nextSuper);
+      store<f64>(at(multipliers, i), m);
+      store<f64>(at(swapped, i), 1);
+      p = q - m * nextDiagonal;
+      q = -m * nextSuper;
+    }
+  }
+  store<f64>(at(u0, n - 1), Math.abs(p) < tiny ? (p >= 0 ? tiny : -tiny) : p);
+  for (let i = 0; i < n; i++) store<f64>(at(inverse0, i), 1 / load<f64>(at(u0, i)));
+  // The random start in [−½, ½).
+  let state = load<u32>(rng);
+  for (let i = 0; i < n; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    store<f64>(at(x, i), (<f64>state + 0.5) / 4294967296.0 - 0.5);
+  }
+  store<u32>(rng, state);
+  for (let iteration = 0; iteration < iterations; iteration++) {
+    // The random start is bounded already; later ones are normalised so repeated growth cannot overflow.
+    if (iteration > 0) normalise(x, n);
+    // x ← (T − λI)⁻¹ x.
+    for (let i = 0; i < n - 1; i++) {
+      if (load<f64>(at(swapped, i)) != 0) {
+        const t = load<f64>(at(x, i));
+        store<f64>(at(x, i), load<f64>(at(x, i + 1)));
+        store<f64>(at(x, i + 1), t);
+      }
+      store<f64>(at(x, i + 1), load<f64>(at(x, i + 1)) - load<f64>(at(multipliers, i)) * load<f64>(at(x, i)));
+    }
+    store<f64>(at(x, n - 1), load<f64>(at(x, n - 1)) * load<f64>(at(inverse0, n - 1)));
+    if (n > 1) store<f64>(at(x, n - 2), (load<f64>(at(x, n - 2)) - load<f64>(at(u1, n - 2)) * load<f64>(at(x, n - 1))) * load<f64>(at(inverse0, n - 2)));
+    for (let i = n - 3; i >= 0; i--) {
+      const value = load<f64>(at(x, i)) - load<f64>(at(u1, i)) * load<f64>(at(x, i + 1)) - load<f64>(at(u2, i)) * load<f64>(at(x, i + 2));
+      store<f64>(at(x, i), value * load<f64>(at(inverse0, i)));
+    }
+    for (let c = clusterStart; c < j; c++) {
+      let dot: f64 = 0;
+      for (let i = 0; i < n; i++) dot += load<f64>(at(z, i * stride + c)) * load<f64>(at(x, i));
+      for (let i = 0; i < n; i++) store<f64>(at(x, i), load<f64>(at(x, i)) - dot * load<f64>(at(z, i * stride + c)));
+    }
+  }
+  if (normalise(x, n) == 0) return 0;
+  for (let i = 0; i < n; i++) store<f64>(at(z, i * stride + j), load<f64>(at(x, i)));
+  return 1;
+}

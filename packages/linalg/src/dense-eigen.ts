@@ -1,6 +1,6 @@
 import { instantiate, type Kernels, kernelsModule, type WasmMemory, wasmApi } from './wasm-kernels';
 import { eigenvaluesOfTridiagonal } from './eigh';
-import { powerOfTwoNear, type TopEigenRule, uniformSource } from './top-eigenpairs';
+import { powerOfTwoNear, type TopEigenRule } from './top-eigenpairs';
 import { DfmError } from '@dfm/errors';
 
 export { denseKernelsAvailable } from './wasm-kernels';
@@ -41,8 +41,13 @@ function nodeThreads(): { threads: NodeThreads; cores: number } | null {
   return { threads, cores: os.availableParallelism() };
 }
 
-/** Rows from which the reduction is shared between threads (below, starting a worker costs more than it saves). */
-export const THREADS_FROM = 512;
+/**
+ * Rows from which the reduction is shared between threads by default. Below, a worker costs more than it
+ * saves: each step's hand-over is a few µs, and starting one takes ~70 ms of a core and ~8 MB of fresh pages
+ * while the Gram products run (measured on 2 cores: 1000 rows solve in 175–187 ms on one thread, 185–203 ms
+ * on two, and the whole 1000 × 4096 fit was 0.55–0.58 s against 0.59–0.64 s; 2000 rows: 0.89 against 0.63–0.76 s).
+ */
+export const THREADS_FROM = 1200;
 /** At most this many threads sweep a step (the sweep is bound by memory bandwidth). */
 const MAX_THREADS = 4;
 /** Reflectors per call of the back-transformation (`applyBlock`'s largest block). */
@@ -141,16 +146,17 @@ export class DenseSymmetricSolver {
   readonly matrix: Float64Array;
   readonly #n: number;
   readonly #kernels: Kernels;
-  readonly #at: { a: number; d: number; e: number; tau: number; y: number; w: number; end: number };
+  readonly #at: { a: number; d: number; e: number; tau: number; y: number; w: number; scratch: number; end: number };
   #team: Team | null = null;
 
   /**
    * `threads`: how many threads sweep each step of the reduction (default: in Node, from {@link THREADS_FROM}
-   * rows, the cores up to 4; elsewhere 1). Worker threads start here, so they are ready when {@link solve} runs.
+   * rows, the cores up to 4; elsewhere 1; an explicit count above 1 is honoured in Node at any size). Worker
+   * threads start here, so they are ready when {@link solve} runs.
    */
   constructor(n: number, options: { threads?: number } = {}) {
     this.#n = n;
-    const node = n >= THREADS_FROM ? nodeThreads() : null;
+    const node = (options.threads === undefined ? n >= THREADS_FROM : options.threads > 1) ? nodeThreads() : null;
     const threads = Math.max(1, Math.min(options.threads ?? (node === null ? 1 : Math.min(node.cores, MAX_THREADS)), MAX_THREADS));
     const sharedModule = threads > 1 && node !== null ? kernelsModule(true) : null;
     const extra = sharedModule === null ? 0 : threads - 1;
@@ -163,7 +169,8 @@ export class DenseSymmetricSolver {
       return at;
     };
     const a = take(n * n);
-    this.#at = { a, d: take(n), e: take(n), tau: take(n), y: take(n), w: take(n), end: 0 };
+    // scratch: the bisection's eight probes (f64) and counts (i32), the inverse iteration's random state (u32).
+    this.#at = { a, d: take(n), e: take(n), tau: take(n), y: take(n), w: take(n), scratch: take(16), end: 0 };
     const ys = Array.from({ length: extra }, () => take(n));
     // 16 control words, then 4 job words (see WORKER_SOURCE).
     const ctlAt = take(10);
@@ -234,9 +241,10 @@ export class DenseSymmetricSolver {
     }
     // T divided by a power of two near its largest entry (exact; the reduction itself is scale-free): the
     // inverse iteration's solves then grow vectors to at most ~1/ε, far from overflow, whatever A's magnitude.
-    const diagonal = new Float64Array(kernels.memory.buffer, at.d, n).slice();
-    const offDiagonal = new Float64Array(n);
-    offDiagonal.set(new Float64Array(kernels.memory.buffer, at.e, Math.max(0, n - 1)));
+    // The scaled T is written back over d and e in the memory, for the kernels below.
+    const diagonal = new Float64Array(kernels.memory.buffer, at.d, n);
+    const offDiagonal = new Float64Array(kernels.memory.buffer, at.e, n);
+    offDiagonal[n - 1] = 0;
     let largest = 0;
     for (let i = 0; i < n; i++) largest = Math.max(largest, Math.abs(diagonal[i]!), Math.abs(offDiagonal[i]!));
     const scale = powerOfTwoNear(largest);
@@ -249,7 +257,7 @@ export class DenseSymmetricSolver {
     let trace = 0;
     for (let i = 0; i < n; i++) trace += diagonal[i]!;
     const scaledValues =
-      rule === undefined ? eigenvaluesOfTridiagonal(diagonal.slice(), offDiagonal.slice(), n).sort().reverse() : leadingEigenvaluesOfTridiagonal(diagonal, offDiagonal, n, rule, trace);
+      rule === undefined ? eigenvaluesOfTridiagonal(diagonal.slice(), offDiagonal.slice(), n).sort().reverse() : this.#leadingEigenvalues(rule, trace);
     const solver = this;
     return {
       values: scaledValues.map((value) => value * scale),
@@ -257,7 +265,7 @@ export class DenseSymmetricSolver {
       release: () => this.#stopTeam(),
       vectors(count) {
         try {
-          return count === 0 ? new Float64Array(0) : solver.#vectors(tridiagonalEigenvectors(diagonal, offDiagonal, scaledValues, n, count), count);
+          return count === 0 ? new Float64Array(0) : solver.#vectors(scaledValues, count);
         } finally {
           solver.#stopTeam();
         }
@@ -266,22 +274,146 @@ export class DenseSymmetricSolver {
   }
 
   /**
+   * The leading eigenvalues of the (scaled) T in the memory, descending, as many as `rule` needs: `count` of
+   * them, or, for a `level`, until their cumulative share of `trace` passes it (as PCA's rule sums them), and
+   * two more. Bisection on Sturm counts (LAPACK's DSTEBZ scheme), eight eigenvalues at a time: the kernel
+   * `sturmCounts` runs the eight count recurrences interleaved (each is a chain of dependent divisions), and
+   * every count narrows the brackets of all eight. Accuracy ~ε‖T‖ absolute, as QL's. For a PCA this is about a
+   * tenth of the eigenvalues, at a third of QL's cost for all of them.
+   */
+  #leadingEigenvalues(rule: TopEigenRule, trace: number): Float64Array {
+    const n = this.#n;
+    const kernels = this.#kernels;
+    const at = this.#at;
+    const d = new Float64Array(kernels.memory.buffer, at.d, n);
+    const e = new Float64Array(kernels.memory.buffer, at.e, n);
+    // e² over y (free once the reduction is done).
+    const e2 = new Float64Array(kernels.memory.buffer, at.y, n);
+    const probes = new Float64Array(kernels.memory.buffer, at.scratch, GROUP);
+    const counts = new Int32Array(kernels.memory.buffer, at.scratch + 8 * GROUP, GROUP);
+    // Gershgorin bounds and the pivot floor.
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    let largestE2 = 1;
+    for (let i = 0; i < n; i++) {
+      const radius = (i > 0 ? Math.abs(e[i - 1]!) : 0) + (i < n - 1 ? Math.abs(e[i]!) : 0);
+      low = Math.min(low, d[i]! - radius);
+      high = Math.max(high, d[i]! + radius);
+      e2[i] = e[i]! * e[i]!;
+      largestE2 = Math.max(largestE2, e2[i]!);
+    }
+    const norm = Math.max(Math.abs(low), Math.abs(high));
+    const epsilon = 2 ** -52;
+    const tolerance = 4 * epsilon * norm;
+    // LAPACK's pivot floor: the smallest normal number × max(1, max e²), so e²/pivot stays finite.
+    const pivotFloor = 2 ** -1022 * largestE2;
+    low -= tolerance;
+    high += tolerance;
+    const values: number[] = [];
+    let cumulative = 0;
+    let extra = -1;
+    const enough = (): boolean => {
+      if (values.length >= n) return true;
+      if (rule.kind === 'count') return values.length >= rule.count;
+      return extra >= 2;
+    };
+    const lo = new Float64Array(GROUP);
+    const hi = new Float64Array(GROUP);
+    while (!enough()) {
+      // Eigenvalues j … j + GROUP − 1 (descending), bracketed by [lo, hi]: each lies in its bracket.
+      const j = values.length;
+      const group = Math.min(GROUP, n - j);
+      lo.fill(low);
+      hi.fill(j === 0 ? high : values[j - 1]! + tolerance);
+      for (let round = 0; round < 200; round++) {
+        let open = 0;
+        for (let t = 0; t < GROUP; t++) {
+          probes[t] = t < group ? 0.5 * (lo[t]! + hi[t]!) : probes[0]!;
+          if (t < group && hi[t]! - lo[t]! > Math.max(tolerance, 2 * epsilon * Math.max(Math.abs(lo[t]!), Math.abs(hi[t]!)))) open++;
+        }
+        if (open === 0) break;
+        kernels.sturmCounts(at.d, at.y, n, at.scratch, pivotFloor, at.scratch + 8 * GROUP);
+        // counts[t] eigenvalues lie below probes[t]: eigenvalue m (descending) lies at or above it when
+        // m ≤ n − 1 − counts[t], below it otherwise. Every probe narrows every bracket.
+        for (let t = 0; t < group; t++) {
+          const x = probes[t]!;
+          const above = n - 1 - counts[t]!;
+          for (let u = 0; u < group; u++) {
+            if (j + u <= above) lo[u] = Math.max(lo[u]!, x);
+            else hi[u] = Math.min(hi[u]!, x);
+          }
+        }
+      }
+      for (let t = 0; t < group && !enough(); t++) {
+        const value = 0.5 * (lo[t]! + hi[t]!);
+        values.push(value);
+        cumulative += Math.max(0, value) / trace;
+        if (rule.kind === 'ratio' && (extra >= 0 || cumulative > rule.level)) extra++;
+      }
+    }
+    return Float64Array.from(values);
+  }
+
+  /**
+   * Unit eigenvectors of the (scaled) T in the memory for its `count` largest eigenvalues `values`
+   * (descending), into Z `[n, count]` row-major at `zAt`: inverse iteration (the kernel `inverseVector`, one
+   * call per vector), with the vectors of eigenvalues closer than {@link CLUSTER}·‖T‖ made orthogonal to each
+   * other (modified Gram–Schmidt after each solve), and equal eigenvalues pulled apart by 10·ε·‖T‖ so their
+   * solves differ (LAPACK's DSTEIN scheme). `lu`: the kernel's work area (7n f64).
+   */
+  #tridiagonalVectors(values: Float64Array, count: number, zAt: number, lu: number): void {
+    const n = this.#n;
+    const kernels = this.#kernels;
+    const at = this.#at;
+    const z = new Float64Array(kernels.memory.buffer, zAt, n * count);
+    const d = new Float64Array(kernels.memory.buffer, at.d, n);
+    const e = new Float64Array(kernels.memory.buffer, at.e, n);
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]!) + (i < n - 1 ? Math.abs(e[i]!) : 0) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+    if (n === 1 || !(norm > 0)) {
+      // T = 0 (or 1 × 1): every unit vector is an eigenvector.
+      z.fill(0);
+      for (let j = 0; j < count; j++) z[j * count + j] = 1;
+      return;
+    }
+    const epsilon = 2 ** -52;
+    const separation = CLUSTER * norm;
+    const perturbation = 10 * epsilon * Math.max(norm, Number.MIN_VALUE);
+    const tiny = epsilon * Math.max(norm, Number.MIN_VALUE);
+    new Uint32Array(kernels.memory.buffer, at.scratch + RANDOM_STATE, 1)[0] = RANDOM_SEED;
+    let clusterStart = 0;
+    let previous = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < count; j++) {
+      let lambda = values[j]!;
+      if (j > 0 && previous - lambda < perturbation) lambda = previous - perturbation;
+      if (j === 0 || previous - lambda > separation) clusterStart = j;
+      previous = lambda;
+      if (kernels.inverseVector(at.d, at.e, n, lambda, tiny, INVERSE_ITERATIONS, zAt, count, j, clusterStart, lu, at.scratch + RANDOM_STATE) !== 1) {
+        throw new DfmError(`dense eigensolver: inverse iteration failed for eigenvalue ${j} (${values[j]}): the vector vanished. Report this input.`, {
+          code: 'E_NO_CONVERGENCE',
+        });
+      }
+    }
+  }
+
+  /**
    * Q Z for the `[n, count]` row-major eigenvectors Z of T, in blocks of 32 reflectors (`applyBlock`), the
    * columns split between the threads (the blocks stream Z twice per 32 reflectors: the threads no longer
    * compete for memory bandwidth, as they did when each reflector streamed all of Z).
    */
-  #vectors(z: Float64Array, count: number): Float64Array {
+  #vectors(values: Float64Array, count: number): Float64Array {
     const n = this.#n;
     const kernels = this.#kernels;
     const at = this.#at;
     const team = count >= 16 ? this.#team : null;
     const threads = team === null ? 1 : team.workers.length + 1;
-    // Z into the memory (grown as needed), then the threads' work areas.
+    // Z in the memory (grown as needed), then the threads' work areas, then the inverse iteration's.
     const zAt = at.end;
     const workAt = zAt + Math.ceil((n * count * 8) / 16) * 16;
-    const need = workAt + threads * workBytes(count) - kernels.memory.buffer.byteLength;
+    const luAt = workAt + threads * workBytes(count);
+    const need = luAt + 7 * n * 8 - kernels.memory.buffer.byteLength;
     if (need > 0) kernels.memory.grow(Math.ceil(need / 65536));
-    new Float64Array(kernels.memory.buffer, zAt, n * count).set(z);
+    this.#tridiagonalVectors(values, count, zAt, luAt);
     // Even column boundaries (Z's rows are read two columns per SIMD load).
     const bounds = Array.from({ length: threads + 1 }, (_, t) => 2 * Math.round((count * t) / threads / 2)).map((c, t) => (t === threads ? count : c));
     if (team !== null) {
@@ -302,7 +434,8 @@ export class DenseSymmetricSolver {
       kernels.applyBlock(at.a, n, Math.max(0, high - BLOCK + 1), high, at.tau, zAt, count, 0, bounds[1]!, workAt, workAt + WORK_S, workAt + WORK_P);
     }
     if (team !== null) this.#join(team, 'the back-transformation');
-    return new Float64Array(kernels.memory.buffer, zAt, n * count).slice();
+    // A view of the memory, not a copy (the solver is spent: nothing writes there any more).
+    return new Float64Array(kernels.memory.buffer, zAt, n * count);
   }
 
   /**
@@ -380,175 +513,6 @@ export function denseEigen(matrix: Float64Array, n: number): DenseEigen {
 }
 
 /**
- * Unit eigenvectors of the symmetric tridiagonal (d, e) for its `count` largest eigenvalues `values`
- * (descending, from {@link eigenvaluesOfTridiagonal}), as `[n, count]` row-major: inverse iteration, with
- * the vectors of eigenvalues closer than {@link CLUSTER}·‖T‖ made orthogonal to each other (modified Gram–Schmidt each
- * iteration), and equal eigenvalues pulled apart by 10·ε·‖T‖ so their solves differ (LAPACK's DSTEIN scheme).
- */
-export function tridiagonalEigenvectors(d: Float64Array, e: Float64Array, values: Float64Array, n: number, count: number): Float64Array {
-  let norm = 0;
-  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]!) + (i < n - 1 ? Math.abs(e[i]!) : 0) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
-  const out = new Float64Array(n * count);
-  if (n === 1 || !(norm > 0)) {
-    // T = 0 (or 1 × 1): every unit vector is an eigenvector.
-    for (let j = 0; j < count; j++) out[j * count + j] = 1;
-    return out;
-  }
-  const epsilon = 2 ** -52;
-  const separation = CLUSTER * norm;
-  const perturbation = 10 * epsilon * Math.max(norm, Number.MIN_VALUE);
-  const tiny = epsilon * Math.max(norm, Number.MIN_VALUE);
-  const factors = new TridiagonalLU(n);
-  const columns: Float64Array[] = [];
-  let clusterStart = 0;
-  let previous = Number.POSITIVE_INFINITY;
-  const uniform = uniformSource(0x2545f491);
-  const random = () => uniform() - 0.5;
-  for (let j = 0; j < count; j++) {
-    let lambda = values[j]!;
-    if (j > 0 && previous - lambda < perturbation) lambda = previous - perturbation;
-    if (j === 0 || previous - lambda > separation) clusterStart = j;
-    previous = lambda;
-    factors.factor(d, e, lambda, tiny);
-    const x = new Float64Array(n);
-    for (let i = 0; i < n; i++) x[i] = random();
-    for (let iteration = 0; iteration < INVERSE_ITERATIONS; iteration++) {
-      // The random start is bounded already; later ones are normalised so repeated growth cannot overflow.
-      if (iteration > 0) normalise(x);
-      factors.solve(x);
-      for (let q = clusterStart; q < j; q++) {
-        const other = columns[q]!;
-        let dot = 0;
-        for (let i = 0; i < n; i++) dot += other[i]! * x[i]!;
-        for (let i = 0; i < n; i++) x[i] = x[i]! - dot * other[i]!;
-      }
-    }
-    if (!normalise(x)) {
-      throw new DfmError(`dense eigensolver: inverse iteration failed for eigenvalue ${j} (${values[j]}): the vector vanished. Report this input.`, {
-        code: 'E_NO_CONVERGENCE',
-      });
-    }
-    columns.push(x);
-    for (let i = 0; i < n; i++) out[i * count + j] = x[i]!;
-  }
-  return out;
-}
-
-/**
- * The leading eigenvalues of the symmetric tridiagonal (d, e) (`e[i]` couples i and i + 1; not modified),
- * descending, as many as `rule` needs: `count` of them, or, for a `level`, until their cumulative share of
- * `trace` passes it (as PCA's rule sums them), and two more. Bisection on Sturm counts (LAPACK's DSTEBZ
- * scheme), four eigenvalues at a time: the four count recurrences run interleaved (each is a chain of
- * dependent divisions), and every count narrows the brackets of all four. Accuracy ~ε‖T‖ absolute, as QL's.
- * For a PCA this is about a tenth of the eigenvalues, at a third of QL's cost for all of them.
- */
-export function leadingEigenvaluesOfTridiagonal(d: Float64Array, e: Float64Array, n: number, rule: TopEigenRule, trace: number): Float64Array {
-  // Gershgorin bounds and the pivot floor.
-  let low = Number.POSITIVE_INFINITY;
-  let high = Number.NEGATIVE_INFINITY;
-  const e2 = new Float64Array(Math.max(0, n - 1));
-  for (let i = 0; i < n; i++) {
-    const radius = (i > 0 ? Math.abs(e[i - 1]!) : 0) + (i < n - 1 ? Math.abs(e[i]!) : 0);
-    low = Math.min(low, d[i]! - radius);
-    high = Math.max(high, d[i]! + radius);
-    if (i < n - 1) e2[i] = e[i]! * e[i]!;
-  }
-  const norm = Math.max(Math.abs(low), Math.abs(high));
-  const epsilon = 2 ** -52;
-  const tolerance = 4 * epsilon * norm;
-  let largestE2 = 1;
-  for (let i = 0; i < n - 1; i++) largestE2 = Math.max(largestE2, e2[i]!);
-  // LAPACK's pivot floor: the smallest normal number × max(1, max e²), so e²/pivot stays finite.
-  const pivotFloor = 2 ** -1022 * largestE2;
-  low -= tolerance;
-  high += tolerance;
-  const values: number[] = [];
-  const counts = new Int32Array(4);
-  const probes = new Float64Array(4);
-  let cumulative = 0;
-  let extra = -1;
-  const enough = (): boolean => {
-    if (values.length >= n) return true;
-    if (rule.kind === 'count') return values.length >= rule.count;
-    return extra >= 2;
-  };
-  while (!enough()) {
-    // Eigenvalues j … j + 3 (descending), bracketed by [lo, hi]: each lies in its bracket.
-    const j = values.length;
-    const group = Math.min(4, n - j);
-    const lo = [low, low, low, low];
-    const hi = Array.from({ length: 4 }, () => (j === 0 ? high : values[j - 1]! + tolerance));
-    for (let round = 0; round < 200; round++) {
-      let open = 0;
-      for (let t = 0; t < 4; t++) {
-        probes[t] = t < group ? 0.5 * (lo[t]! + hi[t]!) : probes[0]!;
-        if (t < group && hi[t]! - lo[t]! > Math.max(tolerance, 2 * epsilon * Math.max(Math.abs(lo[t]!), Math.abs(hi[t]!)))) open++;
-      }
-      if (open === 0) break;
-      sturmCounts(d, e2, n, probes, pivotFloor, counts);
-      // counts[t] eigenvalues lie below probes[t]: eigenvalue m (descending) lies at or above it when
-      // m ≤ n − 1 − counts[t], below it otherwise. Every probe narrows every bracket.
-      for (let t = 0; t < group; t++) {
-        const x = probes[t]!;
-        const above = n - 1 - counts[t]!;
-        for (let u = 0; u < group; u++) {
-          if (j + u <= above) lo[u] = Math.max(lo[u]!, x);
-          else hi[u] = Math.min(hi[u]!, x);
-        }
-      }
-    }
-    for (let t = 0; t < group && !enough(); t++) {
-      const value = 0.5 * (lo[t]! + hi[t]!);
-      values.push(value);
-      cumulative += Math.max(0, value) / trace;
-      if (rule.kind === 'ratio' && (extra >= 0 || cumulative > rule.level)) extra++;
-    }
-  }
-  return Float64Array.from(values);
-}
-
-/**
- * counts[t] = the number of eigenvalues of the tridiagonal (d, e² = `e2`) below probes[t], for four probes
- * at once (Sturm counts from the LDLᵀ pivots of T − xI; a pivot below `pivotFloor` in magnitude is taken
- * as −pivotFloor, as LAPACK's DLANEG does).
- */
-function sturmCounts(d: Float64Array, e2: Float64Array, n: number, probes: Float64Array, pivotFloor: number, counts: Int32Array): void {
-  const x0 = probes[0]!;
-  const x1 = probes[1]!;
-  const x2 = probes[2]!;
-  const x3 = probes[3]!;
-  let q0 = d[0]! - x0;
-  let q1 = d[0]! - x1;
-  let q2 = d[0]! - x2;
-  let q3 = d[0]! - x3;
-  let c0 = 0;
-  let c1 = 0;
-  let c2 = 0;
-  let c3 = 0;
-  for (let i = 1; ; i++) {
-    if (Math.abs(q0) < pivotFloor) q0 = -pivotFloor;
-    if (Math.abs(q1) < pivotFloor) q1 = -pivotFloor;
-    if (Math.abs(q2) < pivotFloor) q2 = -pivotFloor;
-    if (Math.abs(q3) < pivotFloor) q3 = -pivotFloor;
-    if (q0 < 0) c0++;
-    if (q1 < 0) c1++;
-    if (q2 < 0) c2++;
-    if (q3 < 0) c3++;
-    if (i === n) break;
-    const di = d[i]!;
-    const ei = e2[i - 1]!;
-    q0 = di - x0 - ei / q0;
-    q1 = di - x1 - ei / q1;
-    q2 = di - x2 - ei / q2;
-    q3 = di - x3 - ei / q3;
-  }
-  counts[0] = c0;
-  counts[1] = c1;
-  counts[2] = c2;
-  counts[3] = c3;
-}
-
-/**
  * Eigenvalues closer than this × ‖T‖ form a cluster whose vectors are made orthogonal. Inverse iteration
  * leaves a vector's error at ~ε‖T‖/gap, so vectors of eigenvalues further apart than 10⁻⁷‖T‖ are orthogonal
  * to ~2·10⁻⁹ already. (LAPACK's DSTEIN takes 10⁻³‖T‖: on a PCA's slowly decaying spectrum nearly every
@@ -562,93 +526,11 @@ const CLUSTER = 1e-7;
  */
 const INVERSE_ITERATIONS = 2;
 
-/** x / ‖x‖₂ in place; false when x is zero or not finite. */
-function normalise(x: Float64Array): boolean {
-  let largest = 0;
-  for (let i = 0; i < x.length; i++) largest = Math.max(largest, Math.abs(x[i]!));
-  if (!(largest > 0) || !Number.isFinite(largest)) return false;
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) {
-    const value = x[i]! / largest;
-    x[i] = value;
-    sum += value * value;
-  }
-  const inverse = 1 / Math.sqrt(sum);
-  for (let i = 0; i < x.length; i++) x[i] = x[i]! * inverse;
-  return true;
-}
+/** The inverse iteration's random starts: xorshift32 from this seed (the same vectors every run). */
+const RANDOM_SEED = 0x2545f491;
 
-/**
- * LU with partial pivoting of the tridiagonal T − λI (rows i and i+1 swapped when the subdiagonal entry is
- * the larger): U has two superdiagonals. Pivots below `tiny` in magnitude are replaced by ±tiny (T − λI
- * is singular to working precision at an eigenvalue, which is what inverse iteration exploits).
- */
-class TridiagonalLU {
-  private readonly u0: Float64Array;
-  /** 1 / u0 (a multiplication per row in {@link solve} instead of a division). */
-  private readonly inverse0: Float64Array;
-  private readonly u1: Float64Array;
-  private readonly u2: Float64Array;
-  private readonly multipliers: Float64Array;
-  private readonly swapped: Uint8Array;
+/** Eigenvalues bracketed together by the bisection: the probes of one `sturmCounts` call. */
+const GROUP = 8;
 
-  constructor(private readonly n: number) {
-    this.u0 = new Float64Array(n);
-    this.inverse0 = new Float64Array(n);
-    this.u1 = new Float64Array(n);
-    this.u2 = new Float64Array(n);
-    this.multipliers = new Float64Array(n);
-    this.swapped = new Uint8Array(n);
-  }
-
-  factor(d: Float64Array, e: Float64Array, lambda: number, tiny: number): void {
-    const { n, u0, u1, u2, multipliers, swapped } = this;
-    // The row still being eliminated: (p at column i, q at column i + 1).
-    let p = d[0]! - lambda;
-    let q = n > 1 ? e[0]! : 0;
-    for (let i = 0; i < n - 1; i++) {
-      const below = e[i]!;
-      const nextDiagonal = d[i + 1]! - lambda;
-      const nextSuper = i + 1 < n - 1 ? e[i + 1]! : 0;
-      if (Math.abs(p) >= Math.abs(below)) {
-        const pivot = Math.abs(p) < tiny ? (p >= 0 ? tiny : -tiny) : p;
-        const m = below / pivot;
-        u0[i] = pivot;
-        u1[i] = q;
-        u2[i] = 0;
-        multipliers[i] = m;
-        swapped[i] = 0;
-        p = nextDiagonal - m * q;
-        q = nextSuper;
-      } else {
-        const m = p / below;
-        u0[i] = below;
-        u1[i] = nextDiagonal;
-        u2[i] = nextSuper;
-        multipliers[i] = m;
-        swapped[i] = 1;
-        p = q - m * nextDiagonal;
-        q = -m * nextSuper;
-      }
-    }
-    u0[n - 1] = Math.abs(p) < tiny ? (p >= 0 ? tiny : -tiny) : p;
-    const { inverse0 } = this;
-    for (let i = 0; i < n; i++) inverse0[i] = 1 / u0[i]!;
-  }
-
-  /** x ← (T − λI)⁻¹ x in place. */
-  solve(x: Float64Array): void {
-    const { n, inverse0, u1, u2, multipliers, swapped } = this;
-    for (let i = 0; i < n - 1; i++) {
-      if (swapped[i] === 1) {
-        const t = x[i]!;
-        x[i] = x[i + 1]!;
-        x[i + 1] = t;
-      }
-      x[i + 1] = x[i + 1]! - multipliers[i]! * x[i]!;
-    }
-    x[n - 1] = x[n - 1]! * inverse0[n - 1]!;
-    if (n > 1) x[n - 2] = (x[n - 2]! - u1[n - 2]! * x[n - 1]!) * inverse0[n - 2]!;
-    for (let i = n - 3; i >= 0; i--) x[i] = (x[i]! - u1[i]! * x[i + 1]! - u2[i]! * x[i + 2]!) * inverse0[i]!;
-  }
-}
+/** Byte offset in the solver's scratch words of the xorshift32 state (after the probes and counts). */
+const RANDOM_STATE = 12 * GROUP;

@@ -23,6 +23,8 @@ export type Kernels = {
   addInto(y: number, other: number, from: number, n: number): void;
   applyBlock(a: number, n: number, kLow: number, kHigh: number, taus: number, z: number, stride: number, c0: number, c1: number, g: number, s: number, p: number): void;
   inverseCholesky(g: number, b: number, pivotFloor: number, l: number, inv: number): number;
+  sturmCounts(d: number, e2: number, n: number, probes: number, pivotFloor: number, counts: number): void;
+  inverseVector(d: number, e: number, n: number, lambda: number, tiny: number, iterations: number, z: number, stride: number, j: number, clusterStart: number, lu: number, rng: number): number;
 };
 
 const compiled: { plain?: object | null; shared?: object | null } = {};
