@@ -134,6 +134,13 @@ export type DenseEigen = {
   vectors(count: number): Float64Array;
   /** Stops the worker threads that wait for {@link vectors} (when it is not called). */
   release(): void;
+  /**
+   * Once {@link vectors} has been called: where the reduced matrix was in the solver's memory (n² float64),
+   * free for a caller's scratch — its pages are mostly mapped already, where a new array's cost ~15 µs each
+   * on a VM. Null before that, or when the memory is shared (onnxruntime-node takes no views of a
+   * SharedArrayBuffer).
+   */
+  spent(): { buffer: ArrayBuffer; byteOffset: number; byteLength: number } | null;
 };
 
 /**
@@ -259,6 +266,7 @@ export class DenseSymmetricSolver {
     const scaledValues =
       rule === undefined ? eigenvaluesOfTridiagonal(diagonal.slice(), offDiagonal.slice(), n).sort().reverse() : this.#leadingEigenvalues(rule, trace);
     const solver = this;
+    let spent = false;
     return {
       values: scaledValues.map((value) => value * scale),
       total: trace * scale,
@@ -268,7 +276,12 @@ export class DenseSymmetricSolver {
           return count === 0 ? new Float64Array(0) : solver.#vectors(scaledValues, count);
         } finally {
           solver.#stopTeam();
+          spent = true;
         }
+      },
+      spent() {
+        const { buffer } = kernels.memory;
+        return spent && !(buffer instanceof SharedArrayBuffer) ? { buffer, byteOffset: at.a, byteLength: n * n * 8 } : null;
       },
     };
   }

@@ -505,12 +505,17 @@ function* solveGram(
         // are completed by finishPCA.
         const computed = Math.min(k, nonZero);
         const vectors = leadingVectors(computed);
-        const weights = new Float32Array(n * k);
+        // The weights and the components where the dense solver's matrix was, when that memory can be had:
+        // its pages are mapped already (new arrays of 5 MB cost ~20 ms of page faults on a VM).
+        const spent = dense?.spent() ?? null;
+        const weightsBytes = Math.ceil((n * k * 4) / 8) * 8;
+        const reuse = spent !== null && weightsBytes + d * k * 8 <= spent.byteLength;
+        const weights = reuse ? new Float32Array(spent.buffer, spent.byteOffset, n * k).fill(0) : new Float32Array(n * k);
         for (let i = 0; i < n; i++) {
           for (let j = 0; j < computed; j++) weights[i * k + j] = vectors[i * computed + j]! / Math.sqrt(lambda[j]!);
         }
         const { chunkCount, chunkLength } = products;
-        let components: Float64Array = new Float64Array(d * k);
+        let components: Float64Array = reuse ? new Float64Array(spent.buffer, spent.byteOffset + weightsBytes, d * k) : new Float64Array(d * k);
         const parts: Float32Array[] = [];
         for (let c = 0; c < chunkCount; c++) {
           const part = (yield productOf('float32', products.chunk(c), weights, chunkLength, n, k, { transposeA: true })) as Float32Array;

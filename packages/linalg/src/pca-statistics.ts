@@ -325,7 +325,7 @@ export class PCAStatistics {
    * @throws InvalidArgumentError for N < 2, an invalid nComponents, or an integer above min(N, D).
    */
   toPCA(options: PCAOptions & PCAFitOptions): PCA {
-    return PCA.fromState(runSync(this.#solveWork(options, 'PCAStatistics.toPCA()', 'float32')));
+    return PCA.fromSolvedState(runSync(this.#solveWork(options, 'PCAStatistics.toPCA()', 'float32')));
   }
 
   /**
@@ -338,7 +338,7 @@ export class PCAStatistics {
     const work = this.#solveWork(options, caller, products === undefined ? 'float32' : 'float64');
     this.#busy = caller;
     try {
-      return PCA.fromState(products === undefined ? runSync(work) : await runAsync(work, products));
+      return PCA.fromSolvedState(products === undefined ? runSync(work) : await runAsync(work, products));
     } finally {
       this.#busy = null;
     }

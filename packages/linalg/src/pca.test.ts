@@ -127,6 +127,14 @@ describe.each(BACKENDS)('PCA on the %s backend', (backend) => {
     expect(state.components.length).toBe(16 * pca.numComponents);
     expect(state.nSamples).toBe(30);
     expect(() => PCA.fromState({ ...state, mean: state.mean.subarray(1) })).toThrow(ShapeMismatchError);
+    // fromState copies: changing the arrays passed in afterwards changes nothing of the model's.
+    const restored = PCA.fromState(state);
+    const before = restored.getState().components[0];
+    state.components[0] = 12345;
+    state.singularValues[0] = -1;
+    expect(restored.getState().components[0]).toBe(before);
+    expect(restored.singularValues[0]).toBe(pca.singularValues[0]);
+    restored.dispose();
     expect(() => PCA.fromJSON({ ...json, format: 'other' } as unknown as PCAJSON)).toThrow(/format 'dfm-linalg\/pca'/);
     tf.dispose([x, expected]);
     pca.dispose();

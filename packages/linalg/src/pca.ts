@@ -254,21 +254,24 @@ export class PCA {
 
   /** A copy of the fitted state as typed arrays. */
   getState(): PCAState {
-    const { state } = this.require('PCA.getState()');
-    return {
-      ...state,
-      mean: state.mean.slice(),
-      components: state.components.slice(),
-      singularValues: state.singularValues.slice(),
-      explainedVarianceRatio: state.explainedVarianceRatio.slice(),
-      explainedVariance: state.explainedVariance.slice(),
-    };
+    return copyState(this.require('PCA.getState()').state);
   }
 
   /** Rebuilds a fitted PCA from {@link PCA.getState}'s output (copied, validated). */
   static fromState(state: PCAState): PCA {
     const pca = new PCA({ nComponents: state.nComponents });
-    pca.install(checkState(state, 'PCA.fromState()'));
+    pca.install(copyState(checkState(state, 'PCA.fromState()')));
+    return pca;
+  }
+
+  /**
+   * A fitted PCA on a state this package's solver just made (PCAStatistics' toPCA): kept as it is, not
+   * validated again (a pass over its D × k components).
+   * @internal
+   */
+  static fromSolvedState(state: PCAState): PCA {
+    const pca = new PCA({ nComponents: state.nComponents });
+    pca.install(state);
     return pca;
   }
 
@@ -333,6 +336,18 @@ export class PCA {
     }
     return this.fitted;
   }
+}
+
+/** The state with its arrays copied. */
+function copyState(state: PCAState): PCAState {
+  return {
+    ...state,
+    mean: state.mean.slice(),
+    components: state.components.slice(),
+    singularValues: state.singularValues.slice(),
+    explainedVarianceRatio: state.explainedVarianceRatio.slice(),
+    explainedVariance: state.explainedVariance.slice(),
+  };
 }
 
 /**
