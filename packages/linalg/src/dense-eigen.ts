@@ -281,7 +281,9 @@ export class DenseSymmetricSolver {
       },
       spent() {
         const { buffer } = kernels.memory;
-        return spent && !(buffer instanceof SharedArrayBuffer) ? { buffer, byteOffset: at.a, byteLength: n * n * 8 } : null;
+        // (No SharedArrayBuffer at all in a page that is not cross-origin isolated.)
+        const shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+        return spent && !shared ? { buffer, byteOffset: at.a, byteLength: n * n * 8 } : null;
       },
     };
   }
