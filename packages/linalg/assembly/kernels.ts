@@ -614,3 +614,43 @@ export function inverseVector(d: usize, e: usize, n: i32, lambda: f64, tiny: f64
   for (let i = 0; i < n; i++) store<f64>(at(z, i * stride + j), load<f64>(at(x, i)));
   return 1;
 }
+
+/**
+ * sums[j] += rows[r, j] (float32 → float64) for the `count` rows of the `[count, d]` row-major float32 block
+ * at `rows`: each column summed row after row, in order (the Gram route's column means, src/centred-products.ts).
+ */
+export function columnSums(rows: usize, count: i32, d: i32, sums: usize): void {
+  for (let r = 0; r < count; r++) {
+    const row = rows + ((<usize>r * <usize>d) << 2);
+    let j = 0;
+    for (; j + 3 < d; j += 4) {
+      const x = v128.load(row + (<usize>j << 2));
+      const low = at(sums, j);
+      const high = at(sums, j + 2);
+      v128.store(low, f64x2.add(v128.load(low), f64x2.promote_low_f32x4(x)));
+      v128.store(high, f64x2.add(v128.load(high), f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
+    }
+    for (; j < d; j++) store<f64>(at(sums, j), load<f64>(at(sums, j)) + <f64>load<f32>(row + (<usize>j << 2)));
+  }
+}
+
+/**
+ * Centres a `[rows, chunkLength]` row-major float32 chunk in place: its first `width` columns become
+ * (x − mean[j]) rounded to float32, then divided by `scale` (a power of two) and rounded again; the columns
+ * past `width` become 0. `mean` is float64 (the chunk's columns' means). Returns the largest |x − mean| (of
+ * the rounded differences; NaN if one is).
+ */
+export function centreChunk(chunk: usize, rows: i32, chunkLength: i32, width: i32, mean: usize, scale: f64): f64 {
+  let largest: f64 = 0;
+  for (let i = 0; i < rows; i++) {
+    const row = chunk + ((<usize>i * <usize>chunkLength) << 2);
+    for (let j = 0; j < width; j++) {
+      const p = row + (<usize>j << 2);
+      const value = <f64>(<f32>(<f64>load<f32>(p) - load<f64>(at(mean, j))));
+      store<f32>(p, <f32>(value / scale));
+      largest = Math.max(largest, Math.abs(value));
+    }
+    for (let j = width; j < chunkLength; j++) store<f32>(row + (<usize>j << 2), 0);
+  }
+  return largest;
+}

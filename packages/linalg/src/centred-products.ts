@@ -1,5 +1,6 @@
 import type { ProductRequest, ProductWork } from './products';
 import { assertFiniteValues } from './validate';
+import { instantiate, type Kernels, kernelsModule, wasmApi } from './wasm-kernels';
 
 /**
  * The second-moment products behind {@link PCA} and {@link PCAStatistics} (internal).
@@ -133,13 +134,19 @@ export function* gramProducts(
      * that hold only lower-triangle entries, about half, are then never touched.
      */
     upperOnly?: boolean;
+    /** false: the column sums and the centring in JavaScript even where the WebAssembly kernels run (tests). */
+    wasm?: boolean;
   } = {},
 ): ProductWork<GramProducts> {
   const { onChunk, target = new Float64Array(n * n), upperOnly = false } = options;
-  const mean = blockColumnMeans(rows(), n, d, caller);
   const chunkLength = gramChunk(d);
   const chunkCount = Math.ceil(d / chunkLength);
-  const buffer = new Float32Array(n * chunkLength);
+  const stage = options.wasm === false ? null : GramStage.create(n, d, chunkLength);
+  const mean = blockColumnMeans(rows(), n, d, caller, stage);
+  stage?.setMean(mean);
+  const buffer = stage?.chunk ?? new Float32Array(n * chunkLength);
+  const centre = (c: number, scale: number): number =>
+    stage === null ? centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer) : stage.centre(rows(), d, c * chunkLength, scale);
   const product = target;
   // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
   // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what. The largest
@@ -149,7 +156,7 @@ export function* gramProducts(
   for (;;) {
     let largest = 0;
     for (let c = 0; c < chunkCount; c++) {
-      largest = Math.max(largest, centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer));
+      largest = Math.max(largest, centre(c, scale));
       for (let i0 = 0; i0 < n; i0 += GRAM_BLOCK) {
         const i1 = Math.min(n, i0 + GRAM_BLOCK);
         addGramBlock(product, n, (yield upperBlock(buffer, i0, i1, chunkLength)) as Float32Array, i0, i1, c === 0);
@@ -167,7 +174,7 @@ export function* gramProducts(
     product,
     size: n,
     chunk: (c) => {
-      centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer);
+      centre(c, scale);
       return buffer;
     },
     chunkCount,
@@ -179,10 +186,18 @@ export function* gramProducts(
 // The loops below are plain functions, not inside the generator: V8 optimises them far better there
 // (measured: building the chunks of 1000 × 4096 rows took 100 ms inside the generator).
 
-/** {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order), checked finite. */
-function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number, caller: string): Float64Array {
-  const mean = new Float64Array(d);
-  for (const block of blocks) addColumnSums(block, d, mean);
+/**
+ * {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order, in
+ * WebAssembly when there is a `stage`), checked finite.
+ */
+function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number, caller: string, stage: GramStage | null): Float64Array {
+  let mean: Float64Array;
+  if (stage === null) {
+    mean = new Float64Array(d);
+    for (const block of blocks) addColumnSums(block, d, mean);
+  } else {
+    mean = stage.columnSums(blocks, d);
+  }
   let finite = true;
   for (let j = 0; j < d; j++) {
     mean[j]! /= n;
@@ -196,6 +211,76 @@ function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number,
     }
   }
   return mean;
+}
+
+/**
+ * The Gram route's column sums and centring in WebAssembly (the kernels `columnSums` and `centreChunk`: the
+ * same sums and values as {@link addColumnSums} and {@link centreChunk}, operation for operation), on a
+ * plain memory that holds the chunk buffer — onnxruntime-node reads a view of it as it is (it refuses views
+ * of a SharedArrayBuffer) — and the mean. V8 ran those two loops mostly unoptimised in a fit's single pass:
+ * at 1000 × 4096 the column sums took 22–34 ms of JavaScript.
+ */
+class GramStage {
+  /** `[n, chunkLength]` float32: the chunk buffer (a view of the memory). */
+  readonly chunk: Float32Array;
+  /** The chunk buffer's memory and more: at least one row (the column sums copy rows through it). */
+  readonly #staging: Float32Array;
+  readonly #kernels: Kernels;
+  readonly #n: number;
+  readonly #chunkLength: number;
+  /** Byte offset of the `[d]` float64 mean (the sums first). */
+  readonly #meanAt: number;
+
+  private constructor(kernels: Kernels, n: number, d: number, chunkLength: number) {
+    this.#kernels = kernels;
+    this.#n = n;
+    this.#chunkLength = chunkLength;
+    const staging = Math.max(n * chunkLength, d);
+    this.#meanAt = Math.ceil((staging * 4) / 16) * 16;
+    this.chunk = new Float32Array(kernels.memory.buffer, 0, n * chunkLength);
+    this.#staging = new Float32Array(kernels.memory.buffer, 0, staging);
+  }
+
+  /** A stage for `[n, d]` rows in chunks of `chunkLength` features, or null where the kernels cannot run. */
+  static create(n: number, d: number, chunkLength: number): GramStage | null {
+    const module = kernelsModule();
+    const api = wasmApi();
+    if (module === null || api === undefined) return null;
+    const bytes = Math.ceil((Math.max(n * chunkLength, d) * 4) / 16) * 16 + d * 8;
+    return new GramStage(instantiate(module, new api.Memory({ initial: Math.ceil(bytes / 65536) })), n, d, chunkLength);
+  }
+
+  /** `[d]` float64 column sums of the rows (blocks copied through the chunk buffer, then summed there). */
+  columnSums(blocks: readonly Float32Array[], d: number): Float64Array {
+    const sums = new Float64Array(this.#kernels.memory.buffer, this.#meanAt, d);
+    sums.fill(0);
+    const batch = Math.floor(this.#staging.length / d);
+    for (const block of blocks) {
+      const rows = block.length / d;
+      for (let r0 = 0; r0 < rows; r0 += batch) {
+        const count = Math.min(batch, rows - r0);
+        this.#staging.set(block.subarray(r0 * d, (r0 + count) * d));
+        this.#kernels.columnSums(0, count, d, this.#meanAt);
+      }
+    }
+    return sums.slice();
+  }
+
+  /** Puts the `[d]` float64 mean where {@link centre} reads it. */
+  setMean(mean: Float64Array): void {
+    new Float64Array(this.#kernels.memory.buffer, this.#meanAt, mean.length).set(mean);
+  }
+
+  /** {@link centreChunk} into {@link chunk}: features `[j0, j0 + chunkLength)` of the rows; the largest |x − mean|. */
+  centre(blocks: readonly Float32Array[], d: number, j0: number, scale: number): number {
+    const chunkLength = this.#chunkLength;
+    const j1 = Math.min(d, j0 + chunkLength);
+    let i = 0;
+    for (const data of blocks) {
+      for (let offset = 0; offset < data.length; offset += d, i++) this.chunk.set(data.subarray(offset + j0, offset + j1), i * chunkLength);
+    }
+    return this.#kernels.centreChunk(0, this.#n, chunkLength, j1 - j0, this.#meanAt + j0 * 8, scale);
+  }
 }
 
 /**

@@ -25,6 +25,8 @@ export type Kernels = {
   inverseCholesky(g: number, b: number, pivotFloor: number, l: number, inv: number): number;
   sturmCounts(d: number, e2: number, n: number, probes: number, pivotFloor: number, counts: number): void;
   inverseVector(d: number, e: number, n: number, lambda: number, tiny: number, iterations: number, z: number, stride: number, j: number, clusterStart: number, lu: number, rng: number): number;
+  columnSums(rows: number, count: number, d: number, sums: number): void;
+  centreChunk(chunk: number, rows: number, chunkLength: number, width: number, mean: number, scale: number): number;
 };
 
 const compiled: { plain?: object | null; shared?: object | null } = {};
