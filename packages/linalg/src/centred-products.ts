@@ -143,10 +143,9 @@ export function* gramProducts(
   const chunkCount = Math.ceil(d / chunkLength);
   const stage = options.wasm === false ? null : GramStage.create(n, d, chunkLength);
   const mean = blockColumnMeans(rows(), n, d, caller, stage);
-  stage?.setMean(mean);
   const buffer = stage?.chunk ?? new Float32Array(n * chunkLength);
   const centre = (c: number, scale: number): number =>
-    stage === null ? centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer) : stage.centre(rows(), d, c * chunkLength, scale);
+    stage === null ? centreChunk(rows(), d, mean, c * chunkLength, chunkLength, scale, buffer) : stage.centre(rows(), c * chunkLength, scale);
   const product = target;
   // Features of extreme magnitude (|x − mean| beyond 2^±50) are divided by a power of two (exact) so the
   // float32 products neither overflow to Infinity nor underflow to zero; `scale` says by what. The largest
@@ -188,16 +187,12 @@ export function* gramProducts(
 
 /**
  * {@link columnMeans} of `n` rows given as consecutive row-major blocks (the same sums in the same order, in
- * WebAssembly when there is a `stage`), checked finite.
+ * WebAssembly when there is a `stage`: then the stage's own {@link GramStage.mean}), checked finite.
  */
 function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number, caller: string, stage: GramStage | null): Float64Array {
-  let mean: Float64Array;
-  if (stage === null) {
-    mean = new Float64Array(d);
-    for (const block of blocks) addColumnSums(block, d, mean);
-  } else {
-    mean = stage.columnSums(blocks, d);
-  }
+  const mean = stage?.mean ?? new Float64Array(d);
+  if (stage === null) for (const block of blocks) addColumnSums(block, d, mean);
+  else stage.sumColumns(blocks);
   let finite = true;
   for (let j = 0; j < d; j++) {
     mean[j]! /= n;
@@ -223,22 +218,24 @@ function blockColumnMeans(blocks: readonly Float32Array[], n: number, d: number,
 class GramStage {
   /** `[n, chunkLength]` float32: the chunk buffer (a view of the memory). */
   readonly chunk: Float32Array;
+  /** `[d]` float64 (a view of the memory): the column sums, then the mean {@link centre} reads. */
+  readonly mean: Float64Array;
   /** The chunk buffer's memory and more: at least one row (the column sums copy rows through it). */
   readonly #staging: Float32Array;
   readonly #kernels: Kernels;
   readonly #n: number;
+  readonly #d: number;
   readonly #chunkLength: number;
-  /** Byte offset of the `[d]` float64 mean (the sums first). */
-  readonly #meanAt: number;
 
   private constructor(kernels: Kernels, n: number, d: number, chunkLength: number) {
     this.#kernels = kernels;
     this.#n = n;
+    this.#d = d;
     this.#chunkLength = chunkLength;
     const staging = Math.max(n * chunkLength, d);
-    this.#meanAt = Math.ceil((staging * 4) / 16) * 16;
     this.chunk = new Float32Array(kernels.memory.buffer, 0, n * chunkLength);
     this.#staging = new Float32Array(kernels.memory.buffer, 0, staging);
+    this.mean = new Float64Array(kernels.memory.buffer, Math.ceil((staging * 4) / 16) * 16, d);
   }
 
   /** A stage for `[n, d]` rows in chunks of `chunkLength` features, or null where the kernels cannot run. */
@@ -250,36 +247,34 @@ class GramStage {
     return new GramStage(instantiate(module, new api.Memory({ initial: Math.ceil(bytes / 65536) })), n, d, chunkLength);
   }
 
-  /** `[d]` float64 column sums of the rows (blocks copied through the chunk buffer, then summed there). */
-  columnSums(blocks: readonly Float32Array[], d: number): Float64Array {
-    const sums = new Float64Array(this.#kernels.memory.buffer, this.#meanAt, d);
-    sums.fill(0);
+  /** {@link mean} = the column sums of the rows (blocks copied through the chunk buffer, then summed there). */
+  sumColumns(blocks: readonly Float32Array[]): void {
+    const d = this.#d;
+    this.mean.fill(0);
     const batch = Math.floor(this.#staging.length / d);
     for (const block of blocks) {
       const rows = block.length / d;
       for (let r0 = 0; r0 < rows; r0 += batch) {
         const count = Math.min(batch, rows - r0);
         this.#staging.set(block.subarray(r0 * d, (r0 + count) * d));
-        this.#kernels.columnSums(0, count, d, this.#meanAt);
+        this.#kernels.columnSums(0, count, d, this.mean.byteOffset);
       }
     }
-    return sums.slice();
   }
 
-  /** Puts the `[d]` float64 mean where {@link centre} reads it. */
-  setMean(mean: Float64Array): void {
-    new Float64Array(this.#kernels.memory.buffer, this.#meanAt, mean.length).set(mean);
-  }
-
-  /** {@link centreChunk} into {@link chunk}: features `[j0, j0 + chunkLength)` of the rows; the largest |x − mean|. */
-  centre(blocks: readonly Float32Array[], d: number, j0: number, scale: number): number {
+  /**
+   * {@link centreChunk} into {@link chunk}, around {@link mean}: features `[j0, j0 + chunkLength)` of the rows;
+   * the largest |x − mean|.
+   */
+  centre(blocks: readonly Float32Array[], j0: number, scale: number): number {
+    const d = this.#d;
     const chunkLength = this.#chunkLength;
     const j1 = Math.min(d, j0 + chunkLength);
     let i = 0;
     for (const data of blocks) {
       for (let offset = 0; offset < data.length; offset += d, i++) this.chunk.set(data.subarray(offset + j0, offset + j1), i * chunkLength);
     }
-    return this.#kernels.centreChunk(0, this.#n, chunkLength, j1 - j0, this.#meanAt + j0 * 8, scale);
+    return this.#kernels.centreChunk(0, this.#n, chunkLength, j1 - j0, this.mean.byteOffset + j0 * 8, scale);
   }
 }
 

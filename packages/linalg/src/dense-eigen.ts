@@ -153,6 +153,8 @@ export class DenseSymmetricSolver {
   readonly matrix: Float64Array;
   readonly #n: number;
   readonly #kernels: Kernels;
+  /** Whether the memory is shared (worker threads): onnxruntime-node takes no views of it. */
+  readonly #shared: boolean;
   readonly #at: { a: number; d: number; e: number; tau: number; y: number; w: number; scratch: number; end: number };
   #team: Team | null = null;
 
@@ -196,6 +198,7 @@ export class DenseSymmetricSolver {
       memory = new api.Memory({ initial: pages });
     }
     this.#kernels = instantiate(module, memory);
+    this.#shared = sharedModule !== null;
     this.matrix = new Float64Array(memory.buffer, a, n * n);
     if (sharedModule !== null && node !== null) {
       const ctl = new Int32Array(memory.buffer, ctlAt, 16);
@@ -280,10 +283,7 @@ export class DenseSymmetricSolver {
         }
       },
       spent() {
-        const { buffer } = kernels.memory;
-        // (No SharedArrayBuffer at all in a page that is not cross-origin isolated.)
-        const shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
-        return spent && !shared ? { buffer, byteOffset: at.a, byteLength: n * n * 8 } : null;
+        return spent && !solver.#shared ? { buffer: kernels.memory.buffer, byteOffset: at.a, byteLength: n * n * 8 } : null;
       },
     };
   }
