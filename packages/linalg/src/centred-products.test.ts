@@ -44,17 +44,18 @@ describe.skipIf(!denseKernelsAvailable())('gramProducts: the column sums and the
       for (let c = 0; c < js!.chunkCount; c++) expect(Array.from(wasm!.chunk(c))).toEqual(Array.from(js!.chunk(c)));
       // And against a float64 reference: the mean exactly as summed in order, the Gram within float32 rounding.
       const rows = blocks.flatMap((block) => Array.from(block));
-      for (let j = 0; j < d; j++) {
+      const means = Array.from({ length: d }, (_, j) => {
         let sum = 0;
         for (let i = 0; i < n; i++) sum += rows[i * d + j]!;
-        expect(wasm!.mean[j]).toBe(sum / n / wasm!.scale);
-      }
+        return sum / n;
+      });
+      for (let j = 0; j < d; j++) expect(wasm!.mean[j]).toBe(means[j]! / wasm!.scale);
       let largest = 0;
       let worst = 0;
       for (let r = 0; r < n; r++) {
         for (let c = r; c < n; c++) {
           let dot = 0;
-          for (let j = 0; j < d; j++) dot += (rows[r * d + j]! - sum(rows, j, n, d)) * (rows[c * d + j]! - sum(rows, j, n, d));
+          for (let j = 0; j < d; j++) dot += (rows[r * d + j]! - means[j]!) * (rows[c * d + j]! - means[j]!);
           dot /= wasm!.scale ** 2;
           largest = Math.max(largest, Math.abs(dot));
           worst = Math.max(worst, Math.abs(dot - wasm!.product[r * n + c]!));
@@ -80,10 +81,3 @@ describe.skipIf(!denseKernelsAvailable())('gramProducts: the column sums and the
     expect(errors[0]?.message).toBe(errors[1]?.message);
   });
 });
-
-/** The mean of column j of the `[n, d]` rows. */
-function sum(rows: number[], j: number, n: number, d: number): number {
-  let total = 0;
-  for (let i = 0; i < n; i++) total += rows[i * d + j]!;
-  return total / n;
-}

@@ -43,21 +43,31 @@ export function withSpectrum(values: number[], seed: number): Float64Array {
   return a;
 }
 
-/** max_j ‖A v_j − λ_j v_j‖ and max |VᵀV − I| for `[n, count]` row-major V. */
-export function eigenQuality(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array, count: number): { residual: number; orthogonality: number } {
+/**
+ * max_j ‖A v_j − λ_j v_j‖ and max |VᵀV − I| over the first `count` columns of the row-major V, `stride` values
+ * per row (`count` unless V holds more columns).
+ */
+export function eigenQuality(
+  a: Float64Array,
+  n: number,
+  values: Float64Array,
+  vectors: Float64Array,
+  count: number,
+  stride = count,
+): { residual: number; orthogonality: number } {
   let residual = 0;
   let orthogonality = 0;
   for (let j = 0; j < count; j++) {
     let sum = 0;
     for (let i = 0; i < n; i++) {
       let av = 0;
-      for (let k = 0; k < n; k++) av += a[i * n + k]! * vectors[k * count + j]!;
-      sum += (av - values[j]! * vectors[i * count + j]!) ** 2;
+      for (let k = 0; k < n; k++) av += a[i * n + k]! * vectors[k * stride + j]!;
+      sum += (av - values[j]! * vectors[i * stride + j]!) ** 2;
     }
     residual = Math.max(residual, Math.sqrt(sum));
     for (let q = 0; q <= j; q++) {
       let dot = 0;
-      for (let i = 0; i < n; i++) dot += vectors[i * count + j]! * vectors[i * count + q]!;
+      for (let i = 0; i < n; i++) dot += vectors[i * stride + j]! * vectors[i * stride + q]!;
       orthogonality = Math.max(orthogonality, Math.abs(dot - (q === j ? 1 : 0)));
     }
   }
