@@ -514,6 +514,54 @@ export function sturmCounts(d: usize, e2: usize, n: i32, probes: usize, pivotFlo
   v128.store(counts, i32x4.shuffle(c2, c3, 0, 2, 4, 6), 16);
 }
 
+/**
+ * The bisection rounds of src/dense-eigen.ts for one group of eigenvalues j … j + group − 1 (descending, group ≤ 8),
+ * bracketed by the f64 × 8 arrays `lo` and `hi` (each eigenvalue lies in its bracket): each round probes the
+ * brackets' midpoints (lanes past `group` repeat the first probe), counts with {@link sturmCounts} into `counts`,
+ * and narrows every bracket with every count — count c below probe x puts eigenvalue m at or above x when
+ * m ≤ n − 1 − c, below it otherwise — until every bracket is at most max(tolerance, 2ε·max(|lo|, |hi|)) wide, or
+ * for 200 rounds. The same operations in the same order as the JavaScript loop it replaces, which V8 ran
+ * unoptimised in a fit's one call (boxing every double it computed).
+ */
+export function bisectGroup(
+  d: usize,
+  e2: usize,
+  n: i32,
+  j: i32,
+  group: i32,
+  lo: usize,
+  hi: usize,
+  tolerance: f64,
+  epsilon: f64,
+  pivotFloor: f64,
+  probes: usize,
+  counts: usize,
+): void {
+  for (let round = 0; round < 200; round++) {
+    let open = 0;
+    for (let t = 0; t < 8; t++) {
+      if (t < group) {
+        const l = load<f64>(at(lo, t));
+        const h = load<f64>(at(hi, t));
+        store<f64>(at(probes, t), 0.5 * (l + h));
+        if (h - l > Math.max(tolerance, 2 * epsilon * Math.max(Math.abs(l), Math.abs(h)))) open++;
+      } else {
+        store<f64>(at(probes, t), load<f64>(probes));
+      }
+    }
+    if (open == 0) return;
+    sturmCounts(d, e2, n, probes, pivotFloor, counts);
+    for (let t = 0; t < group; t++) {
+      const x = load<f64>(at(probes, t));
+      const above = n - 1 - load<i32>(counts + (<usize>t << 2));
+      for (let u = 0; u < group; u++) {
+        if (j + u <= above) store<f64>(at(lo, u), Math.max(load<f64>(at(lo, u)), x));
+        else store<f64>(at(hi, u), Math.min(load<f64>(at(hi, u)), x));
+      }
+    }
+  }
+}
+
 /** x / ‖x‖₂ in place over n entries; 0 when x is zero or not finite, 1 otherwise. */
 function normalise(x: usize, n: i32): i32 {
   let largest: f64 = 0;

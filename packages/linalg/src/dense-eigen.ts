@@ -178,8 +178,9 @@ export class DenseSymmetricSolver {
       return at;
     };
     const a = take(n * n);
-    // scratch: the bisection's eight probes (f64) and counts (i32), the inverse iteration's random state (u32).
-    this.#at = { a, d: take(n), e: take(n), tau: take(n), y: take(n), w: take(n), scratch: take(16), end: 0 };
+    // scratch: the bisection's eight probes (f64) and counts (i32), the inverse iteration's random state (u32),
+    // then the bisection's brackets (2 × 8 f64).
+    this.#at = { a, d: take(n), e: take(n), tau: take(n), y: take(n), w: take(n), scratch: take(32), end: 0 };
     const ys = Array.from({ length: extra }, () => take(n));
     // 16 control words, then 4 job words (see WORKER_SOURCE).
     const ctlAt = take(10);
@@ -292,8 +293,9 @@ export class DenseSymmetricSolver {
    * The leading eigenvalues of the (scaled) T in the memory, descending, as many as `rule` needs: `count` of
    * them, or, for a `level`, until their cumulative share of `trace` passes it (as PCA's rule sums them), and
    * two more. Bisection on Sturm counts (LAPACK's DSTEBZ scheme), eight eigenvalues at a time: the kernel
-   * `sturmCounts` runs the eight count recurrences interleaved (each is a chain of dependent divisions), and
-   * every count narrows the brackets of all eight. Accuracy ~ε‖T‖ absolute, as QL's. For a PCA this is about a
+   * `bisectGroup` runs all of a group's rounds, each through `sturmCounts`, which runs the eight count
+   * recurrences interleaved (each is a chain of dependent divisions), and every count narrows the brackets of
+   * all eight. JavaScript sets the brackets and applies the rule between groups. Accuracy ~ε‖T‖ absolute, as QL's. For a PCA this is about a
    * tenth of the eigenvalues, at a third of QL's cost for all of them.
    */
   #leadingEigenvalues(rule: TopEigenRule, trace: number): Float64Array {
@@ -304,8 +306,6 @@ export class DenseSymmetricSolver {
     const e = new Float64Array(kernels.memory.buffer, at.e, n);
     // e² over y (free once the reduction is done).
     const e2 = new Float64Array(kernels.memory.buffer, at.y, n);
-    const probes = new Float64Array(kernels.memory.buffer, at.scratch, GROUP);
-    const counts = new Int32Array(kernels.memory.buffer, at.scratch + 8 * GROUP, GROUP);
     // Gershgorin bounds and the pivot floor.
     let low = Number.POSITIVE_INFINITY;
     let high = Number.NEGATIVE_INFINITY;
@@ -332,33 +332,16 @@ export class DenseSymmetricSolver {
       if (rule.kind === 'count') return values.length >= rule.count;
       return extra >= 2;
     };
-    const lo = new Float64Array(GROUP);
-    const hi = new Float64Array(GROUP);
+    // The brackets in the scratch words, narrowed there by the kernel `bisectGroup` (all of a group's rounds).
+    const lo = new Float64Array(kernels.memory.buffer, at.scratch + BRACKETS, GROUP);
+    const hi = new Float64Array(kernels.memory.buffer, at.scratch + BRACKETS + 8 * GROUP, GROUP);
     while (!enough()) {
       // Eigenvalues j … j + GROUP − 1 (descending), bracketed by [lo, hi]: each lies in its bracket.
       const j = values.length;
       const group = Math.min(GROUP, n - j);
       lo.fill(low);
       hi.fill(j === 0 ? high : values[j - 1]! + tolerance);
-      for (let round = 0; round < 200; round++) {
-        let open = 0;
-        for (let t = 0; t < GROUP; t++) {
-          probes[t] = t < group ? 0.5 * (lo[t]! + hi[t]!) : probes[0]!;
-          if (t < group && hi[t]! - lo[t]! > Math.max(tolerance, 2 * epsilon * Math.max(Math.abs(lo[t]!), Math.abs(hi[t]!)))) open++;
-        }
-        if (open === 0) break;
-        kernels.sturmCounts(at.d, at.y, n, at.scratch, pivotFloor, at.scratch + 8 * GROUP);
-        // counts[t] eigenvalues lie below probes[t]: eigenvalue m (descending) lies at or above it when
-        // m ≤ n − 1 − counts[t], below it otherwise. Every probe narrows every bracket.
-        for (let t = 0; t < group; t++) {
-          const x = probes[t]!;
-          const above = n - 1 - counts[t]!;
-          for (let u = 0; u < group; u++) {
-            if (j + u <= above) lo[u] = Math.max(lo[u]!, x);
-            else hi[u] = Math.min(hi[u]!, x);
-          }
-        }
-      }
+      kernels.bisectGroup(at.d, at.y, n, j, group, lo.byteOffset, hi.byteOffset, tolerance, epsilon, pivotFloor, at.scratch, at.scratch + 8 * GROUP);
       for (let t = 0; t < group && !enough(); t++) {
         const value = 0.5 * (lo[t]! + hi[t]!);
         values.push(value);
@@ -549,3 +532,5 @@ const GROUP = 8;
 
 /** Byte offset in the solver's scratch words of the xorshift32 state (after the probes and counts). */
 const RANDOM_STATE = 12 * GROUP;
+/** Byte offset in the solver's scratch words of the bisection's brackets (lower bounds, then upper bounds). */
+const BRACKETS = 16 * GROUP;

@@ -24,6 +24,20 @@ export type Kernels = {
   applyBlock(a: number, n: number, kLow: number, kHigh: number, taus: number, z: number, stride: number, c0: number, c1: number, g: number, s: number, p: number): void;
   inverseCholesky(g: number, b: number, pivotFloor: number, l: number, inv: number): number;
   sturmCounts(d: number, e2: number, n: number, probes: number, pivotFloor: number, counts: number): void;
+  bisectGroup(
+    d: number,
+    e2: number,
+    n: number,
+    j: number,
+    group: number,
+    lo: number,
+    hi: number,
+    tolerance: number,
+    epsilon: number,
+    pivotFloor: number,
+    probes: number,
+    counts: number,
+  ): void;
   inverseVector(d: number, e: number, n: number, lambda: number, tiny: number, iterations: number, z: number, stride: number, j: number, clusterStart: number, lu: number, rng: number): number;
   columnSums(rows: number, count: number, d: number, sums: number): void;
   centreChunk(chunk: number, rows: number, chunkLength: number, width: number, mean: number, scale: number): number;
