@@ -520,11 +520,11 @@ export function* orthonormaliseFloat32Columns(x: Float64Array, parts: readonly F
   const inverse = inverseCholeskyFactor(gram, b, PIVOT_FLOOR_64);
   if (inverse === null) return yield* orthonormalise64(x, n, b);
   const correction = new Float32Array(b * b);
-  for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) correction[i * b + j] = inverse[i * b + j]! - (i === j ? 1 : 0);
+  for (let i = 0; i < b; i++) lessIdentityRow(inverse, correction, i, b);
   for (let p = 0; p * blockRows < n; p++) {
     const rows = Math.min(blockRows, n - p * blockRows);
     const delta = yield productOf('float32', parts[p]!.subarray(0, rows * b), correction, rows, b, b);
-    addTo(x, delta, p * blockRows * b);
+    addTo(x, delta, p * blockRows * b, b);
   }
   const check = symmetric(yield productOf('float64', x, x, b, n, b, { transposeA: true }), b);
   return orthonormalityError(check, b) <= NEAR_FLOAT32 ? x : yield* orthonormalise64(x, n, b);
@@ -536,9 +536,22 @@ export function* orthonormaliseFloat32Columns(x: Float64Array, parts: readonly F
  */
 const NEAR_FLOAT32 = 1e-9;
 
-/** x[offset + i] += delta[i] (outside the generators: V8 optimises plain loops better). */
-function addTo(x: Float64Array, delta: Float32Array | Float64Array, offset: number): void {
-  for (let i = 0; i < delta.length; i++) x[offset + i]! += delta[i]!;
+// The loops below run row by row through small functions: a fit calls them once or twice, and V8 optimises a
+// small function after a few calls, where it ran one long loop unoptimised, boxing every double it computed.
+
+/** x[offset + i] += delta[i], a row of b at a time. */
+function addTo(x: Float64Array, delta: Float32Array | Float64Array, offset: number, b: number): void {
+  for (let from = 0; from < delta.length; from += b) addRow(x, delta, offset + from, from, Math.min(b, delta.length - from));
+}
+
+function addRow(x: Float64Array, delta: Float32Array | Float64Array, to: number, from: number, count: number): void {
+  for (let i = 0; i < count; i++) x[to + i]! += delta[from + i]!;
+}
+
+/** Row i of `[b, b]` `out` = row i of `inverse` less the identity's (the correction R⁻¹ − I, in float32). */
+function lessIdentityRow(inverse: Float64Array, out: Float32Array, i: number, b: number): void {
+  const row = i * b;
+  for (let j = 0; j < b; j++) out[row + j] = inverse[row + j]! - (i === j ? 1 : 0);
 }
 
 /** Columns this close to orthonormal (largest |Gᵢⱼ − δᵢⱼ| of their Gram matrix) need no further pass. */
@@ -547,10 +560,15 @@ const ORTHONORMAL_ENOUGH: Record<ProductPrecision, number> = { float32: 1e-6, fl
 /** The largest |Gᵢⱼ − δᵢⱼ| of a `[b, b]` Gram matrix. */
 function orthonormalityError(gram: Float64Array, b: number): number {
   let largest = 0;
-  for (let i = 0; i < b; i++) {
-    const row = i * b;
-    for (let j = 0; j <= i; j++) largest = Math.max(largest, Math.abs(gram[row + j]! - (i === j ? 1 : 0)));
-  }
+  for (let i = 0; i < b; i++) largest = Math.max(largest, rowError(gram, i, b));
+  return largest;
+}
+
+/** The largest |Gᵢⱼ − δᵢⱼ| of row i, j ≤ i. */
+function rowError(gram: Float64Array, i: number, b: number): number {
+  const row = i * b;
+  let largest = 0;
+  for (let j = 0; j <= i; j++) largest = Math.max(largest, Math.abs(gram[row + j]! - (i === j ? 1 : 0)));
   return largest;
 }
 
@@ -657,15 +675,18 @@ function inverseCholeskyFactor(gram: Float64Array, b: number, pivotFloor: number
 /** A `[b, b]` product as float64, averaging the two triangles (a new array). */
 function symmetric(values: Float32Array | Float64Array, b: number): Float64Array {
   const out = new Float64Array(b * b);
-  for (let i = 0; i < b; i++) {
-    out[i * b + i] = values[i * b + i]!;
-    for (let j = 0; j < i; j++) {
-      const average = 0.5 * (values[i * b + j]! + values[j * b + i]!);
-      out[i * b + j] = average;
-      out[j * b + i] = average;
-    }
-  }
+  for (let i = 0; i < b; i++) symmetricRow(values, out, i, b);
   return out;
+}
+
+/** Row i of {@link symmetric} left of the diagonal, mirrored, and its diagonal entry. */
+function symmetricRow(values: Float32Array | Float64Array, out: Float64Array, i: number, b: number): void {
+  out[i * b + i] = values[i * b + i]!;
+  for (let j = 0; j < i; j++) {
+    const average = 0.5 * (values[i * b + j]! + values[j * b + i]!);
+    out[i * b + j] = average;
+    out[j * b + i] = average;
+  }
 }
 
 /** A power of two near `value` (1 for 0): dividing by it is exact and keeps float32 in range. */
