@@ -3,7 +3,7 @@ import { type DenseEigen, DenseSymmetricSolver, denseKernelsAvailable } from './
 import { eighSymmetricInPlace } from './eigh';
 import type { NComponents, PCAState } from './pca';
 import type { ProductPrecision, ProductWork } from './products';
-import { type MatrixOperator, orthonormalise64, orthonormaliseFloat32Columns, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
+import { addTo, type MatrixOperator, orthonormalise64, orthonormaliseFloat32Columns, productOf, type RowWriter, type TopEigenResult, type TopEigenRule, topEigenpairs } from './top-eigenpairs';
 import { InvalidArgumentError, formatShape } from '@dfm/errors';
 
 /**
@@ -326,7 +326,7 @@ export function scatterOperator(moments: ShiftedMoments, pending: { columns: Flo
       const rows = i1 - i0;
       const block = buffer.subarray(0, rows * i1);
       copyLowerBlock(scatter, i0, i1, block);
-      addInto(w, yield productOf(precision, block, q.subarray(0, i1 * b), rows, i1, b), i0 * b);
+      addTo(w, yield productOf(precision, block, q.subarray(0, i1 * b), rows, i1, b), i0 * b, b);
       // (Bᵀ q[i0:i1])ᵀ = q[i0:i1]ᵀ B: a [b, i1] product (a BLAS runs Aᵀ with A of b rows at full speed, not
       // with A of i1 rows: onnxruntime's float64 Gemm took 2× longer that way), transposed into W.
       addTransposedInto(w, yield productOf(precision, q.subarray(i0 * b, i1 * b), block, b, rows, i1, { transposeA: true }), b, i1);
@@ -336,7 +336,7 @@ export function scatterOperator(moments: ShiftedMoments, pending: { columns: Flo
     rankOneCorrection(w, sum, q, n, d, b);
     if (pending !== undefined) {
       const cq = yield productOf(precision, pending.columns, q, pending.count, d, b, { transposeA: true });
-      addInto(w, yield productOf(precision, pending.columns, cq, d, pending.count, b), 0);
+      addTo(w, yield productOf(precision, pending.columns, cq, d, pending.count, b), 0, b);
     }
     const inverse = 1 / scale;
     if (precision === 'float64') {
@@ -356,11 +356,6 @@ const OPERATOR_ROW_BLOCK = 1024;
 function copyLowerBlock(packed: Float64Array, i0: number, i1: number, block: Float32Array | Float64Array): void {
   block.fill(0);
   for (let i = i0; i < i1; i++) block.set(packed.subarray(packedRow(i), packedRow(i) + i + 1), (i - i0) * i1);
-}
-
-/** `target[offset + i] += values[i]`. */
-function addInto(target: Float64Array, values: Float32Array | Float64Array, offset: number): void {
-  for (let i = 0; i < values.length; i++) target[offset + i]! += values[i]!;
 }
 
 /** `w[j, c] += values[c, j]` for the `[b, cols]` row-major `values` (j < cols). */

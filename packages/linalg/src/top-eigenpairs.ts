@@ -539,8 +539,8 @@ const NEAR_FLOAT32 = 1e-9;
 // The loops below run row by row through small functions: a fit calls them once or twice, and V8 optimises a
 // small function after a few calls, where it ran one long loop unoptimised, boxing every double it computed.
 
-/** x[offset + i] += delta[i], a row of b at a time. */
-function addTo(x: Float64Array, delta: Float32Array | Float64Array, offset: number, b: number): void {
+/** x[offset + i] += delta[i] for the `[·, b]` row-major delta, a row at a time. */
+export function addTo(x: Float64Array, delta: Float32Array | Float64Array, offset: number, b: number): void {
   for (let from = 0; from < delta.length; from += b) addRow(x, delta, offset + from, from, Math.min(b, delta.length - from));
 }
 
