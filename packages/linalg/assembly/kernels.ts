@@ -475,7 +475,7 @@ export function inverseCholesky(g: usize, b: i32, pivotFloor: f64, l: usize, inv
  * LAPACK's DLANEG does). Each recurrence is a chain of dependent divisions: eight of them, two per SIMD
  * vector, run interleaved (the same operations per lane as a scalar recurrence).
  */
-export function sturmCounts(d: usize, e2: usize, n: i32, probes: usize, pivotFloor: f64, counts: usize): void {
+function sturmCounts(d: usize, e2: usize, n: i32, probes: usize, pivotFloor: f64, counts: usize): void {
   const x0 = v128.load(probes);
   const x1 = v128.load(probes, 16);
   const x2 = v128.load(probes, 32);

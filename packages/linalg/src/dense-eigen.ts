@@ -293,9 +293,9 @@ export class DenseSymmetricSolver {
    * The leading eigenvalues of the (scaled) T in the memory, descending, as many as `rule` needs: `count` of
    * them, or, for a `level`, until their cumulative share of `trace` passes it (as PCA's rule sums them), and
    * two more. Bisection on Sturm counts (LAPACK's DSTEBZ scheme), eight eigenvalues at a time: the kernel
-   * `bisectGroup` runs all of a group's rounds, each through `sturmCounts`, which runs the eight count
-   * recurrences interleaved (each is a chain of dependent divisions), and every count narrows the brackets of
-   * all eight. JavaScript sets the brackets and applies the rule between groups. Accuracy ~ε‖T‖ absolute, as QL's. For a PCA this is about a
+   * `bisectGroup` runs all of a group's rounds, each counting with the eight recurrences interleaved (each is a
+   * chain of dependent divisions), and every count narrows the brackets of all eight. JavaScript sets the
+   * brackets and applies the rule between groups. Accuracy ~ε‖T‖ absolute, as QL's. For a PCA this is about a
    * tenth of the eigenvalues, at a third of QL's cost for all of them.
    */
   #leadingEigenvalues(rule: TopEigenRule, trace: number): Float64Array {
@@ -527,7 +527,7 @@ const INVERSE_ITERATIONS = 2;
 /** The inverse iteration's random starts: xorshift32 from this seed (the same vectors every run). */
 const RANDOM_SEED = 0x2545f491;
 
-/** Eigenvalues bracketed together by the bisection: the probes of one `sturmCounts` call. */
+/** Eigenvalues bracketed together by the bisection: the probes of one Sturm-count pass of `bisectGroup`. */
 const GROUP = 8;
 
 /** Byte offset in the solver's scratch words of the xorshift32 state (after the probes and counts). */

@@ -23,7 +23,6 @@ export type Kernels = {
   addInto(y: number, other: number, from: number, n: number): void;
   applyBlock(a: number, n: number, kLow: number, kHigh: number, taus: number, z: number, stride: number, c0: number, c1: number, g: number, s: number, p: number): void;
   inverseCholesky(g: number, b: number, pivotFloor: number, l: number, inv: number): number;
-  sturmCounts(d: number, e2: number, n: number, probes: number, pivotFloor: number, counts: number): void;
   bisectGroup(
     d: number,
     e2: number,
